@@ -1,0 +1,211 @@
+import { existsSync, readFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { SkalaError, type ValidationIssue } from "./errors.js";
+
+/**
+ * Every setting Skala reads, with its environment variable, its CLI flag and its default.
+ * docs/reference/config.md documents each row; a test fails when one is missing.
+ */
+export const SETTINGS = [
+  { key: "dataDir", env: "SKALA_DATA_DIR", flag: "--data-dir", default: "./.skala", doc: "Directory for the embedded database and artifacts." },
+  { key: "server.host", env: "SKALA_HOST", flag: "--host", default: "127.0.0.1", doc: "Interface the HTTP server listens on." },
+  { key: "server.port", env: "SKALA_PORT", flag: "--port", default: 7070, doc: "TCP port of the HTTP server (0 picks a free port)." },
+  { key: "server.bodyLimitBytes", env: "SKALA_BODY_LIMIT_BYTES", flag: "--body-limit-bytes", default: 64 * 1024 * 1024, doc: "Largest JSON request body, in bytes (64 MiB)." },
+  { key: "database.url", env: "SKALA_DATABASE_URL", flag: "--database-url", default: "", doc: "`postgres://…` for PostgreSQL; empty means SQLite at `<dataDir>/skala.db`; `sqlite:PATH` picks another file, `sqlite::memory:` an in-memory database." },
+  { key: "artifacts.dir", env: "SKALA_ARTIFACTS_DIR", flag: "--artifacts-dir", default: "", doc: "Directory of the content-addressed blob store; empty means `<dataDir>/artifacts`." },
+  { key: "artifacts.maxBytes", env: "SKALA_ARTIFACTS_MAX_BYTES", flag: "--artifacts-max-bytes", default: 2 * 1024 * 1024 * 1024, doc: "Largest single artifact, in bytes (2 GiB)." },
+  { key: "registry.bulkMaxVersions", env: "SKALA_BULK_MAX_VERSIONS", flag: "--bulk-max-versions", default: 10_000, doc: "Most versions accepted by one bulk registration request." },
+  { key: "registry.pageSizeMax", env: "SKALA_PAGE_SIZE_MAX", flag: "--page-size-max", default: 1_000, doc: "Largest page a list or search endpoint returns." },
+  { key: "gc.graceSeconds", env: "SKALA_GC_GRACE_SECONDS", flag: "--gc-grace-seconds", default: 3_600, doc: "`skala gc` keeps unreferenced blobs younger than this, in seconds, so uploads awaiting registration survive." },
+  { key: "log.level", env: "SKALA_LOG_LEVEL", flag: "--log-level", default: "info", doc: "One of fatal, error, warn, info, debug, trace, silent." },
+] as const;
+
+export type SettingKey = (typeof SETTINGS)[number]["key"];
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+const PositiveInt = Type.Integer({ minimum: 1 });
+const NonNegativeInt = Type.Integer({ minimum: 0 });
+
+const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ minLength: 1 }),
+    server: Type.Object(
+      { host: Type.String({ minLength: 1 }), port: Port, bodyLimitBytes: Type.Integer({ minimum: 1024 }) },
+      { additionalProperties: false },
+    ),
+    database: Type.Object(
+      { url: Type.String({ pattern: "^$|^(postgres|postgresql)://|^sqlite:" }) },
+      { additionalProperties: false },
+    ),
+    artifacts: Type.Object({ dir: Type.String(), maxBytes: PositiveInt }, { additionalProperties: false }),
+    registry: Type.Object(
+      { bulkMaxVersions: PositiveInt, pageSizeMax: PositiveInt },
+      { additionalProperties: false },
+    ),
+    gc: Type.Object({ graceSeconds: NonNegativeInt }, { additionalProperties: false }),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((level) => Type.Literal(level)),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type SkalaConfig = Static<typeof ConfigSchema> & {
+  /** Resolved locations derived from the settings above. */
+  readonly resolved: { dataDir: string; databaseUrl: string; artifactsDir: string };
+};
+
+type Layer = Record<string, unknown>;
+
+/** Where one layer of settings came from; named in error messages. */
+type LayerSource = "defaults" | "file" | "env" | "flags";
+
+export interface LoadConfigInput {
+  /** Parsed CLI flags keyed by setting key (`server.port`), already strings or numbers. */
+  flags?: Partial<Record<SettingKey, unknown>>;
+  /** The process environment; only `SKALA_*` variables are read. */
+  env?: Record<string, string | undefined>;
+  /** Path of the config file; defaults to `./skala.config.json` when it exists. */
+  configFile?: string;
+  cwd?: string;
+}
+
+function setPath(target: Layer, key: string, value: unknown): void {
+  const parts = key.split(".");
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (typeof next === "object" && next !== null) node = next as Layer;
+    else {
+      const created: Layer = {};
+      node[part] = created;
+      node = created;
+    }
+  }
+  node[parts[parts.length - 1] as string] = value;
+}
+
+function deepMerge(base: Layer, over: Layer): Layer {
+  const out: Layer = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    if (value && typeof value === "object" && !Array.isArray(value) && current && typeof current === "object") {
+      out[key] = deepMerge(current as Layer, value as Layer);
+    } else if (value !== undefined) {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object") {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Partial schema: each layer may set any subset of the settings. */
+function partialOf(schema: TSchema): TSchema {
+  if (schema.type === "object" && schema.properties) {
+    const properties: Record<string, TSchema> = {};
+    for (const [key, inner] of Object.entries(schema.properties as Record<string, TSchema>)) {
+      properties[key] = Type.Optional(partialOf(inner));
+    }
+    return Type.Object(properties, { additionalProperties: false });
+  }
+  return schema;
+}
+const PartialConfigSchema = partialOf(ConfigSchema);
+
+function describeSource(source: LayerSource, path: string, fileName: string): string {
+  const key = path.replace(/^\//, "").replaceAll("/", ".");
+  const setting = SETTINGS.find((s) => s.key === key);
+  switch (source) {
+    case "env":
+      return setting ? `env ${setting.env}` : `env ${key}`;
+    case "flags":
+      return setting ? `flag ${setting.flag}` : `flag ${key}`;
+    case "file":
+      return `${fileName}${path}`;
+    case "defaults":
+      return `default ${key}`;
+  }
+}
+
+function checkLayer(layer: Layer, source: LayerSource, fileName: string): ValidationIssue[] {
+  const converted = Value.Convert(PartialConfigSchema, structuredClone(layer)) as Layer;
+  Object.assign(layer, converted);
+  return [...Value.Errors(PartialConfigSchema, converted)].map((error) => ({
+    path: describeSource(source, error.path, fileName),
+    message: error.message,
+  }));
+}
+
+/**
+ * Loads the configuration once: flags > `SKALA_*` environment > config file > defaults.
+ * Every problem in every layer is reported together in one CONFIG_INVALID error; the result is frozen.
+ */
+export function loadConfig(input: LoadConfigInput = {}): SkalaConfig {
+  const cwd = input.cwd ?? process.cwd();
+  const defaults: Layer = {};
+  const envLayer: Layer = {};
+  const flagLayer: Layer = {};
+  for (const setting of SETTINGS) {
+    setPath(defaults, setting.key, setting.default);
+    const fromEnv = input.env?.[setting.env];
+    if (fromEnv !== undefined) setPath(envLayer, setting.key, fromEnv);
+    const fromFlag = input.flags?.[setting.key];
+    if (fromFlag !== undefined) setPath(flagLayer, setting.key, fromFlag);
+  }
+  const issues: ValidationIssue[] = [];
+  for (const name of Object.keys(input.env ?? {})) {
+    if (name.startsWith("SKALA_") && !SETTINGS.some((s) => s.env === name) && !name.startsWith("SKALA_TEST_")) {
+      issues.push({ path: `env ${name}`, message: "unknown setting" });
+    }
+  }
+
+  const explicitFile = input.configFile !== undefined;
+  const fileName = resolve(cwd, input.configFile ?? "skala.config.json");
+  let fileLayer: Layer = {};
+  if (existsSync(fileName)) {
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(fileName, "utf8"));
+      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+        issues.push({ path: fileName, message: "must contain a JSON object" });
+      } else fileLayer = parsed as Layer;
+    } catch (error) {
+      issues.push({ path: fileName, message: `is not valid JSON: ${(error as Error).message}` });
+    }
+  } else if (explicitFile) {
+    issues.push({ path: fileName, message: "config file does not exist" });
+  }
+
+  issues.push(...checkLayer(fileLayer, "file", fileName));
+  issues.push(...checkLayer(envLayer, "env", fileName));
+  issues.push(...checkLayer(flagLayer, "flags", fileName));
+  if (issues.length > 0) {
+    throw new SkalaError("CONFIG_INVALID", `invalid configuration: ${issues.length} problem(s)`, { issues });
+  }
+
+  const merged = deepMerge(deepMerge(deepMerge(defaults, fileLayer), envLayer), flagLayer);
+  const finalIssues = [...Value.Errors(ConfigSchema, merged)].map((e) => ({ path: e.path, message: e.message }));
+  if (finalIssues.length > 0) {
+    throw new SkalaError("CONFIG_INVALID", "invalid configuration", { issues: finalIssues });
+  }
+  const config = merged as Static<typeof ConfigSchema>;
+  const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(cwd, config.dataDir);
+  const databaseUrl = config.database.url || `sqlite:${join(dataDir, "skala.db")}`;
+  const artifactsDir = config.artifacts.dir
+    ? resolve(cwd, config.artifacts.dir)
+    : join(dataDir, "artifacts");
+  return deepFreeze({ ...config, resolved: { dataDir, databaseUrl, artifactsDir } });
+}

@@ -1,0 +1,22 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { HTTP_STATUS } from "../http/index.js";
+import { ERROR_CODES } from "./errors.js";
+
+const doc = readFileSync(new URL("../../docs/reference/errors.md", import.meta.url), "utf8");
+
+describe("error catalogue", () => {
+  it.each(ERROR_CODES)("documents %s with its HTTP status", (code) => {
+    expect(doc).toContain(`| \`${code}\` | ${HTTP_STATUS[code]} |`);
+  });
+
+  it("documents no code that does not exist", () => {
+    const documented = [...doc.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.sort()).toEqual([...ERROR_CODES].sort());
+  });
+
+  it("maps only server faults to 5xx", () => {
+    const serverSide = ERROR_CODES.filter((code) => HTTP_STATUS[code] >= 500).sort();
+    expect(serverSide).toEqual(["ARTIFACT_CORRUPT", "CONFIG_INVALID", "INTERNAL", "SERVICE_UNAVAILABLE"]);
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * The closed catalogue of domain errors. Every failure that reaches a client carries one of these codes;
+ * the HTTP layer maps codes to status codes in one table (src/http/error-handler.ts) and
+ * docs/reference/errors.md documents each code (a test fails when one is missing).
+ * Business errors know nothing about HTTP.
+ */
+export const ERROR_CATALOGUE = {
+  VALIDATION_FAILED: "The request or input failed validation; details.issues lists each offending field path.",
+  CONFIG_INVALID: "The configuration (flags, SKALA_* environment, skala.config.json) is invalid.",
+  NOT_FOUND: "No route matches the request.",
+  BODY_TOO_LARGE: "The request body exceeds the configured limit.",
+  UNSUPPORTED_MEDIA_TYPE: "The request's content type is not accepted by this endpoint.",
+  PROJECT_NOT_FOUND: "The project does not exist.",
+  PROJECT_EXISTS: "A project with this name already exists.",
+  MODEL_NOT_FOUND: "The registered model does not exist in the project.",
+  MODEL_EXISTS: "A registered model with this name already exists in the project.",
+  MODEL_ARCHIVED: "The registered model is archived; restore it before changing it.",
+  VERSION_NOT_FOUND: "The model version does not exist.",
+  ALIAS_NOT_FOUND: "The alias is not set on the model.",
+  ALIAS_INVALID: "The alias name is reserved or malformed (aliases may not look like version numbers).",
+  RUN_NOT_FOUND: "The run does not exist.",
+  RUN_FINISHED: "The run has already finished and can no longer be changed.",
+  DATASET_NOT_FOUND: "The dataset or dataset version does not exist.",
+  DATASET_INVALID: "The dataset file could not be read as the declared format.",
+  ARTIFACT_NOT_FOUND: "No blob with this digest is stored.",
+  ARTIFACT_TOO_LARGE: "The artifact exceeds the configured size limit.",
+  ARTIFACT_DIGEST_MISMATCH: "The uploaded bytes do not hash to the digest the client declared.",
+  ARTIFACT_CORRUPT: "A stored blob no longer matches its digest (detected on read).",
+  FILTER_INVALID: "The search filter expression could not be parsed; details give the position.",
+  CURSOR_INVALID: "The pagination cursor is malformed or belongs to another query.",
+  BULK_TOO_LARGE: "The bulk request holds more items than the configured maximum.",
+  CONFLICT: "The request conflicts with the current state (for example, a duplicate in a bulk request).",
+  SERVICE_UNAVAILABLE: "A dependency (database, storage) is not available right now.",
+  INTERNAL: "An unexpected error; the server log holds the details.",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
+
+/** One problem with one field, addressed by a JSON-pointer-like path (`/versions/3/signature/inputs/0/shape`). */
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+export type ErrorDetails = Record<string, unknown>;
+
+/**
+ * A domain error with a stable code.
+ *
+ * @example
+ * throw new SkalaError("MODEL_NOT_FOUND", `model "${name}" does not exist`, { model: name });
+ */
+export class SkalaError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: ErrorDetails, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "SkalaError";
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function validationError(issues: ValidationIssue[], message?: string): SkalaError {
+  const summary =
+    message ??
+    (issues.length === 1
+      ? `${issues[0]?.path || "/"}: ${issues[0]?.message}`
+      : `${issues.length} validation problems, first ${issues[0]?.path || "/"}: ${issues[0]?.message}`);
+  return new SkalaError("VALIDATION_FAILED", summary, { issues });
+}
+
+export function isSkalaError(error: unknown): error is SkalaError {
+  return error instanceof SkalaError;
+}

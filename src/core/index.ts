@@ -1,0 +1,14 @@
+export { type Clock, manualClock, systemClock } from "./clock.js";
+export { loadConfig, type LoadConfigInput, SETTINGS, type SettingKey, type SkalaConfig } from "./config.js";
+export {
+  ERROR_CATALOGUE,
+  ERROR_CODES,
+  type ErrorCode,
+  type ErrorDetails,
+  isSkalaError,
+  SkalaError,
+  type ValidationIssue,
+  validationError,
+} from "./errors.js";
+export { newId } from "./ids.js";
+export { err, ok, type Result } from "./result.js";

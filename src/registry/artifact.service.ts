@@ -1,0 +1,130 @@
+import type { Kysely, Transaction } from "kysely";
+import type { BlobStore, Digest } from "../artifacts/index.js";
+import { type Clock, SkalaError } from "../core/index.js";
+import type { Database } from "../store/index.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface GcReport {
+  scanned: number;
+  referenced: number;
+  /** Unreferenced but younger than the grace period (an upload may be about to be registered). */
+  kept: number;
+  deleted: number;
+  freedBytes: number;
+  dryRun: boolean;
+}
+
+/**
+ * Owns the link between blob bytes and the metadata store: every stored blob gets a `blobs` row, which
+ * versions, run artifacts and dataset versions reference by foreign key. That key is what makes
+ * garbage collection safe against a concurrent registration (see `collectGarbage`).
+ */
+export class ArtifactService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly blobs: BlobStore,
+    private readonly clock: Clock,
+    private readonly maxBytes: number,
+  ) {}
+
+  async upload(
+    source: AsyncIterable<Uint8Array> | Uint8Array,
+    expectedDigest?: Digest,
+  ): Promise<{ digest: Digest; size: number; created: boolean }> {
+    const stored = await this.blobs.put(source, {
+      maxBytes: this.maxBytes,
+      ...(expectedDigest && { expectedDigest }),
+    });
+    await this.record(stored.digest, stored.size);
+    return stored;
+  }
+
+  async record(digest: string, size: number, db: Db = this.db): Promise<void> {
+    await db
+      .insertInto("blobs")
+      .values({ digest, size, created_at: this.clock.now().toISOString() })
+      .onConflict((oc) => oc.column("digest").doNothing())
+      .execute();
+  }
+
+  /** Size of a recorded blob, or ARTIFACT_NOT_FOUND: a version may only reference what was uploaded. */
+  async sizeOf(digest: string, db: Db = this.db): Promise<number> {
+    const row = await db.selectFrom("blobs").select("size").where("digest", "=", digest).executeTakeFirst();
+    if (!row) throw new SkalaError("ARTIFACT_NOT_FOUND", `no artifact with digest ${digest} was uploaded`, { digest });
+    return row.size;
+  }
+
+  async open(digest: Digest): Promise<{ size: number; body: AsyncIterable<Uint8Array> }> {
+    const info = await this.blobs.stat(digest);
+    if (!info) throw new SkalaError("ARTIFACT_NOT_FOUND", `no artifact with digest ${digest}`, { digest });
+    return { size: info.size, body: await this.blobs.stream(digest) };
+  }
+
+  read(digest: Digest): Promise<Buffer> {
+    return this.blobs.read(digest);
+  }
+
+  /**
+   * Removes blobs nothing references. For each candidate older than the grace period, the `blobs` row is
+   * deleted first, in a statement that re-checks for references; a registration racing with it either
+   * commits first (the row stays) or fails its foreign key. Only then is the file removed.
+   */
+  async collectGarbage(options: { graceSeconds: number; dryRun?: boolean }): Promise<GcReport> {
+    const report: GcReport = { scanned: 0, referenced: 0, kept: 0, deleted: 0, freedBytes: 0, dryRun: !!options.dryRun };
+    const cutoff = this.clock.now().getTime() - options.graceSeconds * 1000;
+    for await (const blob of this.blobs.list()) {
+      report.scanned++;
+      if (await this.isReferenced(blob.digest)) {
+        report.referenced++;
+        continue;
+      }
+      if (blob.modifiedAt.getTime() > cutoff) {
+        report.kept++;
+        continue;
+      }
+      if (options.dryRun) {
+        report.deleted++;
+        report.freedBytes += blob.size;
+        continue;
+      }
+      await this.db
+        .deleteFrom("blobs")
+        .where("digest", "=", blob.digest)
+        .where((eb) =>
+          eb.and([
+            eb.not(eb.exists(eb.selectFrom("model_versions").select("id").where("artifact_digest", "=", blob.digest))),
+            eb.not(eb.exists(eb.selectFrom("run_artifacts").select("run_id").where("digest", "=", blob.digest))),
+            eb.not(eb.exists(eb.selectFrom("dataset_versions").select("id").where("digest", "=", blob.digest))),
+          ]),
+        )
+        .executeTakeFirst();
+      const stillRecorded = await this.db.selectFrom("blobs").select("digest").where("digest", "=", blob.digest).executeTakeFirst();
+      if (stillRecorded) {
+        report.referenced++;
+        continue;
+      }
+      // A re-upload during this pass refreshes the file's time: keep it and restore its row.
+      const latest = await this.blobs.stat(blob.digest);
+      if (latest && latest.modifiedAt.getTime() > cutoff) {
+        await this.record(blob.digest, latest.size);
+        report.kept++;
+        continue;
+      }
+      if (await this.blobs.delete(blob.digest)) {
+        report.deleted++;
+        report.freedBytes += blob.size;
+      }
+    }
+    return report;
+  }
+
+  private async isReferenced(digest: string): Promise<boolean> {
+    const [version, run, dataset] = await Promise.all([
+      this.db.selectFrom("model_versions").select("id").where("artifact_digest", "=", digest).executeTakeFirst(),
+      this.db.selectFrom("run_artifacts").select("run_id").where("digest", "=", digest).executeTakeFirst(),
+      this.db.selectFrom("dataset_versions").select("id").where("digest", "=", digest).executeTakeFirst(),
+    ]);
+    return Boolean(version || run || dataset);
+  }
+}

@@ -1,0 +1,286 @@
+import { Readable } from "node:stream";
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsync } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { parseDigest } from "../artifacts/index.js";
+import { SkalaError } from "../core/index.js";
+import type { Registry } from "./registry.js";
+import {
+  AliasName,
+  AttachArtifactInput,
+  BulkRegisterInput,
+  CreateModelInput,
+  CreateProjectInput,
+  CreateRunInput,
+  CreateVersionInput,
+  FinishRunInput,
+  ListOrder,
+  LogMetricsInput,
+  LogParamsInput,
+  Name,
+  RegisterDatasetInput,
+  SetAliasInput,
+  UpdateModelInput,
+  UpdateVersionInput,
+} from "./registry.schemas.js";
+import { parseVersionRef } from "./version.service.js";
+
+const ProjectParams = Type.Object({ project: Name });
+const ModelParams = Type.Object({ project: Name, model: Name });
+const VersionParams = Type.Object({
+  project: Name,
+  model: Name,
+  ref: Type.String({ pattern: "^([0-9]{1,9}|[a-z][a-z0-9_-]{0,62})$", description: "version number or alias" }),
+});
+const AliasParams = Type.Object({ project: Name, model: Name, alias: AliasName });
+const RunParams = Type.Object({ project: Name, run: Type.String({ minLength: 1, maxLength: 100 }) });
+const DatasetParams = Type.Object({ project: Name, dataset: Name });
+const Paging = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+  cursor: Type.Optional(Type.String({ maxLength: 4_096 })),
+};
+const ModelListQuery = Type.Object(
+  {
+    prefix: Type.Optional(Type.String({ maxLength: 200 })),
+    fleet: Type.Optional(Name),
+    tag: Type.Optional(
+      Type.Array(Type.String({ pattern: "^[^=]+=.*$", maxLength: 5_300 }), { maxItems: 20, description: "key=value" }),
+    ),
+    archived: Type.Optional(Type.Union([Type.Literal("exclude"), Type.Literal("only"), Type.Literal("include")])),
+    sort: Type.Optional(Type.Union([Type.Literal("name"), Type.Literal("createdAt"), Type.Literal("updatedAt")])),
+    order: Type.Optional(ListOrder),
+    ...Paging,
+  },
+  { additionalProperties: false },
+);
+const SearchQuery = Type.Object(
+  { filter: Type.Optional(Type.String({ maxLength: 4_096 })), order: Type.Optional(ListOrder), ...Paging },
+  { additionalProperties: false },
+);
+const PageQuery = Type.Object({ order: Type.Optional(ListOrder), ...Paging }, { additionalProperties: false });
+
+function tagsFromQuery(tags: string[] | undefined): Record<string, string> | undefined {
+  if (!tags) return undefined;
+  return Object.fromEntries(
+    tags.map((pair) => {
+      const at = pair.indexOf("=");
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
+
+const VERIFY_BEFORE_SEND_BYTES = 64 * 1024 * 1024;
+
+const tag = (name: string) => ({ tags: [name] });
+
+/** Registry endpoints under /api/v1: each route parses, makes one service call, responds. */
+export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async (plugin, { registry }) => {
+  const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+  const { projects, models, versions, runs, datasets, artifacts } = registry;
+
+  // --- projects
+  app.post("/projects", { schema: { ...tag("projects"), body: CreateProjectInput } }, async (req, reply) =>
+    reply.status(201).send(await projects.create(req.body)),
+  );
+  app.get("/projects", { schema: tag("projects") }, async () => ({ items: await projects.list() }));
+  app.get("/projects/:project", { schema: { ...tag("projects"), params: ProjectParams } }, async (req) =>
+    projects.get(req.params.project),
+  );
+
+  // --- registered models
+  app.post("/projects/:project/models", { schema: { ...tag("models"), params: ProjectParams, body: CreateModelInput } }, async (req, reply) =>
+    reply.status(201).send(await models.create(req.params.project, req.body)),
+  );
+  app.get("/projects/:project/models", { schema: { ...tag("models"), params: ProjectParams, querystring: ModelListQuery } }, async (req) => {
+    const q = req.query;
+    return models.list(req.params.project, {
+      ...(q.prefix !== undefined && { namePrefix: q.prefix }),
+      ...(q.fleet !== undefined && { fleet: q.fleet }),
+      ...(q.tag !== undefined && { tags: tagsFromQuery(q.tag) as Record<string, string> }),
+      ...(q.archived !== undefined && { archived: q.archived }),
+      ...(q.sort !== undefined && { sort: q.sort }),
+      ...(q.order !== undefined && { order: q.order }),
+      ...(q.limit !== undefined && { limit: q.limit }),
+      ...(q.cursor !== undefined && { cursor: q.cursor }),
+    });
+  });
+  app.get("/projects/:project/models/:model", { schema: { ...tag("models"), params: ModelParams } }, async (req) =>
+    models.get(req.params.project, req.params.model),
+  );
+  app.patch("/projects/:project/models/:model", { schema: { ...tag("models"), params: ModelParams, body: UpdateModelInput } }, async (req) =>
+    models.update(req.params.project, req.params.model, req.body),
+  );
+  app.post("/projects/:project/models/:model/archive", { schema: { ...tag("models"), params: ModelParams } }, async (req) =>
+    models.archive(req.params.project, req.params.model),
+  );
+  app.post("/projects/:project/models/:model/restore", { schema: { ...tag("models"), params: ModelParams } }, async (req) =>
+    models.restore(req.params.project, req.params.model),
+  );
+
+  // --- versions
+  app.post(
+    "/projects/:project/models/:model/versions",
+    { schema: { ...tag("versions"), params: ModelParams, body: CreateVersionInput } },
+    async (req, reply) => reply.status(201).send(await versions.create(req.params.project, req.params.model, req.body)),
+  );
+  app.get("/projects/:project/models/:model/versions", { schema: { ...tag("versions"), params: ModelParams, querystring: PageQuery } }, async (req) =>
+    versions.list(req.params.project, req.params.model, req.query),
+  );
+  app.get("/projects/:project/models/:model/versions/:ref", { schema: { ...tag("versions"), params: VersionParams } }, async (req) =>
+    versions.get(req.params.project, req.params.model, parseVersionRef(req.params.ref)),
+  );
+  app.patch(
+    "/projects/:project/models/:model/versions/:ref",
+    { schema: { ...tag("versions"), params: VersionParams, body: UpdateVersionInput } },
+    async (req) => versions.update(req.params.project, req.params.model, parseVersionRef(req.params.ref), req.body),
+  );
+  app.get("/projects/:project/versions", { schema: { ...tag("versions"), params: ProjectParams, querystring: SearchQuery } }, async (req) =>
+    versions.search(req.params.project, req.query),
+  );
+  app.post(
+    "/projects/:project/versions/search",
+    { schema: { ...tag("versions"), params: ProjectParams, body: SearchQuery } },
+    async (req) => versions.search(req.params.project, req.body),
+  );
+  app.get(
+    "/projects/:project/resolve/:reference",
+    {
+      schema: {
+        ...tag("aliases"),
+        params: Type.Object({ project: Name, reference: Type.String({ minLength: 1, maxLength: 300 }) }),
+      },
+    },
+    async (req) => versions.resolve(req.params.project, req.params.reference),
+  );
+  app.post(
+    "/projects/:project/bulk/versions",
+    { schema: { ...tag("versions"), params: ProjectParams, body: BulkRegisterInput } },
+    async (req, reply) => {
+      const created = await versions.bulkRegister(req.params.project, req.body);
+      return reply.status(201).send({
+        count: created.length,
+        versions: created.map((v) => ({ id: v.id, model: v.model, version: v.version, digest: v.artifact.digest })),
+      });
+    },
+  );
+
+  // --- aliases
+  app.get("/projects/:project/models/:model/aliases", { schema: { ...tag("aliases"), params: ModelParams } }, async (req) => ({
+    items: await versions.listAliases(req.params.project, req.params.model),
+  }));
+  app.get("/projects/:project/models/:model/aliases/:alias", { schema: { ...tag("aliases"), params: AliasParams } }, async (req) =>
+    versions.alias(req.params.project, req.params.model, req.params.alias),
+  );
+  app.put(
+    "/projects/:project/models/:model/aliases/:alias",
+    { schema: { ...tag("aliases"), params: AliasParams, body: SetAliasInput } },
+    async (req) => versions.setAlias(req.params.project, req.params.model, req.params.alias, req.body),
+  );
+  app.delete("/projects/:project/models/:model/aliases/:alias", { schema: { ...tag("aliases"), params: AliasParams } }, async (req, reply) => {
+    await versions.deleteAlias(req.params.project, req.params.model, req.params.alias);
+    return reply.status(204).send();
+  });
+  app.get(
+    "/projects/:project/models/:model/alias-history",
+    {
+      schema: {
+        ...tag("aliases"),
+        params: ModelParams,
+        querystring: Type.Object(
+          { alias: Type.Optional(AliasName), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req) => ({
+      items: await versions.aliasHistory(req.params.project, req.params.model, req.query.alias, req.query.limit),
+    }),
+  );
+
+  // --- runs
+  app.post("/projects/:project/runs", { schema: { ...tag("runs"), params: ProjectParams, body: CreateRunInput } }, async (req, reply) =>
+    reply.status(201).send(await runs.create(req.params.project, req.body)),
+  );
+  app.get(
+    "/projects/:project/runs",
+    { schema: { ...tag("runs"), params: ProjectParams, querystring: Type.Object(Paging, { additionalProperties: false }) } },
+    async (req) => runs.list(req.params.project, req.query),
+  );
+  app.get("/projects/:project/runs/:run", { schema: { ...tag("runs"), params: RunParams } }, async (req) =>
+    runs.get(req.params.project, req.params.run),
+  );
+  app.post("/projects/:project/runs/:run/params", { schema: { ...tag("runs"), params: RunParams, body: LogParamsInput } }, async (req) =>
+    runs.logParams(req.params.project, req.params.run, req.body.params),
+  );
+  app.post("/projects/:project/runs/:run/metrics", { schema: { ...tag("runs"), params: RunParams, body: LogMetricsInput } }, async (req) =>
+    runs.logMetrics(req.params.project, req.params.run, req.body),
+  );
+  app.get(
+    "/projects/:project/runs/:run/metrics/:key",
+    { schema: { ...tag("runs"), params: Type.Object({ ...RunParams.properties, key: Type.String({ minLength: 1, maxLength: 250 }) }) } },
+    async (req) => ({ items: await runs.metricHistory(req.params.project, req.params.run, req.params.key) }),
+  );
+  app.post(
+    "/projects/:project/runs/:run/artifacts",
+    { schema: { ...tag("runs"), params: RunParams, body: AttachArtifactInput } },
+    async (req) => runs.attachArtifact(req.params.project, req.params.run, req.body),
+  );
+  app.post("/projects/:project/runs/:run/finish", { schema: { ...tag("runs"), params: RunParams, body: FinishRunInput } }, async (req) =>
+    runs.finish(req.params.project, req.params.run, req.body.status),
+  );
+
+  // --- datasets
+  app.get("/projects/:project/datasets", { schema: { ...tag("datasets"), params: ProjectParams } }, async (req) => ({
+    items: await datasets.list(req.params.project),
+  }));
+  app.post(
+    "/projects/:project/datasets/:dataset/versions",
+    { schema: { ...tag("datasets"), params: DatasetParams, body: RegisterDatasetInput } },
+    async (req, reply) => reply.status(201).send(await datasets.registerVersion(req.params.project, req.params.dataset, req.body)),
+  );
+  app.get("/projects/:project/datasets/:dataset/versions", { schema: { ...tag("datasets"), params: DatasetParams } }, async (req) => ({
+    items: await datasets.versions(req.params.project, req.params.dataset),
+  }));
+  app.get(
+    "/projects/:project/datasets/:dataset/versions/:version",
+    { schema: { ...tag("datasets"), params: Type.Object({ ...DatasetParams.properties, version: Type.Integer({ minimum: 1 }) }) } },
+    async (req) => datasets.version(req.params.project, req.params.dataset, req.params.version),
+  );
+
+  // --- artifacts: raw bytes in, streamed to the content-addressed store with the size limit enforced while reading.
+  app.register(async (raw) => {
+    raw.removeAllContentTypeParsers();
+    raw.addContentTypeParser("*", (_request, payload, done) => done(null, payload));
+    raw.post(
+      "/artifacts",
+      {
+        schema: {
+          ...tag("artifacts"),
+          description: "Upload raw bytes (any content type). Optional header x-skala-digest: the expected sha256 digest.",
+        },
+      },
+      async (req, reply) => {
+        const expected = req.headers["x-skala-digest"];
+        if (Array.isArray(expected)) throw new SkalaError("VALIDATION_FAILED", "x-skala-digest given more than once");
+        const body = req.body as AsyncIterable<Uint8Array> | undefined;
+        if (!body) throw new SkalaError("VALIDATION_FAILED", "the upload has no body");
+        const stored = await artifacts.upload(body, expected ? parseDigest(expected, "headers/x-skala-digest") : undefined);
+        return reply.status(stored.created ? 201 : 200).send(stored);
+      },
+    );
+  });
+  app.get(
+    "/artifacts/:digest",
+    { schema: { ...tag("artifacts"), params: Type.Object({ digest: Type.String({ maxLength: 100 }) }) } },
+    async (req, reply) => {
+      const digest = parseDigest(req.params.digest, "params/digest");
+      const { size, body } = await artifacts.open(digest);
+      reply.header("content-type", "application/octet-stream");
+      // Small blobs are verified before the first byte goes out, so corruption is a clean 500; large ones
+      // stream, and a digest mismatch found at the end aborts the response instead of completing it.
+      if (size <= VERIFY_BEFORE_SEND_BYTES) return reply.send(await artifacts.read(digest));
+      reply.header("content-length", size);
+      return reply.send(Readable.from(body));
+    },
+  );
+};

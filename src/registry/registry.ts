@@ -1,0 +1,52 @@
+import type { BlobStore } from "../artifacts/index.js";
+import type { Clock } from "../core/index.js";
+import type { Store } from "../store/index.js";
+import { ArtifactService } from "./artifact.service.js";
+import { DatasetService } from "./dataset.service.js";
+import { ModelService } from "./model.service.js";
+import { DEFAULT_PROJECT, ProjectService } from "./project.service.js";
+import { ProjectResolver } from "./project-resolver.js";
+import { RunService } from "./run.service.js";
+import { VersionService } from "./version.service.js";
+
+export interface RegistryOptions {
+  store: Store;
+  blobs: BlobStore;
+  clock: Clock;
+  limits: { bulkMaxVersions: number; pageSizeMax: number; artifactMaxBytes: number };
+}
+
+export interface Registry {
+  projects: ProjectService;
+  models: ModelService;
+  versions: VersionService;
+  runs: RunService;
+  datasets: DatasetService;
+  artifacts: ArtifactService;
+}
+
+/**
+ * Wires the registry's services over one store and blob store.
+ *
+ * @example
+ * const registry = createRegistry({ store, blobs, clock: systemClock, limits });
+ * await registry.versions.resolve("default", "part-A12@champion");
+ */
+export function createRegistry(options: RegistryOptions): Registry {
+  const { db } = options.store;
+  const projects = new ProjectResolver(db);
+  const artifacts = new ArtifactService(db, options.blobs, options.clock, options.limits.artifactMaxBytes);
+  return {
+    projects: new ProjectService(db, options.clock),
+    models: new ModelService(db, projects, options.clock, options.limits.pageSizeMax),
+    versions: new VersionService(db, projects, artifacts, options.clock, {
+      ...options.limits,
+      lockRows: options.store.dialect === "postgres",
+    }),
+    runs: new RunService(db, projects, artifacts, options.clock, options.limits.pageSizeMax),
+    datasets: new DatasetService(db, projects, artifacts, options.clock),
+    artifacts,
+  };
+}
+
+export { DEFAULT_PROJECT };

@@ -1,0 +1,492 @@
+import type { Kysely, Transaction } from "kysely";
+import { type Clock, newId, SkalaError, type ValidationIssue, validationError } from "../core/index.js";
+import type { Database, ModelVersionsTable } from "../store/index.js";
+import type { ArtifactService } from "./artifact.service.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
+import { compileVersionFilter, parseFilter } from "./filter/index.js";
+import type { ProjectResolver } from "./project-resolver.js";
+import type {
+  ArtifactRef,
+  BulkRegisterInput,
+  BulkVersionInput,
+  CreateVersionInput,
+  UpdateVersionInput,
+} from "./registry.schemas.js";
+import type { AliasChange, AliasAssignment, ModelVersion, Page } from "./registry.types.js";
+import { insertChunked, type VersionPredicate, type VersionRowInput, VersionsRepository } from "./versions.repository.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface VersionServiceLimits {
+  bulkMaxVersions: number;
+  pageSizeMax: number;
+  /** PostgreSQL: lock model rows while numbering versions (SQLite serialises writers already). */
+  lockRows: boolean;
+}
+
+/** A version is addressed by number (`3`) or alias (`champion`); aliases never look like numbers. */
+export type VersionRef = number | string;
+
+export function parseVersionRef(ref: string): VersionRef {
+  return /^[0-9]+$/.test(ref) ? Number(ref) : ref;
+}
+
+interface ModelRow {
+  id: string;
+  name: string;
+  latest_version: number;
+  archived_at: string | null;
+}
+
+export class VersionService {
+  private readonly versions: VersionsRepository;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly projects: ProjectResolver,
+    private readonly artifacts: ArtifactService,
+    private readonly clock: Clock,
+    private readonly limits: VersionServiceLimits,
+  ) {
+    this.versions = new VersionsRepository(db);
+  }
+
+  async create(project: string, model: string, input: CreateVersionInput): Promise<ModelVersion> {
+    const [created] = await this.register(project, [{ ...input, model }], { createModels: false, pathPrefix: "" });
+    if (!created) throw new SkalaError("INTERNAL", "registration returned no version");
+    return created;
+  }
+
+  /**
+   * Registers many versions in one transaction: all of them or none. Inline artifacts are written to the
+   * blob store first (content-addressed, so a failed or crashed batch leaves only unreferenced blobs for gc).
+   */
+  async bulkRegister(project: string, input: BulkRegisterInput): Promise<ModelVersion[]> {
+    if (input.versions.length > this.limits.bulkMaxVersions) {
+      throw new SkalaError(
+        "BULK_TOO_LARGE",
+        `a bulk request may hold at most ${this.limits.bulkMaxVersions} versions, got ${input.versions.length}`,
+        { max: this.limits.bulkMaxVersions, received: input.versions.length },
+      );
+    }
+    return this.register(project, input.versions, {
+      createModels: input.createModels ?? true,
+      pathPrefix: "/versions",
+    });
+  }
+
+  private async register(
+    project: string,
+    items: BulkVersionInput[],
+    options: { createModels: boolean; pathPrefix: string },
+  ): Promise<ModelVersion[]> {
+    const projectId = await this.projects.idOf(project);
+    const at = (index: number, field: string) =>
+      options.pathPrefix ? `${options.pathPrefix}/${index}/${field}` : `/${field}`;
+    const artifacts = await Promise.all(items.map((item, index) => this.storeArtifact(item.artifact, at(index, "artifact"))));
+    const now = this.clock.now();
+    const createdAt = now.toISOString();
+
+    const ids = await this.db.transaction().execute(async (trx) => {
+      const models = await this.lockModels(trx, projectId, [...new Set(items.map((i) => i.model))], {
+        create: options.createModels,
+        items,
+        project,
+        createdAt,
+      });
+      await this.checkLineage(trx, items, at);
+      for (const artifact of artifacts) {
+        if (artifact.inline) await this.artifacts.record(artifact.digest, artifact.size, trx);
+        else artifact.size = await this.artifacts.sizeOf(artifact.digest, trx);
+      }
+      const nextVersion = new Map<string, number>();
+      const rows: VersionRowInput[] = items.map((item, index) => {
+        const model = models.get(item.model) as ModelRow;
+        const version = (nextVersion.get(model.id) ?? model.latest_version) + 1;
+        nextVersion.set(model.id, version);
+        const artifact = artifacts[index] as { digest: string; size: number };
+        const row: ModelVersionsTable = {
+          id: newId("ver", now),
+          model_id: model.id,
+          version,
+          runtime: item.runtime,
+          artifact_digest: artifact.digest,
+          artifact_size: artifact.size,
+          signature: item.signature ? JSON.stringify(item.signature) : "",
+          status: item.status ?? "ready",
+          description: item.description ?? "",
+          run_id: item.lineage?.runId ?? null,
+          dataset_version_id: item.lineage?.datasetVersionId ?? null,
+          parent_version_id: item.lineage?.parentVersionId ?? null,
+          source_ref: item.lineage?.sourceRef ?? null,
+          created_at: createdAt,
+        };
+        return { row, tags: item.tags ?? {}, params: item.params ?? {}, metrics: item.metrics ?? {} };
+      });
+      await this.versions.insertMany(rows, trx);
+      for (const [modelId, latest] of nextVersion) {
+        await trx
+          .updateTable("registered_models")
+          .set({ latest_version: latest, updated_at: createdAt })
+          .where("id", "=", modelId)
+          .execute();
+      }
+      const aliasMoves = items.flatMap((item, index) =>
+        (item.aliases ?? []).map((alias) => ({ modelId: (rows[index] as VersionRowInput).row.model_id, alias, versionId: (rows[index] as VersionRowInput).row.id })),
+      );
+      await this.moveAliases(trx, aliasMoves, "registered with alias", createdAt);
+      return rows.map((r) => r.row.id);
+    });
+
+    const byId = new Map<string, ModelVersion>();
+    for (let start = 0; start < ids.length; start += 500) {
+      const chunk = ids.slice(start, start + 500);
+      const found = await this.versions.find({
+        where: (eb) => eb("v.id", "in", chunk),
+        order: "asc",
+        orderBy: "id",
+        limit: chunk.length,
+      });
+      for (const v of found) byId.set(v.id, v);
+    }
+    return ids.map((id) => byId.get(id) as ModelVersion);
+  }
+
+  private async storeArtifact(
+    ref: ArtifactRef,
+    path: string,
+  ): Promise<{ digest: string; size: number; inline: boolean }> {
+    if ("digest" in ref) return { digest: ref.digest, size: 0, inline: false };
+    let bytes: Uint8Array;
+    if ("base64" in ref) {
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(ref.base64) || ref.base64.length % 4 !== 0) {
+        throw validationError([{ path: `${path}/base64`, message: "is not valid base64" }]);
+      }
+      bytes = Buffer.from(ref.base64, "base64");
+    } else {
+      bytes = Buffer.from(JSON.stringify(ref.json ?? null), "utf8");
+    }
+    const stored = await this.artifacts.upload(bytes);
+    return { digest: stored.digest, size: stored.size, inline: true };
+  }
+
+  /** Finds (and with `create`, creates) the models, locking their rows on PostgreSQL so numbering is race-free. */
+  private async lockModels(
+    trx: Transaction<Database>,
+    projectId: string,
+    names: string[],
+    options: { create: boolean; items: BulkVersionInput[]; project: string; createdAt: string },
+  ): Promise<Map<string, ModelRow>> {
+    const found = new Map<string, ModelRow>();
+    const load = async () => {
+      for (let start = 0; start < names.length; start += 1_000) {
+        const chunk = names.slice(start, start + 1_000);
+        let q = trx
+          .selectFrom("registered_models")
+          .select(["id", "name", "latest_version", "archived_at"])
+          .where("project_id", "=", projectId)
+          .where("name", "in", chunk)
+          .orderBy("id");
+        if (this.limits.lockRows) q = q.forUpdate();
+        for (const row of await q.execute()) found.set(row.name, row);
+      }
+    };
+    await load();
+    const missing = names.filter((name) => !found.has(name));
+    if (missing.length > 0) {
+      if (!options.create) {
+        throw new SkalaError("MODEL_NOT_FOUND", `model "${missing[0]}" does not exist in project "${options.project}"`, {
+          project: options.project,
+          model: missing[0],
+        });
+      }
+      const fleetOf = new Map(options.items.map((item) => [item.model, item.fleet ?? null]));
+      const rows = missing.map((name) => ({
+        id: newId("mdl"),
+        project_id: projectId,
+        name,
+        description: "",
+        fleet: fleetOf.get(name) ?? null,
+        latest_version: 0,
+        archived_at: null,
+        created_at: options.createdAt,
+        updated_at: options.createdAt,
+      }));
+      for (let start = 0; start < rows.length; start += 1_000) {
+        // A concurrent request may create the same model: keep its row, then lock and number after it.
+        await trx
+          .insertInto("registered_models")
+          .values(rows.slice(start, start + 1_000))
+          .onConflict((oc) => oc.columns(["project_id", "name"]).doNothing())
+          .execute();
+      }
+      await load();
+    }
+    for (const row of found.values()) {
+      if (row.archived_at !== null) {
+        throw new SkalaError("MODEL_ARCHIVED", `model "${row.name}" is archived; restore it before adding versions`, {
+          project: options.project,
+          model: row.name,
+        });
+      }
+    }
+    return found;
+  }
+
+  private async checkLineage(trx: Db, items: BulkVersionInput[], at: (index: number, field: string) => string) {
+    const issues: ValidationIssue[] = [];
+    const check = async (
+      field: "runId" | "datasetVersionId" | "parentVersionId",
+      table: "runs" | "dataset_versions" | "model_versions",
+    ) => {
+      const wanted = [...new Set(items.map((i) => i.lineage?.[field]).filter((v): v is string => !!v))];
+      if (wanted.length === 0) return;
+      const existing = new Set<string>();
+      for (let start = 0; start < wanted.length; start += 1_000) {
+        const rows = await trx.selectFrom(table).select("id").where("id", "in", wanted.slice(start, start + 1_000)).execute();
+        for (const row of rows) existing.add(row.id);
+      }
+      items.forEach((item, index) => {
+        const id = item.lineage?.[field];
+        if (id && !existing.has(id)) issues.push({ path: at(index, `lineage/${field}`), message: `"${id}" does not exist` });
+      });
+    };
+    await check("runId", "runs");
+    await check("datasetVersionId", "dataset_versions");
+    await check("parentVersionId", "model_versions");
+    if (issues.length > 0) throw validationError(issues);
+  }
+
+  private async moveAliases(
+    trx: Transaction<Database>,
+    moves: Array<{ modelId: string; alias: string; versionId: string }>,
+    reason: string,
+    at: string,
+  ): Promise<void> {
+    for (const move of moves) {
+      const current = await trx
+        .selectFrom("aliases")
+        .select("version_id")
+        .where("model_id", "=", move.modelId)
+        .where("alias", "=", move.alias)
+        .executeTakeFirst();
+      if (current?.version_id === move.versionId) continue;
+      await trx
+        .insertInto("aliases")
+        .values({ model_id: move.modelId, alias: move.alias, version_id: move.versionId, updated_at: at })
+        .onConflict((oc) => oc.columns(["model_id", "alias"]).doUpdateSet({ version_id: move.versionId, updated_at: at }))
+        .execute();
+      await trx
+        .insertInto("alias_history")
+        .values({
+          model_id: move.modelId,
+          alias: move.alias,
+          from_version_id: current?.version_id ?? null,
+          to_version_id: move.versionId,
+          changed_at: at,
+          reason,
+        })
+        .execute();
+    }
+  }
+
+  private async modelRow(project: string, model: string, db: Db = this.db): Promise<ModelRow & { project_id: string }> {
+    const projectId = await this.projects.idOf(project);
+    const row = await db
+      .selectFrom("registered_models")
+      .select(["id", "name", "latest_version", "archived_at", "project_id"])
+      .where("project_id", "=", projectId)
+      .where("name", "=", model)
+      .executeTakeFirst();
+    if (!row) {
+      throw new SkalaError("MODEL_NOT_FOUND", `model "${model}" does not exist in project "${project}"`, { project, model });
+    }
+    return row;
+  }
+
+  /** Gets a version by number or alias. */
+  async get(project: string, model: string, ref: VersionRef): Promise<ModelVersion> {
+    const modelRow = await this.modelRow(project, model);
+    const where: VersionPredicate =
+      typeof ref === "number"
+        ? (eb) => eb.and([eb("v.model_id", "=", modelRow.id), eb("v.version", "=", ref)])
+        : (eb) =>
+            eb.and([
+              eb("v.model_id", "=", modelRow.id),
+              eb(
+                "v.id",
+                "=",
+                eb.selectFrom("aliases").select("version_id").where("model_id", "=", modelRow.id).where("alias", "=", ref),
+              ),
+            ]);
+    const found = await this.versions.findOne(where);
+    if (!found) {
+      if (typeof ref === "string") {
+        throw new SkalaError("ALIAS_NOT_FOUND", `alias "${ref}" is not set on model "${model}"`, { project, model, alias: ref });
+      }
+      throw new SkalaError("VERSION_NOT_FOUND", `model "${model}" has no version ${ref}`, { project, model, version: ref });
+    }
+    return found;
+  }
+
+  /** Resolves `name@alias` or `name@3` (or plain `name`: the latest version). */
+  resolve(project: string, reference: string): Promise<ModelVersion> {
+    const at = reference.lastIndexOf("@");
+    if (at <= 0 || at === reference.length - 1) {
+      if (at === -1) return this.latest(project, reference);
+      throw validationError([{ path: "/reference", message: 'expected "model@alias" or "model@version"' }]);
+    }
+    return this.get(project, reference.slice(0, at), parseVersionRef(reference.slice(at + 1)));
+  }
+
+  async latest(project: string, model: string): Promise<ModelVersion> {
+    const row = await this.modelRow(project, model);
+    if (row.latest_version === 0) {
+      throw new SkalaError("VERSION_NOT_FOUND", `model "${model}" has no versions`, { project, model });
+    }
+    return this.get(project, model, row.latest_version);
+  }
+
+  async list(
+    project: string,
+    model: string,
+    options: { limit?: number; cursor?: string; order?: "asc" | "desc" } = {},
+  ): Promise<Page<ModelVersion>> {
+    const modelRow = await this.modelRow(project, model);
+    const order = options.order ?? "desc";
+    const limit = Math.min(options.limit ?? 100, this.limits.pageSizeMax);
+    const fingerprint = JSON.stringify(["versions", project, model, order]);
+    const after = options.cursor ? decodeCursor(options.cursor, fingerprint) : undefined;
+    const items = await this.versions.find({
+      where: (eb) =>
+        eb.and([
+          eb("v.model_id", "=", modelRow.id),
+          ...(after ? [eb("v.version", order === "asc" ? ">" : "<", Number(after.key))] : []),
+        ]),
+      order,
+      orderBy: "version",
+      limit: limit + 1,
+    });
+    return this.page(items, limit, fingerprint, (v) => v.version);
+  }
+
+  /** Searches versions across the project's models with the filter language (docs/reference/filter-language.md). */
+  async search(
+    project: string,
+    options: { filter?: string; limit?: number; cursor?: string; order?: "asc" | "desc" } = {},
+  ): Promise<Page<ModelVersion>> {
+    const projectId = await this.projects.idOf(project);
+    const order = options.order ?? "desc";
+    const limit = Math.min(options.limit ?? 100, this.limits.pageSizeMax);
+    const filter = options.filter?.trim() ? compileVersionFilter(parseFilter(options.filter)) : undefined;
+    const fingerprint = JSON.stringify(["search", project, options.filter ?? "", order]);
+    const after = options.cursor ? decodeCursor(options.cursor, fingerprint) : undefined;
+    const items = await this.versions.find({
+      where: (eb) =>
+        eb.and([
+          eb("m.project_id", "=", projectId),
+          ...(filter ? [filter(eb)] : []),
+          ...(after ? [eb("v.id", order === "asc" ? ">" : "<", after.id)] : []),
+        ]),
+      order,
+      orderBy: "id",
+      limit: limit + 1,
+    });
+    return this.page(items, limit, fingerprint, (v) => v.id);
+  }
+
+  private page(
+    items: ModelVersion[],
+    limit: number,
+    fingerprint: string,
+    key: (v: ModelVersion) => string | number,
+  ): Page<ModelVersion> {
+    const hasMore = items.length > limit;
+    const page = hasMore ? items.slice(0, limit) : items;
+    const last = page[page.length - 1];
+    return { items: page, nextCursor: hasMore && last ? encodeCursor({ key: key(last), id: last.id }, fingerprint) : null };
+  }
+
+  async update(project: string, model: string, ref: VersionRef, input: UpdateVersionInput): Promise<ModelVersion> {
+    const version = await this.get(project, model, ref);
+    await this.db.transaction().execute((trx) => this.versions.update(version.id, input, trx));
+    return this.get(project, model, version.version);
+  }
+
+  // --- aliases -------------------------------------------------------------------------------------------
+
+  async setAlias(
+    project: string,
+    model: string,
+    alias: string,
+    input: { version: number; reason?: string },
+  ): Promise<AliasAssignment> {
+    const modelRow = await this.modelRow(project, model);
+    if (modelRow.archived_at !== null) {
+      throw new SkalaError("MODEL_ARCHIVED", `model "${model}" is archived; restore it first`, { project, model });
+    }
+    const target = await this.get(project, model, input.version);
+    const at = this.clock.now().toISOString();
+    await this.db.transaction().execute((trx) =>
+      this.moveAliases(trx, [{ modelId: modelRow.id, alias, versionId: target.id }], input.reason ?? "", at),
+    );
+    return this.alias(project, model, alias);
+  }
+
+  async alias(project: string, model: string, alias: string): Promise<AliasAssignment> {
+    const version = await this.get(project, model, alias);
+    const modelRow = await this.modelRow(project, model);
+    const row = await this.db
+      .selectFrom("aliases")
+      .select("updated_at")
+      .where("model_id", "=", modelRow.id)
+      .where("alias", "=", alias)
+      .executeTakeFirstOrThrow();
+    return { alias, version: version.version, versionId: version.id, updatedAt: row.updated_at };
+  }
+
+  async listAliases(project: string, model: string): Promise<AliasAssignment[]> {
+    const modelRow = await this.modelRow(project, model);
+    const rows = await this.db
+      .selectFrom("aliases as a")
+      .innerJoin("model_versions as v", "v.id", "a.version_id")
+      .select(["a.alias", "a.updated_at", "v.version", "v.id"])
+      .where("a.model_id", "=", modelRow.id)
+      .orderBy("a.alias")
+      .execute();
+    return rows.map((r) => ({ alias: r.alias, version: r.version, versionId: r.id, updatedAt: r.updated_at }));
+  }
+
+  async deleteAlias(project: string, model: string, alias: string, reason = ""): Promise<void> {
+    const modelRow = await this.modelRow(project, model);
+    const at = this.clock.now().toISOString();
+    await this.db.transaction().execute(async (trx) => {
+      const current = await trx
+        .selectFrom("aliases")
+        .select("version_id")
+        .where("model_id", "=", modelRow.id)
+        .where("alias", "=", alias)
+        .executeTakeFirst();
+      if (!current) {
+        throw new SkalaError("ALIAS_NOT_FOUND", `alias "${alias}" is not set on model "${model}"`, { project, model, alias });
+      }
+      await trx.deleteFrom("aliases").where("model_id", "=", modelRow.id).where("alias", "=", alias).execute();
+      await trx
+        .insertInto("alias_history")
+        .values({
+          model_id: modelRow.id,
+          alias,
+          from_version_id: current.version_id,
+          to_version_id: null,
+          changed_at: at,
+          reason,
+        })
+        .execute();
+    });
+  }
+
+  async aliasHistory(project: string, model: string, alias?: string, limit = 100): Promise<AliasChange[]> {
+    const modelRow = await this.modelRow(project, model);
+    return this.versions.aliasHistory(modelRow.id, alias, Math.min(limit, this.limits.pageSizeMax));
+  }
+}

@@ -1,0 +1,150 @@
+import type { Expression, ExpressionBuilder, InsertObject, Kysely, SqlBool, Transaction } from "kysely";
+import type { Database, ModelVersionsTable } from "../store/index.js";
+import { groupKeyValues } from "./key-values.js";
+import type { Signature, VersionStatus } from "./registry.schemas.js";
+import type { AliasChange, ModelVersion } from "./registry.types.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** The query every version read starts from: versions joined to their model. */
+export type VersionScope = ExpressionBuilder<
+  Database & { v: ModelVersionsTable; m: Database["registered_models"] },
+  "v" | "m"
+>;
+export type VersionPredicate = (eb: VersionScope) => Expression<SqlBool>;
+
+export interface VersionRowInput {
+  row: ModelVersionsTable;
+  tags: Record<string, string>;
+  params: Record<string, string>;
+  metrics: Record<string, number>;
+}
+
+/** Rows per multi-row INSERT: stays under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
+const INSERT_CHUNK = 1_000;
+
+export async function insertChunked<T extends keyof Database>(
+  db: Db,
+  table: T,
+  rows: ReadonlyArray<InsertObject<Database, T>>,
+  perChunk = INSERT_CHUNK,
+): Promise<void> {
+  for (let start = 0; start < rows.length; start += perChunk) {
+    const chunk = rows.slice(start, start + perChunk);
+    await db.insertInto(table).values(chunk).execute();
+  }
+}
+
+export class VersionsRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insertMany(versions: VersionRowInput[], db: Db): Promise<void> {
+    await insertChunked(
+      db,
+      "model_versions",
+      versions.map((v) => v.row),
+    );
+    const keyValues = <V>(pick: (v: VersionRowInput) => Record<string, V>) =>
+      versions.flatMap((v) => Object.entries(pick(v)).map(([key, value]) => ({ version_id: v.row.id, key, value })));
+    await insertChunked(db, "version_tags", keyValues((v) => v.tags), 5_000);
+    await insertChunked(db, "version_params", keyValues((v) => v.params), 5_000);
+    await insertChunked(db, "version_metrics", keyValues((v) => v.metrics), 5_000);
+  }
+
+  /** Reads versions matching `where`, with their tags, params, metrics and aliases. */
+  async find(options: {
+    where: VersionPredicate;
+    order: "asc" | "desc";
+    orderBy: "version" | "id";
+    limit: number;
+    db?: Db;
+  }): Promise<ModelVersion[]> {
+    const db = options.db ?? this.db;
+    const rows = await db
+      .selectFrom("model_versions as v")
+      .innerJoin("registered_models as m", "m.id", "v.model_id")
+      .selectAll("v")
+      .select("m.name as model_name")
+      .where(options.where)
+      .orderBy(options.orderBy === "version" ? "v.version" : "v.id", options.order)
+      .orderBy("v.id", options.order)
+      .limit(options.limit)
+      .execute();
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const [tags, params, metrics, aliases] = await Promise.all([
+      db.selectFrom("version_tags").select(["version_id as owner", "key", "value"]).where("version_id", "in", ids).execute(),
+      db.selectFrom("version_params").select(["version_id as owner", "key", "value"]).where("version_id", "in", ids).execute(),
+      db.selectFrom("version_metrics").select(["version_id as owner", "key", "value"]).where("version_id", "in", ids).execute(),
+      db.selectFrom("aliases").select(["version_id", "alias"]).where("version_id", "in", ids).orderBy("alias").execute(),
+    ]);
+    const tagsBy = groupKeyValues(tags);
+    const paramsBy = groupKeyValues(params);
+    const metricsBy = groupKeyValues(metrics);
+    const aliasesBy = new Map<string, string[]>();
+    for (const a of aliases) aliasesBy.set(a.version_id, [...(aliasesBy.get(a.version_id) ?? []), a.alias]);
+    return rows.map((row) => ({
+      id: row.id,
+      model: row.model_name,
+      version: row.version,
+      runtime: row.runtime,
+      artifact: { digest: row.artifact_digest, size: row.artifact_size },
+      signature: row.signature ? (JSON.parse(row.signature) as Signature | null) : null,
+      params: paramsBy.get(row.id) ?? {},
+      metrics: metricsBy.get(row.id) ?? {},
+      tags: tagsBy.get(row.id) ?? {},
+      status: row.status as VersionStatus,
+      description: row.description,
+      lineage: {
+        datasetVersionId: row.dataset_version_id,
+        runId: row.run_id,
+        parentVersionId: row.parent_version_id,
+        sourceRef: row.source_ref,
+      },
+      aliases: aliasesBy.get(row.id) ?? [],
+      createdAt: row.created_at,
+    }));
+  }
+
+  async findOne(where: VersionPredicate, db?: Db): Promise<ModelVersion | undefined> {
+    const found = await this.find({ where, order: "asc", orderBy: "id", limit: 1, ...(db && { db }) });
+    return found[0];
+  }
+
+  async update(
+    versionId: string,
+    changes: { status?: VersionStatus; description?: string; tags?: Record<string, string> },
+    db: Db,
+  ): Promise<void> {
+    const { tags, ...columns } = changes;
+    if (Object.keys(columns).length > 0) {
+      await db.updateTable("model_versions").set(columns).where("id", "=", versionId).execute();
+    }
+    if (tags) {
+      await db.deleteFrom("version_tags").where("version_id", "=", versionId).execute();
+      await insertChunked(
+        db,
+        "version_tags",
+        Object.entries(tags).map(([key, value]) => ({ version_id: versionId, key, value })),
+      );
+    }
+  }
+
+  async aliasHistory(modelId: string, alias: string | undefined, limit: number): Promise<AliasChange[]> {
+    let q = this.db
+      .selectFrom("alias_history as h")
+      .leftJoin("model_versions as f", "f.id", "h.from_version_id")
+      .leftJoin("model_versions as t", "t.id", "h.to_version_id")
+      .select(["h.alias", "h.changed_at", "h.reason", "f.version as from_version", "t.version as to_version"])
+      .where("h.model_id", "=", modelId);
+    if (alias !== undefined) q = q.where("h.alias", "=", alias);
+    const rows = await q.orderBy("h.seq", "desc").limit(limit).execute();
+    return rows.map((r) => ({
+      alias: r.alias,
+      fromVersion: r.from_version,
+      toVersion: r.to_version,
+      changedAt: r.changed_at,
+      reason: r.reason,
+    }));
+  }
+}

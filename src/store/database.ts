@@ -1,0 +1,88 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import pg from "pg";
+import { SkalaError } from "../core/index.js";
+import type { Database } from "./schema.js";
+
+export type DialectName = "sqlite" | "postgres";
+
+/** A connected metadata store. Only this module knows which driver sits underneath. */
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: DialectName;
+  /** Cheap round trip used by /readyz. */
+  ping(): Promise<void>;
+  /** SQLite: `PRAGMA integrity_check` result ("ok" when healthy); PostgreSQL: always "ok". */
+  integrityCheck(): Promise<string>;
+  close(): Promise<void>;
+}
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+function openSqlite(path: string): Store {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const connection = new SQLite(path);
+  // WAL lets readers proceed during writes; NORMAL sync in WAL mode survives process crashes (kill -9)
+  // and loses at most the last transactions on power loss. Foreign keys are off by default in SQLite.
+  connection.pragma("journal_mode = WAL");
+  connection.pragma("synchronous = NORMAL");
+  connection.pragma("foreign_keys = ON");
+  connection.pragma("busy_timeout = 5000");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  return {
+    db,
+    dialect: "sqlite",
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async integrityCheck() {
+      const rows = connection.pragma("integrity_check") as Array<{ integrity_check: string }>;
+      return rows.map((row) => row.integrity_check).join("; ");
+    },
+    close: () => db.destroy(),
+  };
+}
+
+function openPostgres(url: string): Store {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    // BIGINT and NUMERIC columns hold sizes and counts that fit in a double; return numbers, not strings.
+    types: {
+      getTypeParser: ((oid: number, format?: "text" | "binary") =>
+        oid === INT8_OID || oid === NUMERIC_OID
+          ? (value: string) => Number(value)
+          : pg.types.getTypeParser(oid, format ?? "text")) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client losing its connection must not crash the process; the next query reports the failure.
+  pool.on("error", () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: "postgres",
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    integrityCheck: async () => "ok",
+    close: () => db.destroy(),
+  };
+}
+
+/**
+ * Opens the store named by a URL: `postgres://…`/`postgresql://…`, `sqlite:PATH` or `sqlite::memory:`.
+ *
+ * @example
+ * const store = openStore("sqlite:.skala/skala.db");
+ * await migrateToLatest(store);
+ */
+export function openStore(url: string): Store {
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return openPostgres(url);
+  if (url.startsWith("sqlite:")) return openSqlite(url.slice("sqlite:".length));
+  throw new SkalaError("CONFIG_INVALID", `unsupported database URL "${url}"`, {
+    issues: [{ path: "database.url", message: "must start with postgres://, postgresql:// or sqlite:" }],
+  });
+}

@@ -1,0 +1,3 @@
+export { type DialectName, openStore, type Store } from "./database.js";
+export { migrateToLatest, pendingMigrations } from "./migrations.js";
+export type * from "./schema.js";

@@ -1,0 +1,221 @@
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from "kysely";
+import { SkalaError } from "../core/index.js";
+import type { DialectName, Store } from "./database.js";
+
+type AnyDb = Kysely<unknown>;
+
+/** Migrations are code, numbered, append-only: never edit one that has shipped, add the next. */
+function migrations(dialect: DialectName): Record<string, Migration> {
+  const autoIncrement = (db: AnyDb, table: string) =>
+    dialect === "postgres"
+      ? db.schema.createTable(table).addColumn("seq", "bigserial", (c) => c.primaryKey())
+      : db.schema.createTable(table).addColumn("seq", "integer", (c) => c.primaryKey().autoIncrement());
+  const double = dialect === "postgres" ? "double precision" : "real";
+
+  return {
+    "0001_registry": {
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable("projects")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("name", "text", (c) => c.notNull().unique())
+          .addColumn("description", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("environments")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("project_id", "text", (c) => c.notNull().references("projects.id").onDelete("cascade"))
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addUniqueConstraint("environments_project_name", ["project_id", "name"])
+          .execute();
+        await db.schema
+          .createTable("blobs")
+          .addColumn("digest", "text", (c) => c.primaryKey())
+          .addColumn("size", "bigint", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("registered_models")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("project_id", "text", (c) => c.notNull().references("projects.id"))
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("description", "text", (c) => c.notNull())
+          .addColumn("fleet", "text")
+          .addColumn("latest_version", "integer", (c) => c.notNull())
+          .addColumn("archived_at", "text")
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .addUniqueConstraint("registered_models_project_name", ["project_id", "name"])
+          .execute();
+        await db.schema
+          .createIndex("registered_models_fleet")
+          .on("registered_models")
+          .columns(["project_id", "fleet", "name"])
+          .execute();
+        await db.schema
+          .createIndex("registered_models_created")
+          .on("registered_models")
+          .columns(["project_id", "created_at", "id"])
+          .execute();
+        await db.schema
+          .createTable("model_tags")
+          .addColumn("model_id", "text", (c) => c.notNull().references("registered_models.id").onDelete("cascade"))
+          .addColumn("key", "text", (c) => c.notNull())
+          .addColumn("value", "text", (c) => c.notNull())
+          .addPrimaryKeyConstraint("model_tags_pk", ["model_id", "key"])
+          .execute();
+        await db.schema.createIndex("model_tags_key_value").on("model_tags").columns(["key", "value"]).execute();
+
+        await db.schema
+          .createTable("runs")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("project_id", "text", (c) => c.notNull().references("projects.id"))
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("started_at", "text", (c) => c.notNull())
+          .addColumn("ended_at", "text")
+          .addColumn("source_ref", "text")
+          .execute();
+        await db.schema.createIndex("runs_project").on("runs").columns(["project_id", "id"]).execute();
+        await db.schema
+          .createTable("run_params")
+          .addColumn("run_id", "text", (c) => c.notNull().references("runs.id").onDelete("cascade"))
+          .addColumn("key", "text", (c) => c.notNull())
+          .addColumn("value", "text", (c) => c.notNull())
+          .addPrimaryKeyConstraint("run_params_pk", ["run_id", "key"])
+          .execute();
+        await autoIncrement(db, "run_metrics")
+          .addColumn("run_id", "text", (c) => c.notNull().references("runs.id").onDelete("cascade"))
+          .addColumn("key", "text", (c) => c.notNull())
+          .addColumn("value", double, (c) => c.notNull())
+          .addColumn("step", "integer", (c) => c.notNull())
+          .addColumn("timestamp", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("run_metrics_run_key").on("run_metrics").columns(["run_id", "key", "step"]).execute();
+        await db.schema
+          .createTable("run_artifacts")
+          .addColumn("run_id", "text", (c) => c.notNull().references("runs.id").onDelete("cascade"))
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("digest", "text", (c) => c.notNull().references("blobs.digest"))
+          .addColumn("size", "bigint", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addPrimaryKeyConstraint("run_artifacts_pk", ["run_id", "name"])
+          .execute();
+
+        await db.schema
+          .createTable("datasets")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("project_id", "text", (c) => c.notNull().references("projects.id"))
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("latest_version", "integer", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addUniqueConstraint("datasets_project_name", ["project_id", "name"])
+          .execute();
+        await db.schema
+          .createTable("dataset_versions")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("dataset_id", "text", (c) => c.notNull().references("datasets.id"))
+          .addColumn("version", "integer", (c) => c.notNull())
+          .addColumn("digest", "text", (c) => c.notNull().references("blobs.digest"))
+          .addColumn("size", "bigint", (c) => c.notNull())
+          .addColumn("format", "text", (c) => c.notNull())
+          .addColumn("rows", "bigint", (c) => c.notNull())
+          .addColumn("schema", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addUniqueConstraint("dataset_versions_dataset_version", ["dataset_id", "version"])
+          .execute();
+
+        await db.schema
+          .createTable("model_versions")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("model_id", "text", (c) => c.notNull().references("registered_models.id"))
+          .addColumn("version", "integer", (c) => c.notNull())
+          .addColumn("runtime", "text", (c) => c.notNull())
+          .addColumn("artifact_digest", "text", (c) => c.notNull().references("blobs.digest"))
+          .addColumn("artifact_size", "bigint", (c) => c.notNull())
+          .addColumn("signature", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("description", "text", (c) => c.notNull())
+          .addColumn("run_id", "text", (c) => c.references("runs.id"))
+          .addColumn("dataset_version_id", "text", (c) => c.references("dataset_versions.id"))
+          .addColumn("parent_version_id", "text", (c) => c.references("model_versions.id"))
+          .addColumn("source_ref", "text")
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addUniqueConstraint("model_versions_model_version", ["model_id", "version"])
+          .execute();
+        await db.schema.createIndex("model_versions_digest").on("model_versions").column("artifact_digest").execute();
+        for (const table of ["version_tags", "version_params"]) {
+          await db.schema
+            .createTable(table)
+            .addColumn("version_id", "text", (c) => c.notNull().references("model_versions.id").onDelete("cascade"))
+            .addColumn("key", "text", (c) => c.notNull())
+            .addColumn("value", "text", (c) => c.notNull())
+            .addPrimaryKeyConstraint(`${table}_pk`, ["version_id", "key"])
+            .execute();
+          await db.schema.createIndex(`${table}_key_value`).on(table).columns(["key", "value"]).execute();
+        }
+        await db.schema
+          .createTable("version_metrics")
+          .addColumn("version_id", "text", (c) => c.notNull().references("model_versions.id").onDelete("cascade"))
+          .addColumn("key", "text", (c) => c.notNull())
+          .addColumn("value", double, (c) => c.notNull())
+          .addPrimaryKeyConstraint("version_metrics_pk", ["version_id", "key"])
+          .execute();
+        await db.schema.createIndex("version_metrics_key_value").on("version_metrics").columns(["key", "value"]).execute();
+
+        await db.schema
+          .createTable("aliases")
+          .addColumn("model_id", "text", (c) => c.notNull().references("registered_models.id"))
+          .addColumn("alias", "text", (c) => c.notNull())
+          .addColumn("version_id", "text", (c) => c.notNull().references("model_versions.id"))
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .addPrimaryKeyConstraint("aliases_pk", ["model_id", "alias"])
+          .execute();
+        await autoIncrement(db, "alias_history")
+          .addColumn("model_id", "text", (c) => c.notNull().references("registered_models.id"))
+          .addColumn("alias", "text", (c) => c.notNull())
+          .addColumn("from_version_id", "text", (c) => c.references("model_versions.id"))
+          .addColumn("to_version_id", "text", (c) => c.references("model_versions.id"))
+          .addColumn("changed_at", "text", (c) => c.notNull())
+          .addColumn("reason", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("alias_history_model").on("alias_history").columns(["model_id", "alias", "seq"]).execute();
+      },
+    },
+  };
+}
+
+class InCodeMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: DialectName) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.dialect);
+  }
+}
+
+function migrator(store: Store): Migrator {
+  return new Migrator({
+    db: store.db,
+    provider: new InCodeMigrationProvider(store.dialect),
+    migrationTableName: "skala_migrations",
+    migrationLockTableName: "skala_migrations_lock",
+  });
+}
+
+/** Applies every pending migration; returns the names applied. */
+export async function migrateToLatest(store: Store): Promise<string[]> {
+  const { error, results } = await migrator(store).migrateToLatest();
+  if (error) {
+    throw new SkalaError("SERVICE_UNAVAILABLE", `database migration failed: ${String((error as Error).message ?? error)}`, undefined, {
+      cause: error,
+    });
+  }
+  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+/** Names of migrations known to this build but not applied to the database. */
+export async function pendingMigrations(store: Store): Promise<string[]> {
+  const all = await migrator(store).getMigrations();
+  return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
