@@ -19,7 +19,10 @@ export class SkalaClient {
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     return this.send<T>(method, path, {
-      ...(body !== undefined && { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+      ...(body !== undefined && {
+        body: JSON.stringify(body),
+        headers: { "content-type": "application/json" },
+      }),
     });
   }
 
@@ -53,8 +56,14 @@ export class SkalaClient {
       parsed = text;
     }
     if (!response.ok) {
-      const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
-      throw new ClientError(error?.code ?? `HTTP_${response.status}`, error?.message ?? text, response.status, error?.details);
+      const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | undefined)
+        ?.error;
+      throw new ClientError(
+        error?.code ?? `HTTP_${response.status}`,
+        error?.message ?? text,
+        response.status,
+        error?.details,
+      );
     }
     return parsed as T;
   }

@@ -11,7 +11,10 @@ export interface Services {
 }
 
 /** The composition root: the only place that picks adapters (SQLite or PostgreSQL, file-system blobs). */
-export async function openServices(config: SkalaConfig, options: { migrate?: boolean } = {}): Promise<Services> {
+export async function openServices(
+  config: SkalaConfig,
+  options: { migrate?: boolean } = {},
+): Promise<Services> {
   const store = openStore(config.resolved.databaseUrl);
   try {
     if (options.migrate !== false) await migrateToLatest(store);
@@ -34,7 +37,9 @@ export async function openServices(config: SkalaConfig, options: { migrate?: boo
   }
 }
 
-export async function startServer(config: SkalaConfig): Promise<{ app: SkalaApp; url: string; services: Services }> {
+export async function startServer(
+  config: SkalaConfig,
+): Promise<{ app: SkalaApp; url: string; services: Services }> {
   const services = await openServices(config);
   const app = await buildApp({
     store: services.store,

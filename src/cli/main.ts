@@ -1,7 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { isSkalaError, loadConfig, SETTINGS, type SettingKey, type SkalaConfig } from "../core/index.js";
-import type { AliasAssignment, AliasChange, DatasetVersion, ModelVersion, Page, RegisteredModel, Run } from "../registry/index.js";
+import type {
+  AliasAssignment,
+  AliasChange,
+  DatasetVersion,
+  ModelVersion,
+  Page,
+  RegisteredModel,
+  Run,
+} from "../registry/index.js";
 import { pendingMigrations } from "../store/index.js";
 import { ClientError, SkalaClient } from "./client.js";
 import { openServices, startServer } from "./compose.js";
@@ -23,7 +31,8 @@ function numericValues(pairs: string[] | undefined): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, value] of Object.entries(keyValues(pairs, "metric"))) {
     const number = Number(value);
-    if (value.trim() === "" || !Number.isFinite(number)) throw new InvalidArgumentError(`metric ${key}=${value} is not a number`);
+    if (value.trim() === "" || !Number.isFinite(number))
+      throw new InvalidArgumentError(`metric ${key}=${value} is not a number`);
     out[key] = number;
   }
   return out;
@@ -35,12 +44,14 @@ function positiveInt(value: string): number {
   return n;
 }
 
-const camelCase = (flag: string) => flag.replace(/^--/, "").replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+const camelCase = (flag: string) =>
+  flag.replace(/^--/, "").replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 
 /** Every setting is also a flag of `up`, `migrate` and `gc`; names and env variables come from SETTINGS. */
 function addServerOptions(command: Command): Command {
   command.option("--config <file>", "config file (default ./skala.config.json when present)");
-  for (const setting of SETTINGS) command.option(`${setting.flag} <value>`, `${setting.doc} (${setting.env})`);
+  for (const setting of SETTINGS)
+    command.option(`${setting.flag} <value>`, `${setting.doc} (${setting.env})`);
   return command;
 }
 
@@ -64,7 +75,13 @@ const MODEL_COLUMNS = [
   { header: "name", value: (m: RegisteredModel) => m.name },
   { header: "latest", value: (m: RegisteredModel) => m.latestVersion },
   { header: "fleet", value: (m: RegisteredModel) => m.fleet },
-  { header: "tags", value: (m: RegisteredModel) => Object.entries(m.tags).map(([k, v]) => `${k}=${v}`).join(" ") },
+  {
+    header: "tags",
+    value: (m: RegisteredModel) =>
+      Object.entries(m.tags)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" "),
+  },
   { header: "archived", value: (m: RegisteredModel) => (m.archived ? "yes" : "") },
   { header: "updated", value: (m: RegisteredModel) => m.updatedAt },
 ];
@@ -74,7 +91,13 @@ const VERSION_COLUMNS = [
   { header: "runtime", value: (v: ModelVersion) => v.runtime },
   { header: "status", value: (v: ModelVersion) => v.status },
   { header: "aliases", value: (v: ModelVersion) => v.aliases.join(",") },
-  { header: "metrics", value: (v: ModelVersion) => Object.entries(v.metrics).map(([k, x]) => `${k}=${x}`).join(" ") },
+  {
+    header: "metrics",
+    value: (v: ModelVersion) =>
+      Object.entries(v.metrics)
+        .map(([k, x]) => `${k}=${x}`)
+        .join(" "),
+  },
   { header: "created", value: (v: ModelVersion) => v.createdAt },
 ];
 const RUN_COLUMNS = [
@@ -82,7 +105,13 @@ const RUN_COLUMNS = [
   { header: "name", value: (r: Run) => r.name },
   { header: "status", value: (r: Run) => r.status },
   { header: "started", value: (r: Run) => r.startedAt },
-  { header: "metrics", value: (r: Run) => Object.entries(r.latestMetrics).map(([k, x]) => `${k}=${x}`).join(" ") },
+  {
+    header: "metrics",
+    value: (r: Run) =>
+      Object.entries(r.latestMetrics)
+        .map(([k, x]) => `${k}=${x}`)
+        .join(" "),
+  },
 ];
 
 export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
@@ -91,29 +120,31 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  addServerOptions(program.command("up").description("start the Skala server on embedded defaults (SQLite, local files)")).action(
-    async (options: Record<string, unknown>) => {
-      const config = configFrom(options, env);
-      const { app, url } = await startServer(config);
-      process.stdout.write(`Skala is up at ${url}  (API docs: ${url}/api/docs, data: ${config.resolved.dataDir})\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          app.close().then(resolve, resolve);
-        };
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
-      });
-    },
-  );
+  addServerOptions(
+    program.command("up").description("start the Skala server on embedded defaults (SQLite, local files)"),
+  ).action(async (options: Record<string, unknown>) => {
+    const config = configFrom(options, env);
+    const { app, url } = await startServer(config);
+    process.stdout.write(
+      `Skala is up at ${url}  (API docs: ${url}/api/docs, data: ${config.resolved.dataDir})\n`,
+    );
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        app.close().then(resolve, resolve);
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+  });
 
-  addServerOptions(program.command("migrate").description("apply pending database migrations and exit")).action(
-    async (options: Record<string, unknown>) => {
-      const services = await openServices(configFrom(options, env), { migrate: true });
-      const pending = await pendingMigrations(services.store);
-      process.stdout.write(`migrations applied; pending: ${pending.length}\n`);
-      await services.close();
-    },
-  );
+  addServerOptions(
+    program.command("migrate").description("apply pending database migrations and exit"),
+  ).action(async (options: Record<string, unknown>) => {
+    const services = await openServices(configFrom(options, env), { migrate: true });
+    const pending = await pendingMigrations(services.store);
+    process.stdout.write(`migrations applied; pending: ${pending.length}\n`);
+    await services.close();
+  });
 
   addServerOptions(program.command("gc").description("remove artifact blobs that nothing references"))
     .option("--dry-run", "report what would be removed, remove nothing")
@@ -173,27 +204,45 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
   clientCommand(models, "get", "show a model")
     .argument("<name>")
     .action(async (name: string, o: ClientOptions) => {
-      printObject({ ...(await client(o).request<RegisteredModel>("GET", `${base(o)}/models/${encodeURIComponent(name)}`)) }, o);
+      printObject(
+        {
+          ...(await client(o).request<RegisteredModel>(
+            "GET",
+            `${base(o)}/models/${encodeURIComponent(name)}`,
+          )),
+        },
+        o,
+      );
     });
   clientCommand(models, "create", "create a model")
     .argument("<name>")
     .option("--description <text>")
     .option("--fleet <fleet>")
     .option("--tag <key=value>", "tag (repeatable)", collect)
-    .action(async (name: string, o: ClientOptions & { description?: string; fleet?: string; tag?: string[] }) => {
-      const body = {
-        name,
-        ...(o.description && { description: o.description }),
-        ...(o.fleet && { fleet: o.fleet }),
-        ...(o.tag && { tags: keyValues(o.tag, "tag") }),
-      };
-      printObject({ ...(await client(o).request<RegisteredModel>("POST", `${base(o)}/models`, body)) }, o);
-    });
+    .action(
+      async (name: string, o: ClientOptions & { description?: string; fleet?: string; tag?: string[] }) => {
+        const body = {
+          name,
+          ...(o.description && { description: o.description }),
+          ...(o.fleet && { fleet: o.fleet }),
+          ...(o.tag && { tags: keyValues(o.tag, "tag") }),
+        };
+        printObject({ ...(await client(o).request<RegisteredModel>("POST", `${base(o)}/models`, body)) }, o);
+      },
+    );
   for (const action of ["archive", "restore"] as const) {
     clientCommand(models, action, `${action} a model`)
       .argument("<name>")
       .action(async (name: string, o: ClientOptions) => {
-        printObject({ ...(await client(o).request<RegisteredModel>("POST", `${base(o)}/models/${encodeURIComponent(name)}/${action}`)) }, o);
+        printObject(
+          {
+            ...(await client(o).request<RegisteredModel>(
+              "POST",
+              `${base(o)}/models/${encodeURIComponent(name)}/${action}`,
+            )),
+          },
+          o,
+        );
       });
   }
 
@@ -214,7 +263,15 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .argument("<model>")
     .argument("<ref>", "version number or alias")
     .action(async (model: string, ref: string, o: ClientOptions) => {
-      printObject({ ...(await client(o).request<ModelVersion>("GET", `${base(o)}/models/${encodeURIComponent(model)}/versions/${encodeURIComponent(ref)}`)) }, o);
+      printObject(
+        {
+          ...(await client(o).request<ModelVersion>(
+            "GET",
+            `${base(o)}/models/${encodeURIComponent(model)}/versions/${encodeURIComponent(ref)}`,
+          )),
+        },
+        o,
+      );
     });
   clientCommand(versions, "search", "search versions: e.g. 'metrics.mase < 0.9 and tags.segment = \"A12\"'")
     .argument("[filter]", "filter expression (docs/reference/filter-language.md)", "")
@@ -251,7 +308,9 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
       ) => {
         const api = client(o);
         const { digest } = await api.upload(file);
-        const signature = o.signature ? (JSON.parse(await readFile(o.signature as string, "utf8")) as unknown) : undefined;
+        const signature = o.signature
+          ? (JSON.parse(await readFile(o.signature as string, "utf8")) as unknown)
+          : undefined;
         const lineage = {
           ...(o.run && { runId: o.run as string }),
           ...(o.datasetVersion && { datasetVersionId: o.datasetVersion as string }),
@@ -302,24 +361,42 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .argument("<model>")
     .argument("<alias>")
     .action(async (model: string, name: string, o: ClientOptions) => {
-      await client(o).request("DELETE", `${base(o)}/models/${encodeURIComponent(model)}/aliases/${encodeURIComponent(name)}`);
+      await client(o).request(
+        "DELETE",
+        `${base(o)}/models/${encodeURIComponent(model)}/aliases/${encodeURIComponent(name)}`,
+      );
       if (o.json) process.stdout.write("{}\n");
       else process.stdout.write(`deleted ${model}@${name}\n`);
     });
   clientCommand(alias, "resolve", "resolve model@alias to a version")
     .argument("<reference>", "model@alias or model@version")
     .action(async (reference: string, o: ClientOptions) => {
-      printObject({ ...(await client(o).request<ModelVersion>("GET", `${base(o)}/resolve/${encodeURIComponent(reference)}`)) }, o);
+      printObject(
+        {
+          ...(await client(o).request<ModelVersion>(
+            "GET",
+            `${base(o)}/resolve/${encodeURIComponent(reference)}`,
+          )),
+        },
+        o,
+      );
     });
   clientCommand(alias, "list", "list a model's aliases")
     .argument("<model>")
     .action(async (model: string, o: ClientOptions) => {
-      const { items } = await client(o).request<{ items: AliasAssignment[] }>("GET", `${base(o)}/models/${encodeURIComponent(model)}/aliases`);
-      printRows(items, [
-        { header: "alias", value: (a) => a.alias },
-        { header: "version", value: (a) => a.version },
-        { header: "updated", value: (a) => a.updatedAt },
-      ], o);
+      const { items } = await client(o).request<{ items: AliasAssignment[] }>(
+        "GET",
+        `${base(o)}/models/${encodeURIComponent(model)}/aliases`,
+      );
+      printRows(
+        items,
+        [
+          { header: "alias", value: (a) => a.alias },
+          { header: "version", value: (a) => a.version },
+          { header: "updated", value: (a) => a.updatedAt },
+        ],
+        o,
+      );
     });
   clientCommand(alias, "history", "every move of a model's aliases, newest first")
     .argument("<model>")
@@ -329,13 +406,17 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
         "GET",
         `${base(o)}/models/${encodeURIComponent(model)}/alias-history${q({ alias: o.alias })}`,
       );
-      printRows(items, [
-        { header: "alias", value: (c) => c.alias },
-        { header: "from", value: (c) => c.fromVersion },
-        { header: "to", value: (c) => c.toVersion },
-        { header: "at", value: (c) => c.changedAt },
-        { header: "reason", value: (c) => c.reason },
-      ], o);
+      printRows(
+        items,
+        [
+          { header: "alias", value: (c) => c.alias },
+          { header: "from", value: (c) => c.fromVersion },
+          { header: "to", value: (c) => c.toVersion },
+          { header: "at", value: (c) => c.changedAt },
+          { header: "reason", value: (c) => c.reason },
+        ],
+        o,
+      );
     });
 
   // --- runs
@@ -359,7 +440,10 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
   clientCommand(runs, "get", "show a run")
     .argument("<id>")
     .action(async (id: string, o: ClientOptions) => {
-      printObject({ ...(await client(o).request<Run>("GET", `${base(o)}/runs/${encodeURIComponent(id)}`)) }, o);
+      printObject(
+        { ...(await client(o).request<Run>("GET", `${base(o)}/runs/${encodeURIComponent(id)}`)) },
+        o,
+      );
     });
   clientCommand(runs, "log-metric", "log a metric value")
     .argument("<id>")
@@ -368,9 +452,13 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .option("--step <n>", "step", (v) => Number.parseInt(v, 10))
     .action(async (id: string, key: string, value: string, o: ClientOptions & { step?: number }) => {
       const metric = numericValues([`${key}=${value}`]);
-      const result = await client(o).request<{ logged: number }>("POST", `${base(o)}/runs/${encodeURIComponent(id)}/metrics`, {
-        metrics: [{ key, value: metric[key], ...(o.step !== undefined && { step: o.step }) }],
-      });
+      const result = await client(o).request<{ logged: number }>(
+        "POST",
+        `${base(o)}/runs/${encodeURIComponent(id)}/metrics`,
+        {
+          metrics: [{ key, value: metric[key], ...(o.step !== undefined && { step: o.step }) }],
+        },
+      );
       printObject({ ...result }, o);
     });
   clientCommand(runs, "log-param", "log a param")
@@ -378,13 +466,31 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .argument("<key>")
     .argument("<value>")
     .action(async (id: string, key: string, value: string, o: ClientOptions) => {
-      printObject({ ...(await client(o).request<Run>("POST", `${base(o)}/runs/${encodeURIComponent(id)}/params`, { params: { [key]: value } })) }, o);
+      printObject(
+        {
+          ...(await client(o).request<Run>("POST", `${base(o)}/runs/${encodeURIComponent(id)}/params`, {
+            params: { [key]: value },
+          })),
+        },
+        o,
+      );
     });
   clientCommand(runs, "finish", "finish a run")
     .argument("<id>")
-    .addOption(new Option("--status <status>", "final status").choices(["finished", "failed", "killed"]).default("finished"))
+    .addOption(
+      new Option("--status <status>", "final status")
+        .choices(["finished", "failed", "killed"])
+        .default("finished"),
+    )
     .action(async (id: string, o: ClientOptions & { status: string }) => {
-      printObject({ ...(await client(o).request<Run>("POST", `${base(o)}/runs/${encodeURIComponent(id)}/finish`, { status: o.status })) }, o);
+      printObject(
+        {
+          ...(await client(o).request<Run>("POST", `${base(o)}/runs/${encodeURIComponent(id)}/finish`, {
+            status: o.status,
+          })),
+        },
+        o,
+      );
     });
 
   // --- datasets
@@ -395,34 +501,54 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .action(async (name: string, file: string, o: ClientOptions) => {
       const api = client(o);
       const { digest } = await api.upload(file);
-      const version = await api.request<DatasetVersion>("POST", `${base(o)}/datasets/${encodeURIComponent(name)}/versions`, {
-        digest,
-        format: "csv",
-      });
-      printObject({ ...version, schema: version.schema.map((c) => `${c.name}:${c.type}${c.nullable ? "?" : ""}`).join(" ") }, o);
+      const version = await api.request<DatasetVersion>(
+        "POST",
+        `${base(o)}/datasets/${encodeURIComponent(name)}/versions`,
+        {
+          digest,
+          format: "csv",
+        },
+      );
+      printObject(
+        {
+          ...version,
+          schema: version.schema.map((c) => `${c.name}:${c.type}${c.nullable ? "?" : ""}`).join(" "),
+        },
+        o,
+      );
     });
   clientCommand(datasets, "list", "list datasets").action(async (o: ClientOptions) => {
-    const { items } = await client(o).request<{ items: Array<{ name: string; latestVersion: number; createdAt: string }> }>(
-      "GET",
-      `${base(o)}/datasets`,
+    const { items } = await client(o).request<{
+      items: Array<{ name: string; latestVersion: number; createdAt: string }>;
+    }>("GET", `${base(o)}/datasets`);
+    printRows(
+      items,
+      [
+        { header: "name", value: (d) => d.name },
+        { header: "latest", value: (d) => d.latestVersion },
+        { header: "created", value: (d) => d.createdAt },
+      ],
+      o,
     );
-    printRows(items, [
-      { header: "name", value: (d) => d.name },
-      { header: "latest", value: (d) => d.latestVersion },
-      { header: "created", value: (d) => d.createdAt },
-    ], o);
   });
   clientCommand(datasets, "versions", "list a dataset's versions")
     .argument("<name>")
     .action(async (name: string, o: ClientOptions) => {
-      const { items } = await client(o).request<{ items: DatasetVersion[] }>("GET", `${base(o)}/datasets/${encodeURIComponent(name)}/versions`);
-      printRows(items, [
-        { header: "version", value: (d) => d.version },
-        { header: "rows", value: (d) => d.rows },
-        { header: "size", value: (d) => d.size },
-        { header: "digest", value: (d) => d.digest },
-        { header: "id", value: (d) => d.id },
-      ], o);
+      const { items } = await client(o).request<{ items: DatasetVersion[] }>(
+        "GET",
+        `${base(o)}/datasets/${encodeURIComponent(name)}/versions`,
+      );
+      printRows(
+        items,
+        [
+          { header: "version", value: (d) => d.version },
+          { header: "rows", value: (d) => d.rows },
+          { header: "size", value: (d) => d.size },
+          { header: "digest", value: (d) => d.digest },
+          { header: "id", value: (d) => d.id },
+        ],
+        o,
+      );
     });
 
   return program;
@@ -436,7 +562,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 0;
   } catch (error) {
     const known = error as { code?: string; exitCode?: number };
-    if (known.code === "commander.helpDisplayed" || known.code === "commander.version" || known.code === "commander.help") return 0;
+    if (
+      known.code === "commander.helpDisplayed" ||
+      known.code === "commander.version" ||
+      known.code === "commander.help"
+    )
+      return 0;
     if (typeof known.code === "string" && known.code.startsWith("commander.")) return known.exitCode ?? 2;
     if (error instanceof ClientError) {
       process.stderr.write(`error ${error.code}: ${error.message}\n`);

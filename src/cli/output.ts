@@ -12,7 +12,11 @@ function cell(value: unknown): string {
 }
 
 /** Prints rows as a table for people or as JSON for scripts. */
-export function printRows<T>(rows: T[], columns: Column<T>[], options: { json: boolean; raw?: unknown }): void {
+export function printRows<T>(
+  rows: T[],
+  columns: Column<T>[],
+  options: { json: boolean; raw?: unknown },
+): void {
   if (options.json) {
     process.stdout.write(`${JSON.stringify(options.raw ?? rows, null, 2)}\n`);
     return;

@@ -69,10 +69,12 @@ describe("loadConfig", () => {
   it("rejects a config file that is not JSON, or is missing when named", () => {
     const file = join(cwd, "broken.json");
     writeFileSync(file, "{ port: ");
-    expect(problems(() => loadConfig({ cwd, configFile: file, env: {} }))[0]?.message).toMatch(/not valid JSON/);
-    expect(problems(() => loadConfig({ cwd, configFile: join(cwd, "absent.json"), env: {} }))[0]?.message).toMatch(
-      /does not exist/,
+    expect(problems(() => loadConfig({ cwd, configFile: file, env: {} }))[0]?.message).toMatch(
+      /not valid JSON/,
     );
+    expect(
+      problems(() => loadConfig({ cwd, configFile: join(cwd, "absent.json"), env: {} }))[0]?.message,
+    ).toMatch(/does not exist/);
   });
 
   it("rejects an unsupported database URL", () => {

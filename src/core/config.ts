@@ -9,17 +9,83 @@ import { SkalaError, type ValidationIssue } from "./errors.js";
  * docs/reference/config.md documents each row; a test fails when one is missing.
  */
 export const SETTINGS = [
-  { key: "dataDir", env: "SKALA_DATA_DIR", flag: "--data-dir", default: "./.skala", doc: "Directory for the embedded database and artifacts." },
-  { key: "server.host", env: "SKALA_HOST", flag: "--host", default: "127.0.0.1", doc: "Interface the HTTP server listens on." },
-  { key: "server.port", env: "SKALA_PORT", flag: "--port", default: 7070, doc: "TCP port of the HTTP server (0 picks a free port)." },
-  { key: "server.bodyLimitBytes", env: "SKALA_BODY_LIMIT_BYTES", flag: "--body-limit-bytes", default: 64 * 1024 * 1024, doc: "Largest JSON request body, in bytes (64 MiB)." },
-  { key: "database.url", env: "SKALA_DATABASE_URL", flag: "--database-url", default: "", doc: "`postgres://…` for PostgreSQL; empty means SQLite at `<dataDir>/skala.db`; `sqlite:PATH` picks another file, `sqlite::memory:` an in-memory database." },
-  { key: "artifacts.dir", env: "SKALA_ARTIFACTS_DIR", flag: "--artifacts-dir", default: "", doc: "Directory of the content-addressed blob store; empty means `<dataDir>/artifacts`." },
-  { key: "artifacts.maxBytes", env: "SKALA_ARTIFACTS_MAX_BYTES", flag: "--artifacts-max-bytes", default: 2 * 1024 * 1024 * 1024, doc: "Largest single artifact, in bytes (2 GiB)." },
-  { key: "registry.bulkMaxVersions", env: "SKALA_BULK_MAX_VERSIONS", flag: "--bulk-max-versions", default: 10_000, doc: "Most versions accepted by one bulk registration request." },
-  { key: "registry.pageSizeMax", env: "SKALA_PAGE_SIZE_MAX", flag: "--page-size-max", default: 1_000, doc: "Largest page a list or search endpoint returns." },
-  { key: "gc.graceSeconds", env: "SKALA_GC_GRACE_SECONDS", flag: "--gc-grace-seconds", default: 3_600, doc: "`skala gc` keeps unreferenced blobs younger than this, in seconds, so uploads awaiting registration survive." },
-  { key: "log.level", env: "SKALA_LOG_LEVEL", flag: "--log-level", default: "info", doc: "One of fatal, error, warn, info, debug, trace, silent." },
+  {
+    key: "dataDir",
+    env: "SKALA_DATA_DIR",
+    flag: "--data-dir",
+    default: "./.skala",
+    doc: "Directory for the embedded database and artifacts.",
+  },
+  {
+    key: "server.host",
+    env: "SKALA_HOST",
+    flag: "--host",
+    default: "127.0.0.1",
+    doc: "Interface the HTTP server listens on.",
+  },
+  {
+    key: "server.port",
+    env: "SKALA_PORT",
+    flag: "--port",
+    default: 7070,
+    doc: "TCP port of the HTTP server (0 picks a free port).",
+  },
+  {
+    key: "server.bodyLimitBytes",
+    env: "SKALA_BODY_LIMIT_BYTES",
+    flag: "--body-limit-bytes",
+    default: 64 * 1024 * 1024,
+    doc: "Largest JSON request body, in bytes (64 MiB).",
+  },
+  {
+    key: "database.url",
+    env: "SKALA_DATABASE_URL",
+    flag: "--database-url",
+    default: "",
+    doc: "`postgres://…` for PostgreSQL; empty means SQLite at `<dataDir>/skala.db`; `sqlite:PATH` picks another file, `sqlite::memory:` an in-memory database.",
+  },
+  {
+    key: "artifacts.dir",
+    env: "SKALA_ARTIFACTS_DIR",
+    flag: "--artifacts-dir",
+    default: "",
+    doc: "Directory of the content-addressed blob store; empty means `<dataDir>/artifacts`.",
+  },
+  {
+    key: "artifacts.maxBytes",
+    env: "SKALA_ARTIFACTS_MAX_BYTES",
+    flag: "--artifacts-max-bytes",
+    default: 2 * 1024 * 1024 * 1024,
+    doc: "Largest single artifact, in bytes (2 GiB).",
+  },
+  {
+    key: "registry.bulkMaxVersions",
+    env: "SKALA_BULK_MAX_VERSIONS",
+    flag: "--bulk-max-versions",
+    default: 10_000,
+    doc: "Most versions accepted by one bulk registration request.",
+  },
+  {
+    key: "registry.pageSizeMax",
+    env: "SKALA_PAGE_SIZE_MAX",
+    flag: "--page-size-max",
+    default: 1_000,
+    doc: "Largest page a list or search endpoint returns.",
+  },
+  {
+    key: "gc.graceSeconds",
+    env: "SKALA_GC_GRACE_SECONDS",
+    flag: "--gc-grace-seconds",
+    default: 3_600,
+    doc: "`skala gc` keeps unreferenced blobs younger than this, in seconds, so uploads awaiting registration survive.",
+  },
+  {
+    key: "log.level",
+    env: "SKALA_LOG_LEVEL",
+    flag: "--log-level",
+    default: "info",
+    doc: "One of fatal, error, warn, info, debug, trace, silent.",
+  },
 ] as const;
 
 export type SettingKey = (typeof SETTINGS)[number]["key"];
@@ -96,7 +162,13 @@ function deepMerge(base: Layer, over: Layer): Layer {
   const out: Layer = { ...base };
   for (const [key, value] of Object.entries(over)) {
     const current = out[key];
-    if (value && typeof value === "object" && !Array.isArray(value) && current && typeof current === "object") {
+    if (
+      value &&
+      typeof value === "object" &&
+      !Array.isArray(value) &&
+      current &&
+      typeof current === "object"
+    ) {
       out[key] = deepMerge(current as Layer, value as Layer);
     } else if (value !== undefined) {
       out[key] = value;
@@ -168,7 +240,11 @@ export function loadConfig(input: LoadConfigInput = {}): SkalaConfig {
   }
   const issues: ValidationIssue[] = [];
   for (const name of Object.keys(input.env ?? {})) {
-    if (name.startsWith("SKALA_") && !SETTINGS.some((s) => s.env === name) && !name.startsWith("SKALA_TEST_")) {
+    if (
+      name.startsWith("SKALA_") &&
+      !SETTINGS.some((s) => s.env === name) &&
+      !name.startsWith("SKALA_TEST_")
+    ) {
       issues.push({ path: `env ${name}`, message: "unknown setting" });
     }
   }
@@ -197,15 +273,16 @@ export function loadConfig(input: LoadConfigInput = {}): SkalaConfig {
   }
 
   const merged = deepMerge(deepMerge(deepMerge(defaults, fileLayer), envLayer), flagLayer);
-  const finalIssues = [...Value.Errors(ConfigSchema, merged)].map((e) => ({ path: e.path, message: e.message }));
+  const finalIssues = [...Value.Errors(ConfigSchema, merged)].map((e) => ({
+    path: e.path,
+    message: e.message,
+  }));
   if (finalIssues.length > 0) {
     throw new SkalaError("CONFIG_INVALID", "invalid configuration", { issues: finalIssues });
   }
   const config = merged as Static<typeof ConfigSchema>;
   const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(cwd, config.dataDir);
   const databaseUrl = config.database.url || `sqlite:${join(dataDir, "skala.db")}`;
-  const artifactsDir = config.artifacts.dir
-    ? resolve(cwd, config.artifacts.dir)
-    : join(dataDir, "artifacts");
+  const artifactsDir = config.artifacts.dir ? resolve(cwd, config.artifacts.dir) : join(dataDir, "artifacts");
   return deepFreeze({ ...config, resolved: { dataDir, databaseUrl, artifactsDir } });
 }

@@ -5,7 +5,8 @@
  * Business errors know nothing about HTTP.
  */
 export const ERROR_CATALOGUE = {
-  VALIDATION_FAILED: "The request or input failed validation; details.issues lists each offending field path.",
+  VALIDATION_FAILED:
+    "The request or input failed validation; details.issues lists each offending field path.",
   CONFIG_INVALID: "The configuration (flags, SKALA_* environment, skala.config.json) is invalid.",
   NOT_FOUND: "No route matches the request.",
   BODY_TOO_LARGE: "The request body exceeds the configured limit.",

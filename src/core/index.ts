@@ -1,5 +1,5 @@
 export { type Clock, manualClock, systemClock } from "./clock.js";
-export { loadConfig, type LoadConfigInput, SETTINGS, type SettingKey, type SkalaConfig } from "./config.js";
+export { type LoadConfigInput, loadConfig, SETTINGS, type SettingKey, type SkalaConfig } from "./config.js";
 export {
   ERROR_CATALOGUE,
   ERROR_CODES,

@@ -2,11 +2,12 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
-import { registryRoutes } from "../registry/registry.routes.js";
+import { SkalaError } from "../core/index.js";
 import type { Registry } from "../registry/index.js";
+import { registryRoutes } from "../registry/registry.routes.js";
 import type { Store } from "../store/index.js";
 import { pendingMigrations } from "../store/index.js";
-import { installErrorHandler } from "./error-handler.js";
+import { installErrorHandler, sendError } from "./error-handler.js";
 import { installMetrics } from "./metrics.js";
 
 export interface AppDependencies {
@@ -21,6 +22,30 @@ export interface AppDependencies {
 export type SkalaApp = FastifyInstance;
 
 /**
+ * PostgreSQL text cannot hold U+0000 and SQLite truncates at it in places, so the character is refused at the
+ * edge, in URLs and JSON bodies alike, and both databases see the same inputs.
+ */
+function rejectNulCharacters(app: FastifyInstance): void {
+  const nul = () =>
+    new SkalaError("VALIDATION_FAILED", "NUL characters (U+0000) are not accepted", {
+      issues: [{ path: "body", message: "contains U+0000" }],
+    });
+  app.addHook("onRequest", async (request) => {
+    if (/%00/i.test(request.url)) {
+      throw new SkalaError("VALIDATION_FAILED", "NUL characters (U+0000) are not accepted", {
+        issues: [{ path: "url", message: "contains %00" }],
+      });
+    }
+  });
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if ((body as string).includes("\\u0000")) return done(nul(), undefined);
+    return parseJson(request, body as string, done);
+  });
+}
+
+/**
  * Composes the HTTP application without listening, so tests use `app.inject()` and the CLI calls `listen`.
  *
  * @example
@@ -32,6 +57,8 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
     logger: deps.logger ?? false,
     bodyLimit: deps.bodyLimitBytes,
     keepAliveTimeout: 72_000,
+    routerOptions: { maxParamLength: 500 },
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
     ajv: {
       // Report every problem at once, and never drop unknown fields silently: they are errors.
       customOptions: { allErrors: true, removeAdditional: false, coerceTypes: "array", useDefaults: true },
@@ -39,6 +66,7 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandler(app);
+  rejectNulCharacters(app);
   const metrics = installMetrics(app);
 
   await app.register(swagger, {
@@ -47,7 +75,8 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
       info: {
         title: "Skala API",
         version: deps.version ?? "0.1.0",
-        description: "Registry of models, versions, aliases, runs and datasets. Errors: docs/reference/errors.md.",
+        description:
+          "Registry of models, versions, aliases, runs and datasets. Errors: docs/reference/errors.md.",
       },
     },
   });
@@ -66,7 +95,9 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
       }
       return { status: "ready", database: deps.store.dialect };
     } catch (error) {
-      return reply.status(503).send({ status: "not ready", reason: `database unreachable: ${(error as Error).message}` });
+      return reply
+        .status(503)
+        .send({ status: "not ready", reason: `database unreachable: ${(error as Error).message}` });
     }
   });
 

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type ErrorCode, isSkalaError, SkalaError, type ValidationIssue } from "../core/index.js";
 
 /** The one place where domain error codes become HTTP status codes. */
@@ -43,7 +43,10 @@ export function toSkalaError(error: FastifyError | Error): SkalaError {
   if (fastifyError.validation) {
     const context = fastifyError.validationContext ?? "body";
     const issues: ValidationIssue[] = fastifyError.validation.map((v) => {
-      const missing = v.keyword === "required" ? `/${String((v.params as { missingProperty?: string }).missingProperty)}` : "";
+      const missing =
+        v.keyword === "required"
+          ? `/${String((v.params as { missingProperty?: string }).missingProperty)}`
+          : "";
       const extra =
         v.keyword === "additionalProperties"
           ? `/${String((v.params as { additionalProperty?: string }).additionalProperty)}`
@@ -57,6 +60,11 @@ export function toSkalaError(error: FastifyError | Error): SkalaError {
     );
   }
   switch (fastifyError.code) {
+    case "FST_ERR_BAD_URL":
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return new SkalaError("VALIDATION_FAILED", fastifyError.message, {
+        issues: [{ path: "url", message: fastifyError.message }],
+      });
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return new SkalaError("BODY_TOO_LARGE", "the request body is larger than the server accepts");
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
@@ -83,19 +91,28 @@ export function toSkalaError(error: FastifyError | Error): SkalaError {
   return new SkalaError("INTERNAL", "internal error", undefined, { cause: error });
 }
 
+/** Sends the error envelope; also used for errors Fastify raises before routing (bad URL, over-long parameter). */
+export function sendError(
+  error: FastifyError | Error,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const mapped = toSkalaError(error);
+  const status = HTTP_STATUS[mapped.code];
+  if (status >= 500) request.log.error({ err: error }, "request failed");
+  const body: ErrorBody = {
+    error: { code: mapped.code, message: mapped.message, ...(mapped.details && { details: mapped.details }) },
+  };
+  if (status === 503) reply.header("retry-after", "1");
+  return reply.status(status).send(body);
+}
+
 export function installErrorHandler(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const mapped = toSkalaError(error);
-    const status = HTTP_STATUS[mapped.code];
-    if (status >= 500) request.log.error({ err: error }, "request failed");
-    const body: ErrorBody = {
-      error: { code: mapped.code, message: mapped.message, ...(mapped.details && { details: mapped.details }) },
-    };
-    if (status === 503) reply.header("retry-after", "1");
-    return reply.status(status).send(body);
-  });
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
-    const body: ErrorBody = { error: { code: "NOT_FOUND", message: `no route for ${request.method} ${request.url.split("?")[0]}` } };
+    const body: ErrorBody = {
+      error: { code: "NOT_FOUND", message: `no route for ${request.method} ${request.url.split("?")[0]}` },
+    };
     return reply.status(404).send(body);
   });
 }

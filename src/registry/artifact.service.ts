@@ -40,6 +40,47 @@ export class ArtifactService {
     return stored;
   }
 
+  /** Writes bytes to the blob store without recording them; the caller records them in its own transaction. */
+  store(bytes: Uint8Array): Promise<{ digest: Digest; size: number; created: boolean }> {
+    return this.blobs.put(bytes, { maxBytes: this.maxBytes });
+  }
+
+  async recordMany(blobs: ReadonlyArray<{ digest: string; size: number }>, db: Db = this.db): Promise<void> {
+    const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
+    const createdAt = this.clock.now().toISOString();
+    for (let start = 0; start < unique.length; start += 2_000) {
+      await db
+        .insertInto("blobs")
+        .values(
+          unique
+            .slice(start, start + 2_000)
+            .map((b) => ({ digest: b.digest, size: b.size, created_at: createdAt })),
+        )
+        .onConflict((oc) => oc.column("digest").doNothing())
+        .execute();
+    }
+  }
+
+  /** Sizes of recorded blobs; ARTIFACT_NOT_FOUND names the first digest that was never uploaded. */
+  async sizesOf(digests: readonly string[], db: Db = this.db): Promise<Map<string, number>> {
+    const wanted = [...new Set(digests)];
+    const sizes = new Map<string, number>();
+    for (let start = 0; start < wanted.length; start += 2_000) {
+      const rows = await db
+        .selectFrom("blobs")
+        .select(["digest", "size"])
+        .where("digest", "in", wanted.slice(start, start + 2_000))
+        .execute();
+      for (const row of rows) sizes.set(row.digest, row.size);
+    }
+    const missing = wanted.find((digest) => !sizes.has(digest));
+    if (missing)
+      throw new SkalaError("ARTIFACT_NOT_FOUND", `no artifact with digest ${missing} was uploaded`, {
+        digest: missing,
+      });
+    return sizes;
+  }
+
   async record(digest: string, size: number, db: Db = this.db): Promise<void> {
     await db
       .insertInto("blobs")
@@ -51,7 +92,10 @@ export class ArtifactService {
   /** Size of a recorded blob, or ARTIFACT_NOT_FOUND: a version may only reference what was uploaded. */
   async sizeOf(digest: string, db: Db = this.db): Promise<number> {
     const row = await db.selectFrom("blobs").select("size").where("digest", "=", digest).executeTakeFirst();
-    if (!row) throw new SkalaError("ARTIFACT_NOT_FOUND", `no artifact with digest ${digest} was uploaded`, { digest });
+    if (!row)
+      throw new SkalaError("ARTIFACT_NOT_FOUND", `no artifact with digest ${digest} was uploaded`, {
+        digest,
+      });
     return row.size;
   }
 
@@ -71,7 +115,14 @@ export class ArtifactService {
    * commits first (the row stays) or fails its foreign key. Only then is the file removed.
    */
   async collectGarbage(options: { graceSeconds: number; dryRun?: boolean }): Promise<GcReport> {
-    const report: GcReport = { scanned: 0, referenced: 0, kept: 0, deleted: 0, freedBytes: 0, dryRun: !!options.dryRun };
+    const report: GcReport = {
+      scanned: 0,
+      referenced: 0,
+      kept: 0,
+      deleted: 0,
+      freedBytes: 0,
+      dryRun: !!options.dryRun,
+    };
     const cutoff = this.clock.now().getTime() - options.graceSeconds * 1000;
     for await (const blob of this.blobs.list()) {
       report.scanned++;
@@ -93,13 +144,25 @@ export class ArtifactService {
         .where("digest", "=", blob.digest)
         .where((eb) =>
           eb.and([
-            eb.not(eb.exists(eb.selectFrom("model_versions").select("id").where("artifact_digest", "=", blob.digest))),
-            eb.not(eb.exists(eb.selectFrom("run_artifacts").select("run_id").where("digest", "=", blob.digest))),
-            eb.not(eb.exists(eb.selectFrom("dataset_versions").select("id").where("digest", "=", blob.digest))),
+            eb.not(
+              eb.exists(
+                eb.selectFrom("model_versions").select("id").where("artifact_digest", "=", blob.digest),
+              ),
+            ),
+            eb.not(
+              eb.exists(eb.selectFrom("run_artifacts").select("run_id").where("digest", "=", blob.digest)),
+            ),
+            eb.not(
+              eb.exists(eb.selectFrom("dataset_versions").select("id").where("digest", "=", blob.digest)),
+            ),
           ]),
         )
         .executeTakeFirst();
-      const stillRecorded = await this.db.selectFrom("blobs").select("digest").where("digest", "=", blob.digest).executeTakeFirst();
+      const stillRecorded = await this.db
+        .selectFrom("blobs")
+        .select("digest")
+        .where("digest", "=", blob.digest)
+        .executeTakeFirst();
       if (stillRecorded) {
         report.referenced++;
         continue;
@@ -121,7 +184,11 @@ export class ArtifactService {
 
   private async isReferenced(digest: string): Promise<boolean> {
     const [version, run, dataset] = await Promise.all([
-      this.db.selectFrom("model_versions").select("id").where("artifact_digest", "=", digest).executeTakeFirst(),
+      this.db
+        .selectFrom("model_versions")
+        .select("id")
+        .where("artifact_digest", "=", digest)
+        .executeTakeFirst(),
       this.db.selectFrom("run_artifacts").select("run_id").where("digest", "=", digest).executeTakeFirst(),
       this.db.selectFrom("dataset_versions").select("id").where("digest", "=", digest).executeTakeFirst(),
     ]);

@@ -20,7 +20,8 @@ function cellType(value: string): CellType {
 /** The narrowest type that holds both: integer ⊂ number; anything else mixed is a string. */
 function widen(current: ColumnSchema["type"], next: CellType): ColumnSchema["type"] {
   if (current === "empty" || current === next) return next;
-  if ((current === "integer" && next === "number") || (current === "number" && next === "integer")) return "number";
+  if ((current === "integer" && next === "number") || (current === "number" && next === "integer"))
+    return "number";
   return "string";
 }
 
@@ -33,9 +34,17 @@ export interface CsvProfile {
  * Reads a CSV with a header row and infers each column's type and nullability. Malformed input
  * (ragged rows, bad quoting, duplicate or empty header names) fails with DATASET_INVALID and the line.
  */
-export async function profileCsv(source: AsyncIterable<Uint8Array>, options: { maxColumns?: number } = {}): Promise<CsvProfile> {
+export async function profileCsv(
+  source: AsyncIterable<Uint8Array>,
+  options: { maxColumns?: number } = {},
+): Promise<CsvProfile> {
   const maxColumns = options.maxColumns ?? 2_000;
-  const parser = parse({ bom: true, relax_column_count: false, skip_empty_lines: true, max_record_size: 16 * 1024 * 1024 });
+  const parser = parse({
+    bom: true,
+    relax_column_count: false,
+    skip_empty_lines: true,
+    max_record_size: 16 * 1024 * 1024,
+  });
   const feeding = (async () => {
     try {
       for await (const chunk of source) {
@@ -54,16 +63,28 @@ export async function profileCsv(source: AsyncIterable<Uint8Array>, options: { m
       if (!header) {
         header = record.map((name) => name.trim());
         if (header.length > maxColumns) {
-          throw new SkalaError("DATASET_INVALID", `line 1: ${header.length} columns, at most ${maxColumns} allowed`, { line: 1 });
+          throw new SkalaError(
+            "DATASET_INVALID",
+            `line 1: ${header.length} columns, at most ${maxColumns} allowed`,
+            { line: 1 },
+          );
         }
         const seen = new Set<string>();
         header.forEach((name, index) => {
-          if (!name) throw new SkalaError("DATASET_INVALID", `line 1, column ${index + 1}: empty column name`, { line: 1, column: index + 1 });
-          if (seen.has(name)) {
-            throw new SkalaError("DATASET_INVALID", `line 1, column ${index + 1}: duplicate column name "${name}"`, {
+          if (!name)
+            throw new SkalaError("DATASET_INVALID", `line 1, column ${index + 1}: empty column name`, {
               line: 1,
               column: index + 1,
             });
+          if (seen.has(name)) {
+            throw new SkalaError(
+              "DATASET_INVALID",
+              `line 1, column ${index + 1}: duplicate column name "${name}"`,
+              {
+                line: 1,
+                column: index + 1,
+              },
+            );
           }
           seen.add(name);
           columns.push({ name, type: "empty", nullable: false });
@@ -80,13 +101,18 @@ export async function profileCsv(source: AsyncIterable<Uint8Array>, options: { m
   } catch (error) {
     if (error instanceof SkalaError) throw error;
     const info = error as { code?: string; lines?: number; message?: string };
-    throw new SkalaError("DATASET_INVALID", `line ${info.lines ?? "?"}: ${info.message ?? "unreadable CSV"}`, {
-      line: info.lines,
-      reason: info.code,
-    });
+    throw new SkalaError(
+      "DATASET_INVALID",
+      `line ${info.lines ?? "?"}: ${info.message ?? "unreadable CSV"}`,
+      {
+        line: info.lines,
+        reason: info.code,
+      },
+    );
   } finally {
     await feeding;
   }
-  if (!header) throw new SkalaError("DATASET_INVALID", "the file is empty: a header row is required", { line: 1 });
+  if (!header)
+    throw new SkalaError("DATASET_INVALID", "the file is empty: a header row is required", { line: 1 });
   return { rows, schema: columns };
 }

@@ -10,7 +10,9 @@ export interface CursorPosition {
 }
 
 export function encodeCursor(position: CursorPosition, queryFingerprint: string): string {
-  return Buffer.from(JSON.stringify({ k: position.key, i: position.id, q: queryFingerprint })).toString("base64url");
+  return Buffer.from(JSON.stringify({ k: position.key, i: position.id, q: queryFingerprint })).toString(
+    "base64url",
+  );
 }
 
 export function decodeCursor(cursor: string, queryFingerprint: string): CursorPosition {
@@ -30,7 +32,10 @@ export function decodeCursor(cursor: string, queryFingerprint: string): CursorPo
     throw new SkalaError("CURSOR_INVALID", "the cursor is not one this server issued");
   }
   if (parsed.q !== queryFingerprint) {
-    throw new SkalaError("CURSOR_INVALID", "the cursor belongs to a different query (filters or sort changed)");
+    throw new SkalaError(
+      "CURSOR_INVALID",
+      "the cursor belongs to a different query (filters or sort changed)",
+    );
   }
   return { key: parsed.k, id: parsed.i };
 }

@@ -54,7 +54,13 @@ export class DatasetService {
     const row = await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto("datasets")
-        .values({ id: newId("dst", now), project_id: projectId, name, latest_version: 0, created_at: now.toISOString() })
+        .values({
+          id: newId("dst", now),
+          project_id: projectId,
+          name,
+          latest_version: 0,
+          created_at: now.toISOString(),
+        })
         .onConflict((oc) => oc.columns(["project_id", "name"]).doNothing())
         .execute();
       const dataset = await trx
@@ -83,8 +89,19 @@ export class DatasetService {
 
   async list(project: string): Promise<Dataset[]> {
     const projectId = await this.projects.idOf(project);
-    const rows = await this.db.selectFrom("datasets").selectAll().where("project_id", "=", projectId).orderBy("name").execute();
-    return rows.map((r) => ({ id: r.id, project, name: r.name, latestVersion: r.latest_version, createdAt: r.created_at }));
+    const rows = await this.db
+      .selectFrom("datasets")
+      .selectAll()
+      .where("project_id", "=", projectId)
+      .orderBy("name")
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      project,
+      name: r.name,
+      latestVersion: r.latest_version,
+      createdAt: r.created_at,
+    }));
   }
 
   async versions(project: string, name: string): Promise<DatasetVersion[]> {
@@ -98,7 +115,10 @@ export class DatasetService {
       .orderBy("dv.version", "desc")
       .execute();
     if (rows.length === 0) {
-      throw new SkalaError("DATASET_NOT_FOUND", `dataset "${name}" does not exist in project "${project}"`, { project, dataset: name });
+      throw new SkalaError("DATASET_NOT_FOUND", `dataset "${name}" does not exist in project "${project}"`, {
+        project,
+        dataset: name,
+      });
     }
     return rows.map((r) => toDatasetVersion(name, r));
   }
@@ -106,7 +126,11 @@ export class DatasetService {
   async version(project: string, name: string, version: number): Promise<DatasetVersion> {
     const found = (await this.versions(project, name)).find((v) => v.version === version);
     if (!found) {
-      throw new SkalaError("DATASET_NOT_FOUND", `dataset "${name}" has no version ${version}`, { project, dataset: name, version });
+      throw new SkalaError("DATASET_NOT_FOUND", `dataset "${name}" has no version ${version}`, {
+        project,
+        dataset: name,
+        version,
+      });
     }
     return found;
   }

@@ -101,7 +101,8 @@ export class ModelService {
     const hasMore = items.length > limit;
     const page = hasMore ? items.slice(0, limit) : items;
     const last = page[page.length - 1];
-    const sortKey = (m: RegisteredModel) => (sort === "name" ? m.name : sort === "createdAt" ? m.createdAt : m.updatedAt);
+    const sortKey = (m: RegisteredModel) =>
+      sort === "name" ? m.name : sort === "createdAt" ? m.createdAt : m.updatedAt;
     return {
       items: page,
       nextCursor: hasMore && last ? encodeCursor({ key: sortKey(last), id: last.id }, fingerprint) : null,
@@ -111,7 +112,10 @@ export class ModelService {
   async update(project: string, name: string, input: UpdateModelInput): Promise<RegisteredModel> {
     const model = await this.get(project, name);
     if (model.archived) {
-      throw new SkalaError("MODEL_ARCHIVED", `model "${name}" is archived; restore it first`, { project, model: name });
+      throw new SkalaError("MODEL_ARCHIVED", `model "${name}" is archived; restore it first`, {
+        project,
+        model: name,
+      });
     }
     await this.db.transaction().execute(async (trx) => {
       await this.models.update(

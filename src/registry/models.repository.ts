@@ -21,11 +21,14 @@ const SORT_COLUMN = { name: "name", createdAt: "created_at", updatedAt: "updated
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-
 export class ModelsRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  private async withTags(rows: RegisteredModelsTable[], projectName: string, db: Db = this.db): Promise<RegisteredModel[]> {
+  private async withTags(
+    rows: RegisteredModelsTable[],
+    projectName: string,
+    db: Db = this.db,
+  ): Promise<RegisteredModel[]> {
     if (rows.length === 0) return [];
     const tagRows = await db
       .selectFrom("model_tags")
@@ -52,7 +55,12 @@ export class ModelsRepository {
     }));
   }
 
-  async findByName(projectId: string, projectName: string, name: string, db: Db = this.db): Promise<RegisteredModel | undefined> {
+  async findByName(
+    projectId: string,
+    projectName: string,
+    name: string,
+    db: Db = this.db,
+  ): Promise<RegisteredModel | undefined> {
     const row = await db
       .selectFrom("registered_models")
       .selectAll()
@@ -100,7 +108,10 @@ export class ModelsRepository {
 
   async list(query: ModelQuery, projectName: string): Promise<RegisteredModel[]> {
     const column = SORT_COLUMN[query.sort];
-    let q = this.db.selectFrom("registered_models as m").selectAll("m").where("m.project_id", "=", query.projectId);
+    let q = this.db
+      .selectFrom("registered_models as m")
+      .selectAll("m")
+      .where("m.project_id", "=", query.projectId);
     if (query.namePrefix) {
       // substr comparison is exact in both dialects, unlike LIKE (wildcards, case folding on SQLite).
       const prefix = query.namePrefix;
@@ -119,7 +130,8 @@ export class ModelsRepository {
         ),
       );
     }
-    if (query.archived === "exclude" || query.archived === undefined) q = q.where("m.archived_at", "is", null);
+    if (query.archived === "exclude" || query.archived === undefined)
+      q = q.where("m.archived_at", "is", null);
     if (query.archived === "only") q = q.where("m.archived_at", "is not", null);
     if (query.after) {
       const { key, id } = query.after;
@@ -128,7 +140,11 @@ export class ModelsRepository {
         eb.or([eb(`m.${column}`, cmp, key), eb.and([eb(`m.${column}`, "=", key), eb("m.id", cmp, id)])]),
       );
     }
-    const rows = await q.orderBy(`m.${column}`, query.order).orderBy("m.id", query.order).limit(query.limit).execute();
+    const rows = await q
+      .orderBy(`m.${column}`, query.order)
+      .orderBy("m.id", query.order)
+      .limit(query.limit)
+      .execute();
     return this.withTags(rows, projectName);
   }
 }

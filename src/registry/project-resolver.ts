@@ -14,7 +14,11 @@ export class ProjectResolver {
   async idOf(project: string): Promise<string> {
     const cached = this.ids.get(project);
     if (cached) return cached;
-    const row = await this.db.selectFrom("projects").select("id").where("name", "=", project).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("projects")
+      .select("id")
+      .where("name", "=", project)
+      .executeTakeFirst();
     if (!row) throw new SkalaError("PROJECT_NOT_FOUND", `project "${project}" does not exist`, { project });
     this.ids.set(project, row.id);
     return row.id;

@@ -23,7 +23,10 @@ export class ProjectService {
       description: input.description ?? "",
       now: this.clock.now(),
     });
-    if (!project) throw new SkalaError("PROJECT_EXISTS", `project "${input.name}" already exists`, { project: input.name });
+    if (!project)
+      throw new SkalaError("PROJECT_EXISTS", `project "${input.name}" already exists`, {
+        project: input.name,
+      });
     return project;
   }
 
@@ -38,7 +41,8 @@ export class ProjectService {
 
   async get(name: string): Promise<Project> {
     const project = await this.projects.findByName(name);
-    if (!project) throw new SkalaError("PROJECT_NOT_FOUND", `project "${name}" does not exist`, { project: name });
+    if (!project)
+      throw new SkalaError("PROJECT_NOT_FOUND", `project "${name}" does not exist`, { project: name });
     return project;
   }
 

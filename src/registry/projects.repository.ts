@@ -29,7 +29,12 @@ export class ProjectsRepository {
   /** Inserts the project and its dev/test/prod environments atomically; false if the name is taken. */
   async insert(input: { name: string; description: string; now: Date }): Promise<Project | undefined> {
     const createdAt = input.now.toISOString();
-    const row: ProjectsTable = { id: newId("prj", input.now), name: input.name, description: input.description, created_at: createdAt };
+    const row: ProjectsTable = {
+      id: newId("prj", input.now),
+      name: input.name,
+      description: input.description,
+      created_at: createdAt,
+    };
     return this.db.transaction().execute(async (trx) => {
       const inserted = await trx
         .insertInto("projects")
@@ -41,7 +46,12 @@ export class ProjectsRepository {
       await trx
         .insertInto("environments")
         .values(
-          ENVIRONMENTS.map((name) => ({ id: newId("env", input.now), project_id: row.id, name, created_at: createdAt })),
+          ENVIRONMENTS.map((name) => ({
+            id: newId("env", input.now),
+            project_id: row.id,
+            name,
+            created_at: createdAt,
+          })),
         )
         .execute();
       return toProject(row);

@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
-import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { parseDigest } from "../artifacts/index.js";
 import { SkalaError } from "../core/index.js";
 import type { Registry } from "./registry.js";
@@ -30,7 +30,10 @@ const ModelParams = Type.Object({ project: Name, model: Name });
 const VersionParams = Type.Object({
   project: Name,
   model: Name,
-  ref: Type.String({ pattern: "^([0-9]{1,9}|[a-z][a-z0-9_-]{0,62})$", description: "version number or alias" }),
+  ref: Type.String({
+    pattern: "^([0-9]{1,9}|[a-z][a-z0-9_-]{0,62})$",
+    description: "version number or alias",
+  }),
 });
 const AliasParams = Type.Object({ project: Name, model: Name, alias: AliasName });
 const RunParams = Type.Object({ project: Name, run: Type.String({ minLength: 1, maxLength: 100 }) });
@@ -44,10 +47,17 @@ const ModelListQuery = Type.Object(
     prefix: Type.Optional(Type.String({ maxLength: 200 })),
     fleet: Type.Optional(Name),
     tag: Type.Optional(
-      Type.Array(Type.String({ pattern: "^[^=]+=.*$", maxLength: 5_300 }), { maxItems: 20, description: "key=value" }),
+      Type.Array(Type.String({ pattern: "^[^=]+=.*$", maxLength: 5_300 }), {
+        maxItems: 20,
+        description: "key=value",
+      }),
     ),
-    archived: Type.Optional(Type.Union([Type.Literal("exclude"), Type.Literal("only"), Type.Literal("include")])),
-    sort: Type.Optional(Type.Union([Type.Literal("name"), Type.Literal("createdAt"), Type.Literal("updatedAt")])),
+    archived: Type.Optional(
+      Type.Union([Type.Literal("exclude"), Type.Literal("only"), Type.Literal("include")]),
+    ),
+    sort: Type.Optional(
+      Type.Union([Type.Literal("name"), Type.Literal("createdAt"), Type.Literal("updatedAt")]),
+    ),
     order: Type.Optional(ListOrder),
     ...Paging,
   },
@@ -57,7 +67,10 @@ const SearchQuery = Type.Object(
   { filter: Type.Optional(Type.String({ maxLength: 4_096 })), order: Type.Optional(ListOrder), ...Paging },
   { additionalProperties: false },
 );
-const PageQuery = Type.Object({ order: Type.Optional(ListOrder), ...Paging }, { additionalProperties: false });
+const PageQuery = Type.Object(
+  { order: Type.Optional(ListOrder), ...Paging },
+  { additionalProperties: false },
+);
 
 function tagsFromQuery(tags: string[] | undefined): Record<string, string> | undefined {
   if (!tags) return undefined;
@@ -88,54 +101,76 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
   );
 
   // --- registered models
-  app.post("/projects/:project/models", { schema: { ...tag("models"), params: ProjectParams, body: CreateModelInput } }, async (req, reply) =>
-    reply.status(201).send(await models.create(req.params.project, req.body)),
+  app.post(
+    "/projects/:project/models",
+    { schema: { ...tag("models"), params: ProjectParams, body: CreateModelInput } },
+    async (req, reply) => reply.status(201).send(await models.create(req.params.project, req.body)),
   );
-  app.get("/projects/:project/models", { schema: { ...tag("models"), params: ProjectParams, querystring: ModelListQuery } }, async (req) => {
-    const q = req.query;
-    return models.list(req.params.project, {
-      ...(q.prefix !== undefined && { namePrefix: q.prefix }),
-      ...(q.fleet !== undefined && { fleet: q.fleet }),
-      ...(q.tag !== undefined && { tags: tagsFromQuery(q.tag) as Record<string, string> }),
-      ...(q.archived !== undefined && { archived: q.archived }),
-      ...(q.sort !== undefined && { sort: q.sort }),
-      ...(q.order !== undefined && { order: q.order }),
-      ...(q.limit !== undefined && { limit: q.limit }),
-      ...(q.cursor !== undefined && { cursor: q.cursor }),
-    });
-  });
-  app.get("/projects/:project/models/:model", { schema: { ...tag("models"), params: ModelParams } }, async (req) =>
-    models.get(req.params.project, req.params.model),
+  app.get(
+    "/projects/:project/models",
+    { schema: { ...tag("models"), params: ProjectParams, querystring: ModelListQuery } },
+    async (req) => {
+      const q = req.query;
+      return models.list(req.params.project, {
+        ...(q.prefix !== undefined && { namePrefix: q.prefix }),
+        ...(q.fleet !== undefined && { fleet: q.fleet }),
+        ...(q.tag !== undefined && { tags: tagsFromQuery(q.tag) as Record<string, string> }),
+        ...(q.archived !== undefined && { archived: q.archived }),
+        ...(q.sort !== undefined && { sort: q.sort }),
+        ...(q.order !== undefined && { order: q.order }),
+        ...(q.limit !== undefined && { limit: q.limit }),
+        ...(q.cursor !== undefined && { cursor: q.cursor }),
+      });
+    },
   );
-  app.patch("/projects/:project/models/:model", { schema: { ...tag("models"), params: ModelParams, body: UpdateModelInput } }, async (req) =>
-    models.update(req.params.project, req.params.model, req.body),
+  app.get(
+    "/projects/:project/models/:model",
+    { schema: { ...tag("models"), params: ModelParams } },
+    async (req) => models.get(req.params.project, req.params.model),
   );
-  app.post("/projects/:project/models/:model/archive", { schema: { ...tag("models"), params: ModelParams } }, async (req) =>
-    models.archive(req.params.project, req.params.model),
+  app.patch(
+    "/projects/:project/models/:model",
+    { schema: { ...tag("models"), params: ModelParams, body: UpdateModelInput } },
+    async (req) => models.update(req.params.project, req.params.model, req.body),
   );
-  app.post("/projects/:project/models/:model/restore", { schema: { ...tag("models"), params: ModelParams } }, async (req) =>
-    models.restore(req.params.project, req.params.model),
+  app.post(
+    "/projects/:project/models/:model/archive",
+    { schema: { ...tag("models"), params: ModelParams } },
+    async (req) => models.archive(req.params.project, req.params.model),
+  );
+  app.post(
+    "/projects/:project/models/:model/restore",
+    { schema: { ...tag("models"), params: ModelParams } },
+    async (req) => models.restore(req.params.project, req.params.model),
   );
 
   // --- versions
   app.post(
     "/projects/:project/models/:model/versions",
     { schema: { ...tag("versions"), params: ModelParams, body: CreateVersionInput } },
-    async (req, reply) => reply.status(201).send(await versions.create(req.params.project, req.params.model, req.body)),
+    async (req, reply) =>
+      reply.status(201).send(await versions.create(req.params.project, req.params.model, req.body)),
   );
-  app.get("/projects/:project/models/:model/versions", { schema: { ...tag("versions"), params: ModelParams, querystring: PageQuery } }, async (req) =>
-    versions.list(req.params.project, req.params.model, req.query),
+  app.get(
+    "/projects/:project/models/:model/versions",
+    { schema: { ...tag("versions"), params: ModelParams, querystring: PageQuery } },
+    async (req) => versions.list(req.params.project, req.params.model, req.query),
   );
-  app.get("/projects/:project/models/:model/versions/:ref", { schema: { ...tag("versions"), params: VersionParams } }, async (req) =>
-    versions.get(req.params.project, req.params.model, parseVersionRef(req.params.ref)),
+  app.get(
+    "/projects/:project/models/:model/versions/:ref",
+    { schema: { ...tag("versions"), params: VersionParams } },
+    async (req) => versions.get(req.params.project, req.params.model, parseVersionRef(req.params.ref)),
   );
   app.patch(
     "/projects/:project/models/:model/versions/:ref",
     { schema: { ...tag("versions"), params: VersionParams, body: UpdateVersionInput } },
-    async (req) => versions.update(req.params.project, req.params.model, parseVersionRef(req.params.ref), req.body),
+    async (req) =>
+      versions.update(req.params.project, req.params.model, parseVersionRef(req.params.ref), req.body),
   );
-  app.get("/projects/:project/versions", { schema: { ...tag("versions"), params: ProjectParams, querystring: SearchQuery } }, async (req) =>
-    versions.search(req.params.project, req.query),
+  app.get(
+    "/projects/:project/versions",
+    { schema: { ...tag("versions"), params: ProjectParams, querystring: SearchQuery } },
+    async (req) => versions.search(req.params.project, req.query),
   );
   app.post(
     "/projects/:project/versions/search",
@@ -157,29 +192,36 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
     { schema: { ...tag("versions"), params: ProjectParams, body: BulkRegisterInput } },
     async (req, reply) => {
       const created = await versions.bulkRegister(req.params.project, req.body);
-      return reply.status(201).send({
-        count: created.length,
-        versions: created.map((v) => ({ id: v.id, model: v.model, version: v.version, digest: v.artifact.digest })),
-      });
+      return reply.status(201).send({ count: created.length, versions: created });
     },
   );
 
   // --- aliases
-  app.get("/projects/:project/models/:model/aliases", { schema: { ...tag("aliases"), params: ModelParams } }, async (req) => ({
-    items: await versions.listAliases(req.params.project, req.params.model),
-  }));
-  app.get("/projects/:project/models/:model/aliases/:alias", { schema: { ...tag("aliases"), params: AliasParams } }, async (req) =>
-    versions.alias(req.params.project, req.params.model, req.params.alias),
+  app.get(
+    "/projects/:project/models/:model/aliases",
+    { schema: { ...tag("aliases"), params: ModelParams } },
+    async (req) => ({
+      items: await versions.listAliases(req.params.project, req.params.model),
+    }),
+  );
+  app.get(
+    "/projects/:project/models/:model/aliases/:alias",
+    { schema: { ...tag("aliases"), params: AliasParams } },
+    async (req) => versions.alias(req.params.project, req.params.model, req.params.alias),
   );
   app.put(
     "/projects/:project/models/:model/aliases/:alias",
     { schema: { ...tag("aliases"), params: AliasParams, body: SetAliasInput } },
     async (req) => versions.setAlias(req.params.project, req.params.model, req.params.alias, req.body),
   );
-  app.delete("/projects/:project/models/:model/aliases/:alias", { schema: { ...tag("aliases"), params: AliasParams } }, async (req, reply) => {
-    await versions.deleteAlias(req.params.project, req.params.model, req.params.alias);
-    return reply.status(204).send();
-  });
+  app.delete(
+    "/projects/:project/models/:model/aliases/:alias",
+    { schema: { ...tag("aliases"), params: AliasParams } },
+    async (req, reply) => {
+      await versions.deleteAlias(req.params.project, req.params.model, req.params.alias);
+      return reply.status(204).send();
+    },
+  );
   app.get(
     "/projects/:project/models/:model/alias-history",
     {
@@ -187,37 +229,62 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
         ...tag("aliases"),
         params: ModelParams,
         querystring: Type.Object(
-          { alias: Type.Optional(AliasName), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })) },
+          {
+            alias: Type.Optional(AliasName),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+          },
           { additionalProperties: false },
         ),
       },
     },
     async (req) => ({
-      items: await versions.aliasHistory(req.params.project, req.params.model, req.query.alias, req.query.limit),
+      items: await versions.aliasHistory(
+        req.params.project,
+        req.params.model,
+        req.query.alias,
+        req.query.limit,
+      ),
     }),
   );
 
   // --- runs
-  app.post("/projects/:project/runs", { schema: { ...tag("runs"), params: ProjectParams, body: CreateRunInput } }, async (req, reply) =>
-    reply.status(201).send(await runs.create(req.params.project, req.body)),
+  app.post(
+    "/projects/:project/runs",
+    { schema: { ...tag("runs"), params: ProjectParams, body: CreateRunInput } },
+    async (req, reply) => reply.status(201).send(await runs.create(req.params.project, req.body)),
   );
   app.get(
     "/projects/:project/runs",
-    { schema: { ...tag("runs"), params: ProjectParams, querystring: Type.Object(Paging, { additionalProperties: false }) } },
+    {
+      schema: {
+        ...tag("runs"),
+        params: ProjectParams,
+        querystring: Type.Object(Paging, { additionalProperties: false }),
+      },
+    },
     async (req) => runs.list(req.params.project, req.query),
   );
   app.get("/projects/:project/runs/:run", { schema: { ...tag("runs"), params: RunParams } }, async (req) =>
     runs.get(req.params.project, req.params.run),
   );
-  app.post("/projects/:project/runs/:run/params", { schema: { ...tag("runs"), params: RunParams, body: LogParamsInput } }, async (req) =>
-    runs.logParams(req.params.project, req.params.run, req.body.params),
+  app.post(
+    "/projects/:project/runs/:run/params",
+    { schema: { ...tag("runs"), params: RunParams, body: LogParamsInput } },
+    async (req) => runs.logParams(req.params.project, req.params.run, req.body.params),
   );
-  app.post("/projects/:project/runs/:run/metrics", { schema: { ...tag("runs"), params: RunParams, body: LogMetricsInput } }, async (req) =>
-    runs.logMetrics(req.params.project, req.params.run, req.body),
+  app.post(
+    "/projects/:project/runs/:run/metrics",
+    { schema: { ...tag("runs"), params: RunParams, body: LogMetricsInput } },
+    async (req) => runs.logMetrics(req.params.project, req.params.run, req.body),
   );
   app.get(
     "/projects/:project/runs/:run/metrics/:key",
-    { schema: { ...tag("runs"), params: Type.Object({ ...RunParams.properties, key: Type.String({ minLength: 1, maxLength: 250 }) }) } },
+    {
+      schema: {
+        ...tag("runs"),
+        params: Type.Object({ ...RunParams.properties, key: Type.String({ minLength: 1, maxLength: 250 }) }),
+      },
+    },
     async (req) => ({ items: await runs.metricHistory(req.params.project, req.params.run, req.params.key) }),
   );
   app.post(
@@ -225,25 +292,43 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
     { schema: { ...tag("runs"), params: RunParams, body: AttachArtifactInput } },
     async (req) => runs.attachArtifact(req.params.project, req.params.run, req.body),
   );
-  app.post("/projects/:project/runs/:run/finish", { schema: { ...tag("runs"), params: RunParams, body: FinishRunInput } }, async (req) =>
-    runs.finish(req.params.project, req.params.run, req.body.status),
+  app.post(
+    "/projects/:project/runs/:run/finish",
+    { schema: { ...tag("runs"), params: RunParams, body: FinishRunInput } },
+    async (req) => runs.finish(req.params.project, req.params.run, req.body.status),
   );
 
   // --- datasets
-  app.get("/projects/:project/datasets", { schema: { ...tag("datasets"), params: ProjectParams } }, async (req) => ({
-    items: await datasets.list(req.params.project),
-  }));
+  app.get(
+    "/projects/:project/datasets",
+    { schema: { ...tag("datasets"), params: ProjectParams } },
+    async (req) => ({
+      items: await datasets.list(req.params.project),
+    }),
+  );
   app.post(
     "/projects/:project/datasets/:dataset/versions",
     { schema: { ...tag("datasets"), params: DatasetParams, body: RegisterDatasetInput } },
-    async (req, reply) => reply.status(201).send(await datasets.registerVersion(req.params.project, req.params.dataset, req.body)),
+    async (req, reply) =>
+      reply
+        .status(201)
+        .send(await datasets.registerVersion(req.params.project, req.params.dataset, req.body)),
   );
-  app.get("/projects/:project/datasets/:dataset/versions", { schema: { ...tag("datasets"), params: DatasetParams } }, async (req) => ({
-    items: await datasets.versions(req.params.project, req.params.dataset),
-  }));
+  app.get(
+    "/projects/:project/datasets/:dataset/versions",
+    { schema: { ...tag("datasets"), params: DatasetParams } },
+    async (req) => ({
+      items: await datasets.versions(req.params.project, req.params.dataset),
+    }),
+  );
   app.get(
     "/projects/:project/datasets/:dataset/versions/:version",
-    { schema: { ...tag("datasets"), params: Type.Object({ ...DatasetParams.properties, version: Type.Integer({ minimum: 1 }) }) } },
+    {
+      schema: {
+        ...tag("datasets"),
+        params: Type.Object({ ...DatasetParams.properties, version: Type.Integer({ minimum: 1 }) }),
+      },
+    },
     async (req) => datasets.version(req.params.project, req.params.dataset, req.params.version),
   );
 
@@ -256,15 +341,20 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
       {
         schema: {
           ...tag("artifacts"),
-          description: "Upload raw bytes (any content type). Optional header x-skala-digest: the expected sha256 digest.",
+          description:
+            "Upload raw bytes (any content type). Optional header x-skala-digest: the expected sha256 digest.",
         },
       },
       async (req, reply) => {
         const expected = req.headers["x-skala-digest"];
-        if (Array.isArray(expected)) throw new SkalaError("VALIDATION_FAILED", "x-skala-digest given more than once");
+        if (Array.isArray(expected))
+          throw new SkalaError("VALIDATION_FAILED", "x-skala-digest given more than once");
         const body = req.body as AsyncIterable<Uint8Array> | undefined;
         if (!body) throw new SkalaError("VALIDATION_FAILED", "the upload has no body");
-        const stored = await artifacts.upload(body, expected ? parseDigest(expected, "headers/x-skala-digest") : undefined);
+        const stored = await artifacts.upload(
+          body,
+          expected ? parseDigest(expected, "headers/x-skala-digest") : undefined,
+        );
         return reply.status(stored.created ? 201 : 200).send(stored);
       },
     );

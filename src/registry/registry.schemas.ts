@@ -10,15 +10,23 @@ export const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$";
 export const ALIAS_PATTERN = "^[a-z][a-z0-9_-]{0,62}$";
 const KEY_PATTERN = "^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,249}$";
 
-export const Name = Type.String({ pattern: NAME_PATTERN, description: "letters, digits, '.', '_', '-'; at most 200" });
-export const AliasName = Type.String({ pattern: ALIAS_PATTERN, description: "lower-case letter first; not a number" });
+export const Name = Type.String({
+  pattern: NAME_PATTERN,
+  description: "letters, digits, '.', '_', '-'; at most 200",
+});
+export const AliasName = Type.String({
+  pattern: ALIAS_PATTERN,
+  description: "lower-case letter first; not a number",
+});
 export const Description = Type.String({ maxLength: 10_000 });
 export const Key = Type.String({ pattern: KEY_PATTERN });
 export const Tags = Type.Record(Type.String({ pattern: KEY_PATTERN }), Type.String({ maxLength: 5_000 }), {
   maxProperties: 200,
 });
 export const Params = Tags;
-export const Metrics = Type.Record(Type.String({ pattern: KEY_PATTERN }), Type.Number(), { maxProperties: 500 });
+export const Metrics = Type.Record(Type.String({ pattern: KEY_PATTERN }), Type.Number(), {
+  maxProperties: 500,
+});
 export const Digest = Type.String({ pattern: "^sha256:[0-9a-f]{64}$" });
 
 export const DATATYPES = [
@@ -41,7 +49,10 @@ export const TensorSpec = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 200 }),
     datatype: Type.Union(DATATYPES.map((d) => Type.Literal(d))),
-    shape: Type.Array(Type.Integer({ minimum: -1 }), { maxItems: 16, description: "-1 marks a variable dimension" }),
+    shape: Type.Array(Type.Integer({ minimum: -1 }), {
+      maxItems: 16,
+      description: "-1 marks a variable dimension",
+    }),
   },
   { additionalProperties: false },
 );

@@ -52,17 +52,25 @@ export class RunService {
       .where("id", "=", runId)
       .where("project_id", "=", projectId)
       .executeTakeFirst();
-    if (!row) throw new SkalaError("RUN_NOT_FOUND", `run "${runId}" does not exist in project "${project}"`, { project, run: runId });
+    if (!row)
+      throw new SkalaError("RUN_NOT_FOUND", `run "${runId}" does not exist in project "${project}"`, {
+        project,
+        run: runId,
+      });
     return row;
   }
 
   private async runningRow(project: string, runId: string): Promise<RunsTable> {
     const row = await this.row(project, runId);
     if (row.status !== "running") {
-      throw new SkalaError("RUN_FINISHED", `run "${runId}" has finished (${row.status}) and can no longer change`, {
-        run: runId,
-        status: row.status,
-      });
+      throw new SkalaError(
+        "RUN_FINISHED",
+        `run "${runId}" has finished (${row.status}) and can no longer change`,
+        {
+          run: runId,
+          status: row.status,
+        },
+      );
     }
     return row;
   }
@@ -76,7 +84,11 @@ export class RunService {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const [params, metrics, artifacts] = await Promise.all([
-      this.db.selectFrom("run_params").select(["run_id as owner", "key", "value"]).where("run_id", "in", ids).execute(),
+      this.db
+        .selectFrom("run_params")
+        .select(["run_id as owner", "key", "value"])
+        .where("run_id", "in", ids)
+        .execute(),
       // The latest value per key: the row with the highest step, then the latest logged.
       this.db
         .selectFrom("run_metrics")
@@ -112,11 +124,17 @@ export class RunService {
     const after = options.cursor ? decodeCursor(options.cursor, fingerprint) : undefined;
     let q = this.db.selectFrom("runs").selectAll().where("project_id", "=", projectId);
     if (after) q = q.where("id", "<", after.id);
-    const rows = await q.orderBy("id", "desc").limit(limit + 1).execute();
+    const rows = await q
+      .orderBy("id", "desc")
+      .limit(limit + 1)
+      .execute();
     const hasMore = rows.length > limit;
     const items = await this.hydrate(project, hasMore ? rows.slice(0, limit) : rows);
     const last = items[items.length - 1];
-    return { items, nextCursor: hasMore && last ? encodeCursor({ key: last.id, id: last.id }, fingerprint) : null };
+    return {
+      items,
+      nextCursor: hasMore && last ? encodeCursor({ key: last.id, id: last.id }, fingerprint) : null,
+    };
   }
 
   /** Params are write-once per key, as in every experiment tracker: a changed value is a new run. */
@@ -131,9 +149,13 @@ export class RunService {
         .execute();
       const conflicts = existing.filter((row) => params[row.key] !== row.value);
       if (conflicts.length > 0) {
-        throw new SkalaError("CONFLICT", `param "${conflicts[0]?.key}" was already logged with another value`, {
-          keys: conflicts.map((c) => c.key),
-        });
+        throw new SkalaError(
+          "CONFLICT",
+          `param "${conflicts[0]?.key}" was already logged with another value`,
+          {
+            keys: conflicts.map((c) => c.key),
+          },
+        );
       }
       const known = new Set(existing.map((row) => row.key));
       await insertChunked(
@@ -185,7 +207,13 @@ export class RunService {
     const size = await this.artifacts.sizeOf(input.digest);
     await this.db
       .insertInto("run_artifacts")
-      .values({ run_id: runId, name: input.name, digest: input.digest, size, created_at: this.clock.now().toISOString() })
+      .values({
+        run_id: runId,
+        name: input.name,
+        digest: input.digest,
+        size,
+        created_at: this.clock.now().toISOString(),
+      })
       .onConflict((oc) => oc.columns(["run_id", "name"]).doUpdateSet({ digest: input.digest, size }))
       .execute();
     return this.get(project, runId);

@@ -12,10 +12,18 @@ import type {
   CreateVersionInput,
   UpdateVersionInput,
 } from "./registry.schemas.js";
-import type { AliasChange, AliasAssignment, ModelVersion, Page } from "./registry.types.js";
-import { insertChunked, type VersionPredicate, type VersionRowInput, VersionsRepository } from "./versions.repository.js";
+import type { AliasAssignment, AliasChange, ModelVersion, Page } from "./registry.types.js";
+import { type VersionPredicate, type VersionRowInput, VersionsRepository } from "./versions.repository.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
+
+/** What a bulk registration returns per item: enough to address the version, without re-reading it. */
+export interface RegisteredVersion {
+  id: string;
+  model: string;
+  version: number;
+  digest: string;
+}
 
 export interface VersionServiceLimits {
   bulkMaxVersions: number;
@@ -52,16 +60,19 @@ export class VersionService {
   }
 
   async create(project: string, model: string, input: CreateVersionInput): Promise<ModelVersion> {
-    const [created] = await this.register(project, [{ ...input, model }], { createModels: false, pathPrefix: "" });
+    const [created] = await this.register(project, [{ ...input, model }], {
+      createModels: false,
+      pathPrefix: "",
+    });
     if (!created) throw new SkalaError("INTERNAL", "registration returned no version");
-    return created;
+    return this.get(project, model, created.version);
   }
 
   /**
    * Registers many versions in one transaction: all of them or none. Inline artifacts are written to the
    * blob store first (content-addressed, so a failed or crashed batch leaves only unreferenced blobs for gc).
    */
-  async bulkRegister(project: string, input: BulkRegisterInput): Promise<ModelVersion[]> {
+  async bulkRegister(project: string, input: BulkRegisterInput): Promise<RegisteredVersion[]> {
     if (input.versions.length > this.limits.bulkMaxVersions) {
       throw new SkalaError(
         "BULK_TOO_LARGE",
@@ -79,15 +90,17 @@ export class VersionService {
     project: string,
     items: BulkVersionInput[],
     options: { createModels: boolean; pathPrefix: string },
-  ): Promise<ModelVersion[]> {
+  ): Promise<RegisteredVersion[]> {
     const projectId = await this.projects.idOf(project);
     const at = (index: number, field: string) =>
       options.pathPrefix ? `${options.pathPrefix}/${index}/${field}` : `/${field}`;
-    const artifacts = await Promise.all(items.map((item, index) => this.storeArtifact(item.artifact, at(index, "artifact"))));
+    const artifacts = await Promise.all(
+      items.map((item, index) => this.storeArtifact(item.artifact, at(index, "artifact"))),
+    );
     const now = this.clock.now();
     const createdAt = now.toISOString();
 
-    const ids = await this.db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute(async (trx) => {
       const models = await this.lockModels(trx, projectId, [...new Set(items.map((i) => i.model))], {
         create: options.createModels,
         items,
@@ -95,10 +108,15 @@ export class VersionService {
         createdAt,
       });
       await this.checkLineage(trx, items, at);
-      for (const artifact of artifacts) {
-        if (artifact.inline) await this.artifacts.record(artifact.digest, artifact.size, trx);
-        else artifact.size = await this.artifacts.sizeOf(artifact.digest, trx);
-      }
+      await this.artifacts.recordMany(
+        artifacts.filter((a) => a.inline),
+        trx,
+      );
+      const sizes = await this.artifacts.sizesOf(
+        artifacts.filter((a) => !a.inline).map((a) => a.digest),
+        trx,
+      );
+      for (const artifact of artifacts) if (!artifact.inline) artifact.size = sizes.get(artifact.digest) ?? 0;
       const nextVersion = new Map<string, number>();
       const rows: VersionRowInput[] = items.map((item, index) => {
         const model = models.get(item.model) as ModelRow;
@@ -124,32 +142,43 @@ export class VersionService {
         return { row, tags: item.tags ?? {}, params: item.params ?? {}, metrics: item.metrics ?? {} };
       });
       await this.versions.insertMany(rows, trx);
-      for (const [modelId, latest] of nextVersion) {
-        await trx
-          .updateTable("registered_models")
-          .set({ latest_version: latest, updated_at: createdAt })
-          .where("id", "=", modelId)
-          .execute();
-      }
+      await this.advanceLatestVersions(trx, [...nextVersion.keys()], createdAt);
       const aliasMoves = items.flatMap((item, index) =>
-        (item.aliases ?? []).map((alias) => ({ modelId: (rows[index] as VersionRowInput).row.model_id, alias, versionId: (rows[index] as VersionRowInput).row.id })),
+        (item.aliases ?? []).map((alias) => ({
+          modelId: (rows[index] as VersionRowInput).row.model_id,
+          alias,
+          versionId: (rows[index] as VersionRowInput).row.id,
+        })),
       );
       await this.moveAliases(trx, aliasMoves, "registered with alias", createdAt);
-      return rows.map((r) => r.row.id);
+      return rows.map((r, index) => ({
+        id: r.row.id,
+        model: (items[index] as BulkVersionInput).model,
+        version: r.row.version,
+        digest: r.row.artifact_digest,
+      }));
     });
+  }
 
-    const byId = new Map<string, ModelVersion>();
-    for (let start = 0; start < ids.length; start += 500) {
-      const chunk = ids.slice(start, start + 500);
-      const found = await this.versions.find({
-        where: (eb) => eb("v.id", "in", chunk),
-        order: "asc",
-        orderBy: "id",
-        limit: chunk.length,
-      });
-      for (const v of found) byId.set(v.id, v);
+  /** Sets each model's latest version from its versions: one statement per chunk, whatever the batch size. */
+  private async advanceLatestVersions(
+    trx: Transaction<Database>,
+    modelIds: string[],
+    at: string,
+  ): Promise<void> {
+    for (let start = 0; start < modelIds.length; start += 1_000) {
+      await trx
+        .updateTable("registered_models")
+        .set((eb) => ({
+          latest_version: eb
+            .selectFrom("model_versions")
+            .select((inner) => inner.fn.max("model_versions.version").as("latest"))
+            .whereRef("model_versions.model_id", "=", "registered_models.id"),
+          updated_at: at,
+        }))
+        .where("id", "in", modelIds.slice(start, start + 1_000))
+        .execute();
     }
-    return ids.map((id) => byId.get(id) as ModelVersion);
   }
 
   private async storeArtifact(
@@ -166,7 +195,7 @@ export class VersionService {
     } else {
       bytes = Buffer.from(JSON.stringify(ref.json ?? null), "utf8");
     }
-    const stored = await this.artifacts.upload(bytes);
+    const stored = await this.artifacts.store(bytes);
     return { digest: stored.digest, size: stored.size, inline: true };
   }
 
@@ -195,10 +224,14 @@ export class VersionService {
     const missing = names.filter((name) => !found.has(name));
     if (missing.length > 0) {
       if (!options.create) {
-        throw new SkalaError("MODEL_NOT_FOUND", `model "${missing[0]}" does not exist in project "${options.project}"`, {
-          project: options.project,
-          model: missing[0],
-        });
+        throw new SkalaError(
+          "MODEL_NOT_FOUND",
+          `model "${missing[0]}" does not exist in project "${options.project}"`,
+          {
+            project: options.project,
+            model: missing[0],
+          },
+        );
       }
       const fleetOf = new Map(options.items.map((item) => [item.model, item.fleet ?? null]));
       const rows = missing.map((name) => ({
@@ -224,16 +257,24 @@ export class VersionService {
     }
     for (const row of found.values()) {
       if (row.archived_at !== null) {
-        throw new SkalaError("MODEL_ARCHIVED", `model "${row.name}" is archived; restore it before adding versions`, {
-          project: options.project,
-          model: row.name,
-        });
+        throw new SkalaError(
+          "MODEL_ARCHIVED",
+          `model "${row.name}" is archived; restore it before adding versions`,
+          {
+            project: options.project,
+            model: row.name,
+          },
+        );
       }
     }
     return found;
   }
 
-  private async checkLineage(trx: Db, items: BulkVersionInput[], at: (index: number, field: string) => string) {
+  private async checkLineage(
+    trx: Db,
+    items: BulkVersionInput[],
+    at: (index: number, field: string) => string,
+  ) {
     const issues: ValidationIssue[] = [];
     const check = async (
       field: "runId" | "datasetVersionId" | "parentVersionId",
@@ -243,12 +284,17 @@ export class VersionService {
       if (wanted.length === 0) return;
       const existing = new Set<string>();
       for (let start = 0; start < wanted.length; start += 1_000) {
-        const rows = await trx.selectFrom(table).select("id").where("id", "in", wanted.slice(start, start + 1_000)).execute();
+        const rows = await trx
+          .selectFrom(table)
+          .select("id")
+          .where("id", "in", wanted.slice(start, start + 1_000))
+          .execute();
         for (const row of rows) existing.add(row.id);
       }
       items.forEach((item, index) => {
         const id = item.lineage?.[field];
-        if (id && !existing.has(id)) issues.push({ path: at(index, `lineage/${field}`), message: `"${id}" does not exist` });
+        if (id && !existing.has(id))
+          issues.push({ path: at(index, `lineage/${field}`), message: `"${id}" does not exist` });
       });
     };
     await check("runId", "runs");
@@ -257,40 +303,67 @@ export class VersionService {
     if (issues.length > 0) throw validationError(issues);
   }
 
+  /** Points aliases at versions and appends one history row per actual move; batched for bulk registration. */
   private async moveAliases(
     trx: Transaction<Database>,
     moves: Array<{ modelId: string; alias: string; versionId: string }>,
     reason: string,
     at: string,
   ): Promise<void> {
-    for (const move of moves) {
+    if (moves.length === 0) return;
+    // Within one batch the last move of an alias wins, as if the moves were applied in order.
+    const finalMoves = new Map<string, { modelId: string; alias: string; versionId: string }>();
+    for (const move of moves) finalMoves.set(`${move.modelId}\u0001${move.alias}`, move);
+    const pending = [...finalMoves.values()];
+    for (let start = 0; start < pending.length; start += 500) {
+      const chunk = pending.slice(start, start + 500);
       const current = await trx
         .selectFrom("aliases")
-        .select("version_id")
-        .where("model_id", "=", move.modelId)
-        .where("alias", "=", move.alias)
-        .executeTakeFirst();
-      if (current?.version_id === move.versionId) continue;
+        .select(["model_id", "alias", "version_id"])
+        .where("model_id", "in", [...new Set(chunk.map((m) => m.modelId))])
+        .where("alias", "in", [...new Set(chunk.map((m) => m.alias))])
+        .execute();
+      const before = new Map(current.map((row) => [`${row.model_id}\u0001${row.alias}`, row.version_id]));
+      const changed = chunk.filter((m) => before.get(`${m.modelId}\u0001${m.alias}`) !== m.versionId);
+      if (changed.length === 0) continue;
       await trx
         .insertInto("aliases")
-        .values({ model_id: move.modelId, alias: move.alias, version_id: move.versionId, updated_at: at })
-        .onConflict((oc) => oc.columns(["model_id", "alias"]).doUpdateSet({ version_id: move.versionId, updated_at: at }))
+        .values(
+          changed.map((m) => ({
+            model_id: m.modelId,
+            alias: m.alias,
+            version_id: m.versionId,
+            updated_at: at,
+          })),
+        )
+        .onConflict((oc) =>
+          oc.columns(["model_id", "alias"]).doUpdateSet((eb) => ({
+            version_id: eb.ref("excluded.version_id"),
+            updated_at: eb.ref("excluded.updated_at"),
+          })),
+        )
         .execute();
       await trx
         .insertInto("alias_history")
-        .values({
-          model_id: move.modelId,
-          alias: move.alias,
-          from_version_id: current?.version_id ?? null,
-          to_version_id: move.versionId,
-          changed_at: at,
-          reason,
-        })
+        .values(
+          changed.map((m) => ({
+            model_id: m.modelId,
+            alias: m.alias,
+            from_version_id: before.get(`${m.modelId}\u0001${m.alias}`) ?? null,
+            to_version_id: m.versionId,
+            changed_at: at,
+            reason,
+          })),
+        )
         .execute();
     }
   }
 
-  private async modelRow(project: string, model: string, db: Db = this.db): Promise<ModelRow & { project_id: string }> {
+  private async modelRow(
+    project: string,
+    model: string,
+    db: Db = this.db,
+  ): Promise<ModelRow & { project_id: string }> {
     const projectId = await this.projects.idOf(project);
     const row = await db
       .selectFrom("registered_models")
@@ -299,7 +372,10 @@ export class VersionService {
       .where("name", "=", model)
       .executeTakeFirst();
     if (!row) {
-      throw new SkalaError("MODEL_NOT_FOUND", `model "${model}" does not exist in project "${project}"`, { project, model });
+      throw new SkalaError("MODEL_NOT_FOUND", `model "${model}" does not exist in project "${project}"`, {
+        project,
+        model,
+      });
     }
     return row;
   }
@@ -316,15 +392,27 @@ export class VersionService {
               eb(
                 "v.id",
                 "=",
-                eb.selectFrom("aliases").select("version_id").where("model_id", "=", modelRow.id).where("alias", "=", ref),
+                eb
+                  .selectFrom("aliases")
+                  .select("version_id")
+                  .where("model_id", "=", modelRow.id)
+                  .where("alias", "=", ref),
               ),
             ]);
     const found = await this.versions.findOne(where);
     if (!found) {
       if (typeof ref === "string") {
-        throw new SkalaError("ALIAS_NOT_FOUND", `alias "${ref}" is not set on model "${model}"`, { project, model, alias: ref });
+        throw new SkalaError("ALIAS_NOT_FOUND", `alias "${ref}" is not set on model "${model}"`, {
+          project,
+          model,
+          alias: ref,
+        });
       }
-      throw new SkalaError("VERSION_NOT_FOUND", `model "${model}" has no version ${ref}`, { project, model, version: ref });
+      throw new SkalaError("VERSION_NOT_FOUND", `model "${model}" has no version ${ref}`, {
+        project,
+        model,
+        version: ref,
+      });
     }
     return found;
   }
@@ -404,10 +492,18 @@ export class VersionService {
     const hasMore = items.length > limit;
     const page = hasMore ? items.slice(0, limit) : items;
     const last = page[page.length - 1];
-    return { items: page, nextCursor: hasMore && last ? encodeCursor({ key: key(last), id: last.id }, fingerprint) : null };
+    return {
+      items: page,
+      nextCursor: hasMore && last ? encodeCursor({ key: key(last), id: last.id }, fingerprint) : null,
+    };
   }
 
-  async update(project: string, model: string, ref: VersionRef, input: UpdateVersionInput): Promise<ModelVersion> {
+  async update(
+    project: string,
+    model: string,
+    ref: VersionRef,
+    input: UpdateVersionInput,
+  ): Promise<ModelVersion> {
     const version = await this.get(project, model, ref);
     await this.db.transaction().execute((trx) => this.versions.update(version.id, input, trx));
     return this.get(project, model, version.version);
@@ -423,13 +519,23 @@ export class VersionService {
   ): Promise<AliasAssignment> {
     const modelRow = await this.modelRow(project, model);
     if (modelRow.archived_at !== null) {
-      throw new SkalaError("MODEL_ARCHIVED", `model "${model}" is archived; restore it first`, { project, model });
+      throw new SkalaError("MODEL_ARCHIVED", `model "${model}" is archived; restore it first`, {
+        project,
+        model,
+      });
     }
     const target = await this.get(project, model, input.version);
     const at = this.clock.now().toISOString();
-    await this.db.transaction().execute((trx) =>
-      this.moveAliases(trx, [{ modelId: modelRow.id, alias, versionId: target.id }], input.reason ?? "", at),
-    );
+    await this.db
+      .transaction()
+      .execute((trx) =>
+        this.moveAliases(
+          trx,
+          [{ modelId: modelRow.id, alias, versionId: target.id }],
+          input.reason ?? "",
+          at,
+        ),
+      );
     return this.alias(project, model, alias);
   }
 
@@ -454,7 +560,12 @@ export class VersionService {
       .where("a.model_id", "=", modelRow.id)
       .orderBy("a.alias")
       .execute();
-    return rows.map((r) => ({ alias: r.alias, version: r.version, versionId: r.id, updatedAt: r.updated_at }));
+    return rows.map((r) => ({
+      alias: r.alias,
+      version: r.version,
+      versionId: r.id,
+      updatedAt: r.updated_at,
+    }));
   }
 
   async deleteAlias(project: string, model: string, alias: string, reason = ""): Promise<void> {
@@ -468,9 +579,17 @@ export class VersionService {
         .where("alias", "=", alias)
         .executeTakeFirst();
       if (!current) {
-        throw new SkalaError("ALIAS_NOT_FOUND", `alias "${alias}" is not set on model "${model}"`, { project, model, alias });
+        throw new SkalaError("ALIAS_NOT_FOUND", `alias "${alias}" is not set on model "${model}"`, {
+          project,
+          model,
+          alias,
+        });
       }
-      await trx.deleteFrom("aliases").where("model_id", "=", modelRow.id).where("alias", "=", alias).execute();
+      await trx
+        .deleteFrom("aliases")
+        .where("model_id", "=", modelRow.id)
+        .where("alias", "=", alias)
+        .execute();
       await trx
         .insertInto("alias_history")
         .values({

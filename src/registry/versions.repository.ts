@@ -45,10 +45,27 @@ export class VersionsRepository {
       versions.map((v) => v.row),
     );
     const keyValues = <V>(pick: (v: VersionRowInput) => Record<string, V>) =>
-      versions.flatMap((v) => Object.entries(pick(v)).map(([key, value]) => ({ version_id: v.row.id, key, value })));
-    await insertChunked(db, "version_tags", keyValues((v) => v.tags), 5_000);
-    await insertChunked(db, "version_params", keyValues((v) => v.params), 5_000);
-    await insertChunked(db, "version_metrics", keyValues((v) => v.metrics), 5_000);
+      versions.flatMap((v) =>
+        Object.entries(pick(v)).map(([key, value]) => ({ version_id: v.row.id, key, value })),
+      );
+    await insertChunked(
+      db,
+      "version_tags",
+      keyValues((v) => v.tags),
+      5_000,
+    );
+    await insertChunked(
+      db,
+      "version_params",
+      keyValues((v) => v.params),
+      5_000,
+    );
+    await insertChunked(
+      db,
+      "version_metrics",
+      keyValues((v) => v.metrics),
+      5_000,
+    );
   }
 
   /** Reads versions matching `where`, with their tags, params, metrics and aliases. */
@@ -73,10 +90,27 @@ export class VersionsRepository {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const [tags, params, metrics, aliases] = await Promise.all([
-      db.selectFrom("version_tags").select(["version_id as owner", "key", "value"]).where("version_id", "in", ids).execute(),
-      db.selectFrom("version_params").select(["version_id as owner", "key", "value"]).where("version_id", "in", ids).execute(),
-      db.selectFrom("version_metrics").select(["version_id as owner", "key", "value"]).where("version_id", "in", ids).execute(),
-      db.selectFrom("aliases").select(["version_id", "alias"]).where("version_id", "in", ids).orderBy("alias").execute(),
+      db
+        .selectFrom("version_tags")
+        .select(["version_id as owner", "key", "value"])
+        .where("version_id", "in", ids)
+        .execute(),
+      db
+        .selectFrom("version_params")
+        .select(["version_id as owner", "key", "value"])
+        .where("version_id", "in", ids)
+        .execute(),
+      db
+        .selectFrom("version_metrics")
+        .select(["version_id as owner", "key", "value"])
+        .where("version_id", "in", ids)
+        .execute(),
+      db
+        .selectFrom("aliases")
+        .select(["version_id", "alias"])
+        .where("version_id", "in", ids)
+        .orderBy("alias")
+        .execute(),
     ]);
     const tagsBy = groupKeyValues(tags);
     const paramsBy = groupKeyValues(params);

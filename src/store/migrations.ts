@@ -61,12 +61,18 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .execute();
         await db.schema
           .createTable("model_tags")
-          .addColumn("model_id", "text", (c) => c.notNull().references("registered_models.id").onDelete("cascade"))
+          .addColumn("model_id", "text", (c) =>
+            c.notNull().references("registered_models.id").onDelete("cascade"),
+          )
           .addColumn("key", "text", (c) => c.notNull())
           .addColumn("value", "text", (c) => c.notNull())
           .addPrimaryKeyConstraint("model_tags_pk", ["model_id", "key"])
           .execute();
-        await db.schema.createIndex("model_tags_key_value").on("model_tags").columns(["key", "value"]).execute();
+        await db.schema
+          .createIndex("model_tags_key_value")
+          .on("model_tags")
+          .columns(["key", "value"])
+          .execute();
 
         await db.schema
           .createTable("runs")
@@ -93,7 +99,11 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .addColumn("step", "integer", (c) => c.notNull())
           .addColumn("timestamp", "text", (c) => c.notNull())
           .execute();
-        await db.schema.createIndex("run_metrics_run_key").on("run_metrics").columns(["run_id", "key", "step"]).execute();
+        await db.schema
+          .createIndex("run_metrics_run_key")
+          .on("run_metrics")
+          .columns(["run_id", "key", "step"])
+          .execute();
         await db.schema
           .createTable("run_artifacts")
           .addColumn("run_id", "text", (c) => c.notNull().references("runs.id").onDelete("cascade"))
@@ -145,11 +155,17 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .addColumn("created_at", "text", (c) => c.notNull())
           .addUniqueConstraint("model_versions_model_version", ["model_id", "version"])
           .execute();
-        await db.schema.createIndex("model_versions_digest").on("model_versions").column("artifact_digest").execute();
+        await db.schema
+          .createIndex("model_versions_digest")
+          .on("model_versions")
+          .column("artifact_digest")
+          .execute();
         for (const table of ["version_tags", "version_params"]) {
           await db.schema
             .createTable(table)
-            .addColumn("version_id", "text", (c) => c.notNull().references("model_versions.id").onDelete("cascade"))
+            .addColumn("version_id", "text", (c) =>
+              c.notNull().references("model_versions.id").onDelete("cascade"),
+            )
             .addColumn("key", "text", (c) => c.notNull())
             .addColumn("value", "text", (c) => c.notNull())
             .addPrimaryKeyConstraint(`${table}_pk`, ["version_id", "key"])
@@ -158,12 +174,18 @@ function migrations(dialect: DialectName): Record<string, Migration> {
         }
         await db.schema
           .createTable("version_metrics")
-          .addColumn("version_id", "text", (c) => c.notNull().references("model_versions.id").onDelete("cascade"))
+          .addColumn("version_id", "text", (c) =>
+            c.notNull().references("model_versions.id").onDelete("cascade"),
+          )
           .addColumn("key", "text", (c) => c.notNull())
           .addColumn("value", double, (c) => c.notNull())
           .addPrimaryKeyConstraint("version_metrics_pk", ["version_id", "key"])
           .execute();
-        await db.schema.createIndex("version_metrics_key_value").on("version_metrics").columns(["key", "value"]).execute();
+        await db.schema
+          .createIndex("version_metrics_key_value")
+          .on("version_metrics")
+          .columns(["key", "value"])
+          .execute();
 
         await db.schema
           .createTable("aliases")
@@ -181,7 +203,11 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .addColumn("changed_at", "text", (c) => c.notNull())
           .addColumn("reason", "text", (c) => c.notNull())
           .execute();
-        await db.schema.createIndex("alias_history_model").on("alias_history").columns(["model_id", "alias", "seq"]).execute();
+        await db.schema
+          .createIndex("alias_history_model")
+          .on("alias_history")
+          .columns(["model_id", "alias", "seq"])
+          .execute();
       },
     },
   };
@@ -207,9 +233,14 @@ function migrator(store: Store): Migrator {
 export async function migrateToLatest(store: Store): Promise<string[]> {
   const { error, results } = await migrator(store).migrateToLatest();
   if (error) {
-    throw new SkalaError("SERVICE_UNAVAILABLE", `database migration failed: ${String((error as Error).message ?? error)}`, undefined, {
-      cause: error,
-    });
+    throw new SkalaError(
+      "SERVICE_UNAVAILABLE",
+      `database migration failed: ${String((error as Error).message ?? error)}`,
+      undefined,
+      {
+        cause: error,
+      },
+    );
   }
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }

@@ -22,7 +22,9 @@ export function postgresTestUrl(): string | undefined {
 }
 
 /** A fresh, migrated, empty store of the given dialect; `dispose` drops it. */
-export async function freshStore(dialect: DialectName): Promise<{ store: Store; url: string; dispose(): Promise<void> }> {
+export async function freshStore(
+  dialect: DialectName,
+): Promise<{ store: Store; url: string; dispose(): Promise<void> }> {
   if (dialect === "sqlite") {
     const url = "sqlite::memory:";
     const store = openStore(url);

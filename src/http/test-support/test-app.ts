@@ -1,0 +1,37 @@
+import { createMemoryBlobStore } from "../../artifacts/index.js";
+import { systemClock } from "../../core/index.js";
+import { createRegistry, DEFAULT_PROJECT, type Registry } from "../../registry/index.js";
+import type { DialectName } from "../../store/index.js";
+import { freshStore } from "../../store/test-support/dialects.js";
+import { buildApp, type SkalaApp } from "../app.js";
+
+/** A complete app over a fresh store and an in-memory blob store, for `app.inject()` tests. */
+export async function testApp(
+  options: { dialect?: DialectName; bodyLimitBytes?: number; bulkMaxVersions?: number } = {},
+): Promise<{ app: SkalaApp; registry: Registry; close(): Promise<void> }> {
+  const fresh = await freshStore(options.dialect ?? "sqlite");
+  const registry = createRegistry({
+    store: fresh.store,
+    blobs: createMemoryBlobStore(),
+    clock: systemClock,
+    limits: {
+      bulkMaxVersions: options.bulkMaxVersions ?? 10_000,
+      pageSizeMax: 1_000,
+      artifactMaxBytes: 1 << 20,
+    },
+  });
+  await registry.projects.ensure(DEFAULT_PROJECT);
+  const app = await buildApp({
+    store: fresh.store,
+    registry,
+    bodyLimitBytes: options.bodyLimitBytes ?? 8 << 20,
+  });
+  return {
+    app,
+    registry,
+    async close() {
+      await app.close();
+      await fresh.dispose();
+    },
+  };
+}

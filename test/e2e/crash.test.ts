@@ -1,0 +1,118 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { createFsBlobStore, parseDigest } from "../../src/artifacts/index.js";
+import { openStore } from "../../src/store/index.js";
+import { startSkala, stopSkala } from "./server-process.js";
+
+const VERSIONS = 5_000;
+
+/**
+ * kill -9 the server while it registers 5,000 versions in one bulk request, at several moments (while
+ * artifacts are written, inside the transaction, around commit). After each crash: the batch is entirely
+ * present or entirely absent, every referenced blob exists and verifies, SQLite's integrity check passes,
+ * and the restarted server is ready.
+ */
+describe("crash during bulk registration", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "skala-crash-"));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+  const outcomes: string[] = [];
+  /** How long an uninterrupted bulk request takes here; the kills are placed at fractions of it. */
+  let fullRequestMs = 0;
+
+  // Fraction 0 is the calibration run: no kill, the request completes.
+  it.each([0, 0.15, 0.5, 0.8, 0.9, 0.97])(
+    "keeps the batch all-or-nothing when killed at %f of the request's duration",
+    async (fraction) => {
+      const batch = `b${fraction}`;
+      const { url, child } = await startSkala(dataDir);
+      if (fraction > 0) expect(fullRequestMs).toBeGreaterThan(0);
+      const versions = Array.from({ length: VERSIONS }, (_, i) => ({
+        model: `crash-${i % 1_000}`,
+        runtime: "skala.forecast",
+        artifact: { json: { batch, i, weights: Array.from({ length: 20 }, (_, k) => (i * k) % 97) } },
+        metrics: { mase: (i % 100) / 100 },
+        tags: { batch },
+        aliases: ["champion"],
+      }));
+      const request = fetch(`${url}/api/v1/projects/default/bulk/versions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ versions }),
+      }).then(
+        (res) => res.status,
+        () => "killed",
+      );
+      const started = performance.now();
+      const killAfterMs = Math.round(fraction * fullRequestMs);
+      let status: number | string;
+      if (fraction === 0) {
+        status = await request;
+        fullRequestMs = performance.now() - started;
+        expect(status).toBe(201);
+        await stopSkala(child, "SIGKILL");
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, killAfterMs));
+        await stopSkala(child, "SIGKILL");
+        status = await request;
+      }
+
+      const store = openStore(`sqlite:${join(dataDir, "skala.db")}`);
+      try {
+        expect(await store.integrityCheck()).toBe("ok");
+        const present = await store.db
+          .selectFrom("version_tags")
+          .select((eb) => eb.fn.countAll<number>().as("n"))
+          .where("key", "=", "batch")
+          .where("value", "=", batch)
+          .executeTakeFirstOrThrow();
+        const count = Number(present.n);
+        expect([0, VERSIONS]).toContain(count);
+        if (status === 201) expect(count).toBe(VERSIONS);
+        outcomes.push(
+          `${fraction === 0 ? "no kill" : `killed at ${killAfterMs} ms`}: ${count === 0 ? "absent" : "present"} (response ${status})`,
+        );
+
+        const blobs = createFsBlobStore(join(dataDir, "artifacts"));
+        const referenced = await store.db
+          .selectFrom("model_versions")
+          .select("artifact_digest")
+          .distinct()
+          .execute();
+        for (const row of referenced) {
+          expect(await blobs.verify(parseDigest(row.artifact_digest))).toBe(true);
+        }
+        const aliases = await store.db
+          .selectFrom("aliases as a")
+          .leftJoin("model_versions as v", "v.id", "a.version_id")
+          .select(["a.alias", "v.id"])
+          .execute();
+        expect(aliases.every((a) => a.id !== null)).toBe(true);
+      } finally {
+        await store.close();
+      }
+
+      const restarted = await startSkala(dataDir);
+      try {
+        const ready = await fetch(`${restarted.url}/readyz`);
+        expect(ready.status).toBe(200);
+        const numbering = await fetch(`${restarted.url}/api/v1/projects/default/bulk/versions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            versions: [{ model: "crash-0", runtime: "onnx", artifact: { json: batch } }],
+          }),
+        });
+        expect(numbering.status).toBe(201);
+      } finally {
+        await stopSkala(restarted.child);
+      }
+    },
+    60_000,
+  );
+
+  afterAll(() => {
+    console.log(`crash outcomes:\n  ${outcomes.join("\n  ")}`);
+  });
+});
