@@ -55,6 +55,13 @@ safely <- function(expr) {
   tryCatch(expr, error = function(e) list(error = conditionMessage(e)))
 }
 
+# Whether Nelder-Mead converged (fail = 0) or stopped at the 2000-evaluation budget (fail = 1). Stopped
+# fits depend on the exact path, so tests hold them to looser tolerances.
+optimizer_record <- function(fred) {
+  if (is.null(fred)) return(NULL)
+  list(fail = fred$fail, evaluations = fred$fncount)
+}
+
 ets_record <- function(fit, h) {
   fc <- forecast(fit, h = h, level = LEVELS)
   c(
@@ -68,7 +75,8 @@ ets_record <- function(fit, h) {
       aicc = num(fit$aicc),
       bic = num(fit$bic),
       initstate = num(fit$initstate),
-      laststate = num(fit$states[nrow(fit$states), ])
+      laststate = num(fit$states[nrow(fit$states), ]),
+      optimizer = optimizer_record(fit$fit)
     ),
     intervals(fc)
   )
@@ -87,8 +95,10 @@ ets_candidates <- function(y) {
     if (!positive && e == "M") next
     fit <- try(forecast:::etsmodel(y, e, t, s, d, lower = LOWER, upper = UPPER, opt.crit = "lik",
                                    nmse = 3, bounds = "both"), silent = TRUE)
-    aicc <- if (inherits(fit, "try-error")) NA else num(fit$aicc)
-    out[[length(out) + 1]] <- list(model = paste0(e, t, if (d) "d" else "", s), aicc = aicc)
+    failed <- inherits(fit, "try-error")
+    aicc <- if (failed) NA else num(fit$aicc)
+    out[[length(out) + 1]] <- list(model = paste0(e, t, if (d) "d" else "", s), aicc = aicc,
+                                   optimizer = if (failed) NULL else optimizer_record(fit$fit))
   }
   out
 }

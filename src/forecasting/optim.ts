@@ -20,6 +20,8 @@ export interface NelderMeadOptions {
   readonly gamma?: number;
   /** Maximum number of objective evaluations (R's maxit counts evaluations; default 500). */
   readonly maxit?: number;
+  /** Called once per iteration with the step taken and the simplex's worst and best values (R's trace). */
+  readonly trace?: (action: string, evaluations: number, high: number, low: number) => void;
 }
 
 export interface NelderMeadResult {
@@ -40,7 +42,11 @@ const BIG = 1.0e35;
  * @example
  * const r = nelderMead((x) => (x[0]! - 1) ** 2 + (x[1]! + 2) ** 2, [0, 0], { maxit: 2000 });
  */
-export function nelderMead(fn: Objective, start: ArrayLike<number>, options: NelderMeadOptions = {}): NelderMeadResult {
+export function nelderMead(
+  fn: Objective,
+  start: ArrayLike<number>,
+  options: NelderMeadOptions = {},
+): NelderMeadResult {
   const n = start.length;
   const maxit = options.maxit ?? 500;
   const abstol = options.abstol ?? Number.NEGATIVE_INFINITY;
@@ -91,6 +97,8 @@ export function nelderMead(fn: Objective, start: ArrayLike<number>, options: Nel
   let oldsize = size;
   let calcvert = true;
   let failed = false;
+  let action = "BUILD";
+  const trace = options.trace;
 
   do {
     if (calcvert) {
@@ -123,6 +131,7 @@ export function nelderMead(fn: Objective, start: ArrayLike<number>, options: Nel
       }
     }
     if (VH <= VL + convtol || VL <= abstol) break;
+    trace?.(action, funcount, VH, VL);
 
     for (let i = 0; i < n; i++) {
       const row = i * cols;
@@ -137,6 +146,7 @@ export function nelderMead(fn: Objective, start: ArrayLike<number>, options: Nel
     f = fn(bvec);
     if (!Number.isFinite(f)) f = BIG;
     funcount++;
+    action = "REFLECTION";
     const VR = f;
     if (VR < VL) {
       P[fRow + C] = f;
@@ -152,14 +162,17 @@ export function nelderMead(fn: Objective, start: ArrayLike<number>, options: Nel
       if (f < VR) {
         for (let i = 0; i < n; i++) P[i * cols + H] = bvec[i] as number;
         P[fRow + H] = f;
+        action = "EXTENSION";
       } else {
         for (let i = 0; i < n; i++) P[i * cols + H] = P[i * cols + C] as number;
         P[fRow + H] = VR;
       }
     } else {
+      action = "HI-REDUCTION";
       if (VR < VH) {
         for (let i = 0; i < n; i++) P[i * cols + H] = bvec[i] as number;
         P[fRow + H] = VR;
+        action = "LO-REDUCTION";
       }
       for (let i = 0; i < n; i++) {
         const row = i * cols;
@@ -172,6 +185,7 @@ export function nelderMead(fn: Objective, start: ArrayLike<number>, options: Nel
         for (let i = 0; i < n; i++) P[i * cols + H] = bvec[i] as number;
         P[fRow + H] = f;
       } else if (VR >= VH) {
+        action = "SHRINK";
         calcvert = true;
         size = 0;
         for (let j = 0; j <= n; j++) {

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import type { Database, RegisteredModelsTable } from "../store/index.js";
+import { literalLimit } from "../store/index.js";
 import { groupKeyValues } from "./key-values.js";
 import type { RegisteredModel } from "./registry.types.js";
 
@@ -143,7 +144,7 @@ export class ModelsRepository {
     const rows = await q
       .orderBy(`m.${column}`, query.order)
       .orderBy("m.id", query.order)
-      .limit(query.limit)
+      .limit(literalLimit(query.limit))
       .execute();
     return this.withTags(rows, projectName);
   }

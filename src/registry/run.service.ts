@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import { type Clock, newId, SkalaError } from "../core/index.js";
 import type { Database, RunsTable } from "../store/index.js";
+import { literalLimit } from "../store/index.js";
 import type { ArtifactService } from "./artifact.service.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { groupKeyValues } from "./key-values.js";
@@ -126,7 +127,7 @@ export class RunService {
     if (after) q = q.where("id", "<", after.id);
     const rows = await q
       .orderBy("id", "desc")
-      .limit(limit + 1)
+      .limit(literalLimit(limit + 1))
       .execute();
     const hasMore = rows.length > limit;
     const items = await this.hydrate(project, hasMore ? rows.slice(0, limit) : rows);

@@ -380,41 +380,42 @@ export class VersionService {
     return row;
   }
 
-  /** Gets a version by number or alias. */
+  /** Gets a version by number or alias: one lookup on the hit path; the miss path works out what was missing. */
   async get(project: string, model: string, ref: VersionRef): Promise<ModelVersion> {
-    const modelRow = await this.modelRow(project, model);
+    const projectId = await this.projects.idOf(project);
+    const inModel = (eb: Parameters<VersionPredicate>[0]) =>
+      eb.and([eb("m.project_id", "=", projectId), eb("m.name", "=", model)]);
     const where: VersionPredicate =
       typeof ref === "number"
-        ? (eb) => eb.and([eb("v.model_id", "=", modelRow.id), eb("v.version", "=", ref)])
+        ? (eb) => eb.and([inModel(eb), eb("v.version", "=", ref)])
         : (eb) =>
             eb.and([
-              eb("v.model_id", "=", modelRow.id),
+              inModel(eb),
               eb(
                 "v.id",
                 "=",
                 eb
-                  .selectFrom("aliases")
-                  .select("version_id")
-                  .where("model_id", "=", modelRow.id)
-                  .where("alias", "=", ref),
+                  .selectFrom("aliases as a")
+                  .select("a.version_id")
+                  .whereRef("a.model_id", "=", "m.id")
+                  .where("a.alias", "=", ref),
               ),
             ]);
     const found = await this.versions.findOne(where);
-    if (!found) {
-      if (typeof ref === "string") {
-        throw new SkalaError("ALIAS_NOT_FOUND", `alias "${ref}" is not set on model "${model}"`, {
-          project,
-          model,
-          alias: ref,
-        });
-      }
-      throw new SkalaError("VERSION_NOT_FOUND", `model "${model}" has no version ${ref}`, {
+    if (found) return found;
+    await this.modelRow(project, model);
+    if (typeof ref === "string") {
+      throw new SkalaError("ALIAS_NOT_FOUND", `alias "${ref}" is not set on model "${model}"`, {
         project,
         model,
-        version: ref,
+        alias: ref,
       });
     }
-    return found;
+    throw new SkalaError("VERSION_NOT_FOUND", `model "${model}" has no version ${ref}`, {
+      project,
+      model,
+      version: ref,
+    });
   }
 
   /** Resolves `name@alias` or `name@3` (or plain `name`: the latest version). */
@@ -428,11 +429,17 @@ export class VersionService {
   }
 
   async latest(project: string, model: string): Promise<ModelVersion> {
-    const row = await this.modelRow(project, model);
-    if (row.latest_version === 0) {
-      throw new SkalaError("VERSION_NOT_FOUND", `model "${model}" has no versions`, { project, model });
-    }
-    return this.get(project, model, row.latest_version);
+    const projectId = await this.projects.idOf(project);
+    const found = await this.versions.findOne((eb) =>
+      eb.and([
+        eb("m.project_id", "=", projectId),
+        eb("m.name", "=", model),
+        eb("v.version", "=", eb.ref("m.latest_version")),
+      ]),
+    );
+    if (found) return found;
+    await this.modelRow(project, model);
+    throw new SkalaError("VERSION_NOT_FOUND", `model "${model}" has no versions`, { project, model });
   }
 
   async list(

@@ -1,3 +1,4 @@
 export { type DialectName, openStore, type Store } from "./database.js";
+export { literalLimit } from "./literal-limit.js";
 export { migrateToLatest, pendingMigrations } from "./migrations.js";
 export type * from "./schema.js";

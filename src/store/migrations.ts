@@ -195,6 +195,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .addColumn("updated_at", "text", (c) => c.notNull())
           .addPrimaryKeyConstraint("aliases_pk", ["model_id", "alias"])
           .execute();
+        await db.schema.createIndex("aliases_version").on("aliases").column("version_id").execute();
         await autoIncrement(db, "alias_history")
           .addColumn("model_id", "text", (c) => c.notNull().references("registered_models.id"))
           .addColumn("alias", "text", (c) => c.notNull())

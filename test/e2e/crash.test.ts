@@ -16,7 +16,10 @@ const VERSIONS = 5_000;
  */
 describe("crash during bulk registration", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "skala-crash-"));
-  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+  afterAll(() => {
+    console.log(`crash outcomes:\n  ${outcomes.join("\n  ")}`);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
   const outcomes: string[] = [];
   /** How long an uninterrupted bulk request takes here; the kills are placed at fractions of it. */
   let fullRequestMs = 0;
@@ -111,8 +114,4 @@ describe("crash during bulk registration", () => {
     },
     60_000,
   );
-
-  afterAll(() => {
-    console.log(`crash outcomes:\n  ${outcomes.join("\n  ")}`);
-  });
 });

@@ -67,25 +67,29 @@ function keyValueCondition(
   field: Exclude<NumericField | StringField, { kind: "attribute" }>,
   condition: ValueCondition,
 ): Expression<SqlBool> {
-  // One row per (version, key), so "exists a row with this key whose value satisfies the condition" reads as
-  // "the version has the key and its value satisfies it": `!=` never matches a version without the key.
+  // One row per (version, key), so "the version is among those with a row for this key whose value satisfies
+  // the condition" reads as "the version has the key and its value satisfies it": `!=` never matches a version
+  // without the key. `v.id in (subquery)` lets both databases evaluate the subquery once from the
+  // (key, value) index instead of probing it for every version scanned.
   switch (field.kind) {
     case "metric":
-      return eb.exists(
+      return eb(
+        "v.id",
+        "in",
         eb
           .selectFrom("version_metrics as kv")
-          .select((sb) => sb.lit(1).as("one"))
-          .whereRef("kv.version_id", "=", "v.id")
+          .select("kv.version_id")
           .where("kv.key", "=", field.key)
           .where((sb) => valueCondition(sb, sb.ref("kv.value"), condition)),
       );
     case "tag":
     case "param":
-      return eb.exists(
+      return eb(
+        "v.id",
+        "in",
         eb
           .selectFrom(field.kind === "tag" ? "version_tags as kv" : "version_params as kv")
-          .select((sb) => sb.lit(1).as("one"))
-          .whereRef("kv.version_id", "=", "v.id")
+          .select("kv.version_id")
           .where("kv.key", "=", field.key)
           .where((sb) => valueCondition(sb, sb.ref("kv.value"), condition)),
       );
