@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { SkalaError } from "../core/index.js";
 import type { Registry } from "../registry/index.js";
-import { registryRoutes } from "../registry/registry.routes.js";
+import { registryRoutes } from "../registry/index.js";
 import type { Store } from "../store/index.js";
 import { pendingMigrations } from "../store/index.js";
 import { installErrorHandler, sendError } from "./error-handler.js";

@@ -2,6 +2,7 @@ export type { GcReport } from "./artifact.service.js";
 export { profileCsv } from "./csv-profile.js";
 export type { ListModelsOptions } from "./model.service.js";
 export { createRegistry, DEFAULT_PROJECT, type Registry, type RegistryOptions } from "./registry.js";
+export { registryRoutes } from "./registry.routes.js";
 export * as schemas from "./registry.schemas.js";
 export type * from "./registry.types.js";
 export { parseVersionRef, type VersionRef } from "./version.service.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { HTTP_STATUS } from "../http/index.js";
-import { ERROR_CODES } from "./errors.js";
+import { ERROR_CODES } from "../core/index.js";
+import { HTTP_STATUS } from "./error-handler.js";
 
 const doc = readFileSync(new URL("../../docs/reference/errors.md", import.meta.url), "utf8");
 

@@ -1,0 +1,129 @@
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runSkala, startSkala, stopSkala } from "./server-process.js";
+
+/** The `skala` command against a running server, as a user drives it: tables by default, JSON for scripts. */
+describe("skala CLI", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "skala-cli-"));
+  let server: { url: string; child: ChildProcess };
+  const cli = (...args: string[]) => runSkala([...args, "--server", server.url]);
+  const json = async <T>(...args: string[]): Promise<T> => {
+    const result = await cli(...args, "--json");
+    expect(result.stderr, result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    return JSON.parse(result.stdout) as T;
+  };
+
+  beforeAll(async () => {
+    server = await startSkala(dataDir);
+  });
+  afterAll(async () => {
+    await stopSkala(server.child);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("prints help and rejects unknown commands with a non-zero status", async () => {
+    const help = await runSkala(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("versions");
+    const unknown = await runSkala(["frobnicate"]);
+    expect(unknown.code).not.toBe(0);
+  });
+
+  it("creates a model, uploads a version with an alias, resolves and searches it", async () => {
+    const model = await json<{ name: string; tags: Record<string, string> }>(
+      "models",
+      "create",
+      "pump-1",
+      "--tag",
+      "site=lund",
+    );
+    expect(model).toMatchObject({ name: "pump-1", tags: { site: "lund" } });
+    const file = join(dataDir, "model.bin");
+    writeFileSync(file, "pretend onnx bytes");
+    const version = await json<{ version: number; aliases: string[]; metrics: Record<string, number> }>(
+      "versions",
+      "create",
+      "pump-1",
+      file,
+      "--runtime",
+      "onnx",
+      "--metric",
+      "auc=0.93",
+      "--alias",
+      "champion",
+    );
+    expect(version).toMatchObject({ version: 1, aliases: ["champion"], metrics: { auc: 0.93 } });
+    expect((await json<{ version: number }>("alias", "resolve", "pump-1@champion")).version).toBe(1);
+    const found = await json<{ items: Array<{ model: string }> }>("versions", "search", "metrics.auc > 0.9");
+    expect(found.items.map((v) => v.model)).toEqual(["pump-1"]);
+    const table = await cli("models", "list");
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/pump-1.*site=lund/);
+  });
+
+  it("tracks a run and registers a dataset", async () => {
+    const run = await json<{ id: string }>("runs", "create", "--name", "nightly", "--param", "method=ets");
+    await json("runs", "log-metric", run.id, "mase", "0.81", "--step", "1");
+    const finished = await json<{ status: string; latestMetrics: Record<string, number> }>(
+      "runs",
+      "finish",
+      run.id,
+    );
+    expect(finished).toMatchObject({ status: "finished", latestMetrics: { mase: 0.81 } });
+    const csv = join(dataDir, "demand.csv");
+    writeFileSync(csv, "series_id,period,value\nA,1,3\nA,2,\n");
+    const dataset = await json<{ rows: number; version: number }>("datasets", "register", "demand", csv);
+    expect(dataset).toMatchObject({ rows: 2, version: 1 });
+  });
+
+  it("fails with the error code and a non-zero status", async () => {
+    const missing = await cli("models", "get", "absent");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("error MODEL_NOT_FOUND");
+    const badFilter = await cli("versions", "search", "metrics.auc >");
+    expect(badFilter.code).toBe(1);
+    expect(badFilter.stderr).toContain("error FILTER_INVALID");
+    const badMetric = await cli(
+      "versions",
+      "create",
+      "pump-1",
+      join(dataDir, "model.bin"),
+      "--runtime",
+      "onnx",
+      "--metric",
+      "auc=high",
+    );
+    expect(badMetric.code).not.toBe(0);
+    const unreachable = await runSkala(["models", "list", "--server", "http://127.0.0.1:1"]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain("error SERVER_UNREACHABLE");
+  });
+
+  it("rejects invalid configuration with every problem listed", async () => {
+    const result = await runSkala([
+      "migrate",
+      "--data-dir",
+      dataDir,
+      "--port",
+      "99999",
+      "--log-level",
+      "loud",
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("error CONFIG_INVALID");
+    expect(result.stderr).toContain("flag --port");
+    expect(result.stderr).toContain("flag --log-level");
+  });
+
+  it("garbage-collects nothing that is referenced", async () => {
+    const result = await runSkala(["gc", "--data-dir", dataDir, "--gc-grace-seconds", "0", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { referenced: number; deleted: number };
+    expect(report.referenced).toBeGreaterThanOrEqual(2);
+    expect(report.deleted).toBe(0);
+  });
+});
