@@ -1,19 +1,26 @@
+import { availableParallelism } from "node:os";
 import { createFsBlobStore } from "../artifacts/index.js";
 import { type SkalaConfig, systemClock } from "../core/index.js";
+import { createFleets, type Fleets } from "../fleets/index.js";
 import { buildApp, type SkalaApp } from "../http/index.js";
+import { JobQueue, WorkerPool } from "../jobs/index.js";
 import { createRegistry, DEFAULT_PROJECT, type Registry } from "../registry/index.js";
 import { migrateToLatest, openStore, type Store } from "../store/index.js";
 
 export interface Services {
   store: Store;
   registry: Registry;
+  jobs: JobQueue;
+  fleets: Fleets;
+  /** Present when this process runs workers (`workers.enabled`). */
+  workers: WorkerPool | undefined;
   close(): Promise<void>;
 }
 
 /** The composition root: the only place that picks adapters (SQLite or PostgreSQL, file-system blobs). */
 export async function openServices(
   config: SkalaConfig,
-  options: { migrate?: boolean } = {},
+  options: { migrate?: boolean; workers?: boolean } = {},
 ): Promise<Services> {
   const store = openStore(config.resolved.databaseUrl);
   try {
@@ -30,7 +37,28 @@ export async function openServices(
       },
     });
     if (options.migrate !== false) await registry.projects.ensure(DEFAULT_PROJECT, "Created at first start.");
-    return { store, registry, close: () => store.close() };
+    const jobs = new JobQueue({ store, clock: systemClock });
+    const trainingThreads = config.workers.trainingThreads || Math.max(1, availableParallelism());
+    const fleets = createFleets({ db: store.db, registry, jobs, clock: systemClock, trainingThreads });
+    let workers: WorkerPool | undefined;
+    if (options.workers ?? false) {
+      // One more job than training threads, so one chunk registers while the others train.
+      workers = new WorkerPool({ queue: jobs, concurrency: trainingThreads + 1, pollMs: 250 });
+      fleets.attach(workers);
+      workers.start();
+    }
+    return {
+      store,
+      registry,
+      jobs,
+      fleets,
+      workers,
+      async close() {
+        await workers?.stop({ timeoutMs: 10_000 });
+        await fleets.close();
+        await store.close();
+      },
+    };
   } catch (error) {
     await store.close();
     throw error;
@@ -40,10 +68,11 @@ export async function openServices(
 export async function startServer(
   config: SkalaConfig,
 ): Promise<{ app: SkalaApp; url: string; services: Services }> {
-  const services = await openServices(config);
+  const services = await openServices(config, { workers: config.workers.enabled });
   const app = await buildApp({
     store: services.store,
     registry: services.registry,
+    fleets: services.fleets.service,
     bodyLimitBytes: config.server.bodyLimitBytes,
     logger: config.log.level === "silent" ? false : { level: config.log.level },
   });

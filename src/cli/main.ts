@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { isSkalaError, loadConfig, SETTINGS, type SettingKey, type SkalaConfig } from "../core/index.js";
+import { type FleetProgress, type FleetReport, type FleetRun, formatReport } from "../fleets/index.js";
 import type {
   AliasAssignment,
   AliasChange,
@@ -13,6 +14,7 @@ import type {
 import { pendingMigrations } from "../store/index.js";
 import { ClientError, SkalaClient } from "./client.js";
 import { openServices, startServer } from "./compose.js";
+import { trainFleet } from "./fleet-commands.js";
 import { printObject, printRows } from "./output.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -122,20 +124,38 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
 
   addServerOptions(
     program.command("up").description("start the Skala server on embedded defaults (SQLite, local files)"),
-  ).action(async (options: Record<string, unknown>) => {
-    const config = configFrom(options, env);
-    const { app, url } = await startServer(config);
-    process.stdout.write(
-      `Skala is up at ${url}  (API docs: ${url}/api/docs, data: ${config.resolved.dataDir})\n`,
-    );
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        app.close().then(resolve, resolve);
-      };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
+  )
+    .option(
+      "--train <spec>",
+      "after start, train this fleet spec (skipped when the same spec and data already ran)",
+    )
+    .action(async (options: Record<string, unknown>) => {
+      const config = configFrom(options, env);
+      const { app, url } = await startServer(config);
+      process.stdout.write(
+        `Skala is up at ${url}  (API docs: ${url}/api/docs, data: ${config.resolved.dataDir})\n`,
+      );
+      const stopped = new Promise<void>((resolve) => {
+        const stop = () => {
+          app.close().then(resolve, resolve);
+        };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      if (typeof options.train === "string") {
+        const result = await trainFleet(
+          new SkalaClient(url),
+          options.train,
+          { project: "default", wait: true },
+          (line) => process.stdout.write(`${line}\n`),
+        );
+        if (result.report) process.stdout.write(`${formatReport(result.report)}\n`);
+        process.stdout.write(
+          `Skala keeps serving at ${url}; try: npx skala models list --fleet ${result.run.fleet}\n`,
+        );
+      }
+      await stopped;
     });
-  });
 
   addServerOptions(
     program.command("migrate").description("apply pending database migrations and exit"),
@@ -550,6 +570,94 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
         o,
       );
     });
+
+  // --- fleets
+  const fleet = program.command("fleet").description("fleets: one spec trained over thousands of segments");
+  const fleetPath = (o: ClientOptions, name: string) => `${base(o)}/fleets/${encodeURIComponent(name)}`;
+  clientCommand(fleet, "train", "validate a fleet spec, upload its dataset, train and register every segment")
+    .argument("<spec>", "fleet spec file (YAML or JSON; docs/reference/fleet-spec.md)")
+    .option("--no-wait", "submit and return without following progress")
+    .option("--chunk-size <n>", "segments per job", positiveInt)
+    .action(async (specPath: string, o: ClientOptions & { wait: boolean; chunkSize?: number }) => {
+      const result = await trainFleet(
+        client(o),
+        specPath,
+        { project: o.project, wait: o.wait, ...(o.chunkSize && { chunkSize: o.chunkSize }) },
+        (line) => {
+          if (!o.json) process.stdout.write(`${line}\n`);
+        },
+      );
+      if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else if (result.report) process.stdout.write(`${formatReport(result.report)}\n`);
+      if (result.run.status === "failed" || result.run.status === "cancelled") {
+        throw new ClientError(
+          "FLEET_RUN_FAILED",
+          `fleet run ${result.run.id} ended ${result.run.status}: ${result.run.error ?? ""}`,
+          0,
+        );
+      }
+    });
+  clientCommand(fleet, "status", "progress of a fleet's latest (or given) run")
+    .argument("<name>")
+    .option("--run <id>")
+    .action(async (name: string, o: ClientOptions & { run?: string }) => {
+      const progress = await client(o).request<FleetProgress>(
+        "GET",
+        `${fleetPath(o, name)}${q({ run: o.run })}`,
+      );
+      printObject(
+        o.json
+          ? { ...progress }
+          : {
+              run: progress.run.id,
+              status: progress.run.status,
+              done: `${progress.done}/${progress.run.total}`,
+              registered: progress.registered,
+              failed: progress.failed,
+              rate: `${progress.rate.toFixed(1)} segments/s`,
+              eta: progress.etaSeconds === null ? "" : `${Math.ceil(progress.etaSeconds)} s`,
+              error: progress.run.error,
+            },
+        o,
+      );
+    });
+  clientCommand(fleet, "report", "a fleet run's report: metric distributions, winners, failures, resources")
+    .argument("<name>")
+    .option("--run <id>")
+    .action(async (name: string, o: ClientOptions & { run?: string }) => {
+      const report = await client(o).request<FleetReport>(
+        "GET",
+        `${fleetPath(o, name)}/report${q({ run: o.run })}`,
+      );
+      process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
+    });
+  clientCommand(fleet, "cancel", "cancel a fleet's running run")
+    .argument("<name>")
+    .option("--run <id>")
+    .action(async (name: string, o: ClientOptions & { run?: string }) => {
+      printObject(
+        {
+          ...(await client(o).request<FleetRun>("POST", `${fleetPath(o, name)}/cancel${q({ run: o.run })}`)),
+        },
+        o,
+      );
+    });
+  clientCommand(fleet, "list", "fleets of the project").action(async (o: ClientOptions) => {
+    const { items } = await client(o).request<{ items: Array<{ name: string; latestRun: FleetRun | null }> }>(
+      "GET",
+      `${base(o)}/fleets`,
+    );
+    printRows(
+      items,
+      [
+        { header: "fleet", value: (f) => f.name },
+        { header: "run", value: (f) => f.latestRun?.id },
+        { header: "status", value: (f) => f.latestRun?.status },
+        { header: "segments", value: (f) => f.latestRun?.total },
+      ],
+      o,
+    );
+  });
 
   return program;
 }

@@ -80,6 +80,20 @@ export const SETTINGS = [
     doc: "`skala gc` keeps unreferenced blobs younger than this, in seconds, so uploads awaiting registration survive.",
   },
   {
+    key: "workers.enabled",
+    env: "SKALA_WORKERS",
+    flag: "--workers",
+    default: true,
+    doc: "Run job workers (fleet training) in this process; `false` for an API-only process.",
+  },
+  {
+    key: "workers.trainingThreads",
+    env: "SKALA_TRAINING_THREADS",
+    flag: "--training-threads",
+    default: 0,
+    doc: "Threads that fit models; 0 means one per core.",
+  },
+  {
     key: "log.level",
     env: "SKALA_LOG_LEVEL",
     flag: "--log-level",
@@ -111,6 +125,10 @@ const ConfigSchema = Type.Object(
       { additionalProperties: false },
     ),
     gc: Type.Object({ graceSeconds: NonNegativeInt }, { additionalProperties: false }),
+    workers: Type.Object(
+      { enabled: Type.Boolean(), trainingThreads: Type.Integer({ minimum: 0, maximum: 256 }) },
+      { additionalProperties: false },
+    ),
     log: Type.Object(
       {
         level: Type.Union(

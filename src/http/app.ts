@@ -3,6 +3,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { SkalaError } from "../core/index.js";
+import { type FleetService, fleetRoutes } from "../fleets/index.js";
 import type { Registry } from "../registry/index.js";
 import { registryRoutes } from "../registry/index.js";
 import type { Store } from "../store/index.js";
@@ -13,6 +14,8 @@ import { installMetrics } from "./metrics.js";
 export interface AppDependencies {
   store: Store;
   registry: Registry;
+  /** Fleet endpoints; left out by processes that serve only the registry. */
+  fleets?: FleetService;
   /** Largest JSON body in bytes (bulk registration is the big one). */
   bodyLimitBytes: number;
   logger?: FastifyServerOptions["logger"];
@@ -107,5 +110,6 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
   });
 
   await app.register(registryRoutes, { prefix: "/api/v1", registry: deps.registry });
+  if (deps.fleets) await app.register(fleetRoutes, { prefix: "/api/v1", fleets: deps.fleets });
   return app;
 }

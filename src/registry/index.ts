@@ -5,4 +5,9 @@ export { createRegistry, DEFAULT_PROJECT, type Registry, type RegistryOptions } 
 export { registryRoutes } from "./registry.routes.js";
 export * as schemas from "./registry.schemas.js";
 export type * from "./registry.types.js";
-export { parseVersionRef, type VersionRef } from "./version.service.js";
+export {
+  type BulkRegisterOptions,
+  parseVersionRef,
+  type RegisteredVersion,
+  type VersionRef,
+} from "./version.service.js";

@@ -25,6 +25,16 @@ export interface RegisteredVersion {
   digest: string;
 }
 
+export interface BulkRegisterOptions {
+  /** Overrides the configured maximum (trusted in-process callers such as a fleet's atomic registration). */
+  maxVersions?: number;
+  /**
+   * More writes that must commit or roll back with the versions (a fleet records which segments it
+   * registered in the same transaction, so a retried job never registers a segment twice).
+   */
+  inTransaction?: (trx: Transaction<Database>, registered: RegisteredVersion[]) => Promise<void>;
+}
+
 export interface VersionServiceLimits {
   bulkMaxVersions: number;
   pageSizeMax: number;
@@ -72,8 +82,12 @@ export class VersionService {
    * Registers many versions in one transaction: all of them or none. Inline artifacts are written to the
    * blob store first (content-addressed, so a failed or crashed batch leaves only unreferenced blobs for gc).
    */
-  async bulkRegister(project: string, input: BulkRegisterInput): Promise<RegisteredVersion[]> {
-    if (input.versions.length > this.limits.bulkMaxVersions) {
+  async bulkRegister(
+    project: string,
+    input: BulkRegisterInput,
+    options: BulkRegisterOptions = {},
+  ): Promise<RegisteredVersion[]> {
+    if (input.versions.length > (options.maxVersions ?? this.limits.bulkMaxVersions)) {
       throw new SkalaError(
         "BULK_TOO_LARGE",
         `a bulk request may hold at most ${this.limits.bulkMaxVersions} versions, got ${input.versions.length}`,
@@ -83,13 +97,18 @@ export class VersionService {
     return this.register(project, input.versions, {
       createModels: input.createModels ?? true,
       pathPrefix: "/versions",
+      ...(options.inTransaction && { inTransaction: options.inTransaction }),
     });
   }
 
   private async register(
     project: string,
     items: BulkVersionInput[],
-    options: { createModels: boolean; pathPrefix: string },
+    options: {
+      createModels: boolean;
+      pathPrefix: string;
+      inTransaction?: BulkRegisterOptions["inTransaction"];
+    },
   ): Promise<RegisteredVersion[]> {
     const projectId = await this.projects.idOf(project);
     const at = (index: number, field: string) =>
@@ -151,12 +170,14 @@ export class VersionService {
         })),
       );
       await this.moveAliases(trx, aliasMoves, "registered with alias", createdAt);
-      return rows.map((r, index) => ({
+      const registered = rows.map((r, index) => ({
         id: r.row.id,
         model: (items[index] as BulkVersionInput).model,
         version: r.row.version,
         digest: r.row.artifact_digest,
       }));
+      await options.inTransaction?.(trx, registered);
+      return registered;
     });
   }
 

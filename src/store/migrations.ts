@@ -211,6 +211,108 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    "0002_jobs": {
+      async up(db: AnyDb) {
+        // The durable job queue (src/jobs). The idempotency key is unique so that a retried enqueue
+        // (a resumed fleet) finds the job it made before instead of adding a second one; `seq` gives
+        // first-in-first-out order, which ids made in the same millisecond do not.
+        await autoIncrement(db, "jobs")
+          .addColumn("id", "text", (c) => c.notNull().unique())
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("idempotency_key", "text", (c) => c.unique())
+          .addColumn("group_id", "text")
+          .addColumn("payload", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("attempts", "integer", (c) => c.notNull())
+          .addColumn("max_attempts", "integer", (c) => c.notNull())
+          .addColumn("run_after", "text", (c) => c.notNull())
+          .addColumn("lease_owner", "text")
+          .addColumn("lease_expires_at", "text")
+          .addColumn("heartbeat_at", "text")
+          .addColumn("result", "text")
+          .addColumn("last_error", "text")
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .addColumn("started_at", "text")
+          .addColumn("finished_at", "text")
+          .execute();
+        await db.schema
+          .createIndex("jobs_claim")
+          .on("jobs")
+          .columns(["status", "kind", "run_after", "seq"])
+          .execute();
+        await db.schema
+          .createIndex("jobs_lease")
+          .on("jobs")
+          .columns(["status", "lease_expires_at"])
+          .execute();
+        await db.schema.createIndex("jobs_group").on("jobs").columns(["group_id", "status"]).execute();
+      },
+    },
+    "0003_fleets": {
+      async up(db: AnyDb) {
+        // Fleets (src/fleets): the spec, each run with its settings and plan, and one row per segment, written
+        // in the same transaction as that segment's registered version so a retried chunk skips it.
+        await db.schema
+          .createTable("fleets")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("project_id", "text", (c) => c.notNull().references("projects.id"))
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("spec", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .addUniqueConstraint("fleets_project_name", ["project_id", "name"])
+          .execute();
+        await db.schema
+          .createTable("fleet_runs")
+          .addColumn("id", "text", (c) => c.primaryKey().references("runs.id"))
+          .addColumn("fleet_id", "text", (c) => c.notNull().references("fleets.id"))
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("idempotency_key", "text", (c) => c.notNull().unique())
+          .addColumn("spec", "text", (c) => c.notNull())
+          .addColumn("plan", "text", (c) => c.notNull())
+          .addColumn("dataset_version_id", "text", (c) => c.notNull().references("dataset_versions.id"))
+          .addColumn("dataset_digest", "text", (c) => c.notNull())
+          .addColumn("total", "integer", (c) => c.notNull())
+          .addColumn("chunk_size", "integer", (c) => c.notNull())
+          .addColumn("atomic", "integer", (c) => c.notNull())
+          .addColumn("error", "text")
+          .addColumn("train_cpu_ms", double, (c) => c.notNull())
+          .addColumn("peak_rss_mb", double, (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("started_at", "text")
+          .addColumn("finished_at", "text")
+          .execute();
+        await db.schema
+          .createIndex("fleet_runs_fleet")
+          .on("fleet_runs")
+          .columns(["fleet_id", "created_at"])
+          .execute();
+        await db.schema
+          .createTable("fleet_segments")
+          .addColumn("run_id", "text", (c) => c.notNull().references("fleet_runs.id").onDelete("cascade"))
+          .addColumn("series_id", "text", (c) => c.notNull())
+          .addColumn("chunk", "integer", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("reason", "text")
+          .addColumn("message", "text")
+          .addColumn("model", "text")
+          .addColumn("winner", "text")
+          .addColumn("version", "integer")
+          .addColumn("gate_passed", "integer")
+          .addColumn("metrics", "text", (c) => c.notNull())
+          .addColumn("state_digest", "text")
+          .addColumn("fit_ms", double, (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addPrimaryKeyConstraint("fleet_segments_pk", ["run_id", "series_id"])
+          .execute();
+        await db.schema
+          .createIndex("fleet_segments_status")
+          .on("fleet_segments")
+          .columns(["run_id", "status"])
+          .execute();
+      },
+    },
   };
 }
 

@@ -142,6 +142,77 @@ export interface BlobsTable {
   created_at: string;
 }
 
+/** One durable job (src/jobs). `payload` and `result` are JSON text; `status` is a JobStatus. */
+export interface JobsTable {
+  seq: Generated<number>;
+  id: string;
+  kind: string;
+  idempotency_key: string | null;
+  group_id: string | null;
+  payload: string;
+  status: string;
+  attempts: number;
+  max_attempts: number;
+  run_after: string;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  heartbeat_at: string | null;
+  result: string | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface FleetsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  spec: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface FleetRunsTable {
+  id: string;
+  fleet_id: string;
+  status: string;
+  idempotency_key: string;
+  /** Run settings (FleetRunSettings) as JSON. */
+  spec: string;
+  /** SegmentPlan as JSON. */
+  plan: string;
+  dataset_version_id: string;
+  dataset_digest: string;
+  total: number;
+  chunk_size: number;
+  atomic: number;
+  error: string | null;
+  train_cpu_ms: number;
+  peak_rss_mb: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface FleetSegmentsTable {
+  run_id: string;
+  series_id: string;
+  chunk: number;
+  status: string;
+  reason: string | null;
+  message: string | null;
+  model: string | null;
+  winner: string | null;
+  version: number | null;
+  gate_passed: number | null;
+  metrics: string;
+  state_digest: string | null;
+  fit_ms: number;
+  created_at: string;
+}
+
 export interface Database {
   projects: ProjectsTable;
   environments: EnvironmentsTable;
@@ -160,4 +231,8 @@ export interface Database {
   datasets: DatasetsTable;
   dataset_versions: DatasetVersionsTable;
   blobs: BlobsTable;
+  fleets: FleetsTable;
+  fleet_runs: FleetRunsTable;
+  fleet_segments: FleetSegmentsTable;
+  jobs: JobsTable;
 }

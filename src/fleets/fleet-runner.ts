@@ -1,0 +1,367 @@
+import { createHash } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { Digest } from "../artifacts/index.js";
+import { type Clock, SkalaError } from "../core/index.js";
+import { WQL_LEVELS } from "../forecasting/index.js";
+import type { JobContext, JobQueue } from "../jobs/index.js";
+import type { Registry } from "../registry/index.js";
+import type { Database } from "../store/index.js";
+import { FleetRepository, type SegmentRecord, type StoredRun } from "./fleet.repository.js";
+import { type FleetRunSettings, modelNameFor } from "./fleet-settings.js";
+import type { SegmentPlan } from "./segment-plan.js";
+import type { SegmentOutcome, SegmentSuccess } from "./segment-trainer.js";
+import { type LoadedSeries, loadSeries } from "./series-loader.js";
+import type { TrainingPool } from "./training-pool.js";
+
+export const CHUNK_JOB = "fleet.chunk";
+export const FINALIZE_JOB = "fleet.finalize";
+
+export interface ChunkPayload {
+  runId: string;
+  chunk: number;
+  seriesIds: string[];
+}
+
+export interface FinalizePayload {
+  runId: string;
+}
+
+/** Runs a fleet's jobs: trains chunks of segments on the training threads and registers the results. */
+export class FleetRunner {
+  private readonly fleets: FleetRepository;
+  /** Parsed datasets by digest and loader settings: every chunk of a run reads the same file. */
+  private readonly datasets = new Map<string, Promise<LoadedSeries>>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly registry: Registry,
+    private readonly jobs: JobQueue,
+    private readonly training: TrainingPool,
+    private readonly clock: Clock,
+  ) {
+    this.fleets = new FleetRepository(db);
+  }
+
+  /** Loads (once per process) the run's dataset with the run's loader settings. */
+  dataset(digest: string, settings: FleetRunSettings): Promise<LoadedSeries> {
+    const key = `${digest}|${JSON.stringify(settings.loader)}`;
+    let loading = this.datasets.get(key);
+    if (!loading) {
+      loading = this.registry.artifacts
+        .open(digest as Digest)
+        .then(({ body }) =>
+          loadSeries(body, { ...settings.loader, fileName: `dataset ${digest.slice(0, 19)}` }),
+        );
+      loading.catch(() => this.datasets.delete(key));
+      if (this.datasets.size >= 4) this.datasets.delete(this.datasets.keys().next().value as string);
+      this.datasets.set(key, loading);
+    }
+    return loading;
+  }
+
+  async runChunk(payload: ChunkPayload, context: JobContext): Promise<{ trained: number; skipped: number }> {
+    const run = await this.activeRun(payload.runId);
+    if (!run) return { trained: 0, skipped: payload.seriesIds.length };
+    const settings = JSON.parse(run.spec) as FleetRunSettings;
+    const plan = JSON.parse(run.plan) as SegmentPlan;
+    // A retried chunk (crash, lost lease) skips the segments it already recorded: none is trained twice.
+    const done = await this.fleets.segmentIds(run.id, payload.seriesIds);
+    const todo = payload.seriesIds.filter((id) => !done.has(id));
+    if (todo.length > 0) {
+      const data = await this.dataset(run.datasetDigest, settings);
+      const segments = todo.map((seriesId) => {
+        const values = data.series.get(seriesId);
+        if (!values) throw new SkalaError("INTERNAL", `series ${seriesId} is missing from the dataset`);
+        return { seriesId, values };
+      });
+      const outcomes = await this.training.train({ plan, segments });
+      if (context.signal.aborted) return { trained: 0, skipped: todo.length };
+      await this.record(run, settings, plan, payload.chunk, outcomes);
+      // Fitting is CPU-bound on its thread, so the summed fitting time is the training's CPU time.
+      const trainMs = outcomes.reduce((sum, o) => sum + (o.ok ? o.fitMs : 0), 0);
+      await this.fleets.addResources(run.id, trainMs, Math.round(process.memoryUsage.rss() / 1_048_576));
+    }
+    await this.maybeFinalize(run);
+    return { trained: todo.length, skipped: done.size };
+  }
+
+  private async activeRun(runId: string): Promise<StoredRun | undefined> {
+    const run = await this.fleets.runById(runId);
+    if (!run || run.status === "cancelled" || run.status === "failed" || run.status === "succeeded")
+      return undefined;
+    if (run.status === "queued") {
+      await this.db
+        .updateTable("fleet_runs")
+        .set({ status: "running", started_at: this.clock.now().toISOString() })
+        .where("id", "=", runId)
+        .where("status", "=", "queued")
+        .execute();
+    }
+    return run;
+  }
+
+  private async record(
+    run: StoredRun,
+    settings: FleetRunSettings,
+    plan: SegmentPlan,
+    chunk: number,
+    outcomes: SegmentOutcome[],
+  ): Promise<void> {
+    const at = this.clock.now().toISOString();
+    const records: SegmentRecord[] = outcomes.map((outcome) => segmentRecord(settings, chunk, outcome));
+    const successes = outcomes.filter((o): o is SegmentSuccess => o.ok);
+    if (!settings.output.register || run.atomic || successes.length === 0) {
+      // Atomic runs keep trained states as blobs until every segment is in; finalize registers them at once.
+      if (run.atomic) {
+        for (const [index, outcome] of outcomes.entries()) {
+          if (!outcome.ok) continue;
+          const stored = await this.registry.artifacts.upload(
+            Buffer.from(JSON.stringify(artifactOf(outcome, plan))),
+          );
+          (records[index] as SegmentRecord).stateDigest = stored.digest;
+        }
+      }
+      await this.fleets.insertSegments(run.id, records, at);
+      return;
+    }
+    const bySeries = new Map(records.map((r) => [r.seriesId, r]));
+    await this.registry.versions.bulkRegister(
+      run.project,
+      { createModels: true, versions: successes.map((s) => versionInput(run, settings, plan, s)) },
+      {
+        maxVersions: Number.MAX_SAFE_INTEGER,
+        inTransaction: async (trx, registered) => {
+          registered.forEach((version, index) => {
+            const record = bySeries.get((successes[index] as SegmentSuccess).seriesId) as SegmentRecord;
+            record.status = "registered";
+            record.version = version.version;
+            record.stateDigest = version.digest;
+          });
+          await this.fleets.insertSegments(run.id, records, at, trx);
+        },
+      },
+    );
+  }
+
+  /** Enqueues the run's finalize job once every segment is recorded (idempotent: many chunks may see it). */
+  private async maybeFinalize(run: StoredRun): Promise<void> {
+    const counts = await this.fleets.counts(run.id);
+    if (counts.trained + counts.registered + counts.failed < run.total) return;
+    await this.jobs.enqueue([
+      {
+        kind: FINALIZE_JOB,
+        payload: { runId: run.id } satisfies FinalizePayload,
+        idempotencyKey: `${run.id}:finalize`,
+        groupId: run.id,
+      },
+    ]);
+  }
+
+  async finalize(payload: FinalizePayload): Promise<{ status: string }> {
+    const run = await this.activeRun(payload.runId);
+    if (!run) return { status: "already finished" };
+    const settings = JSON.parse(run.spec) as FleetRunSettings;
+    const at = () => this.clock.now().toISOString();
+    if (run.atomic && settings.output.register) {
+      const counts = await this.fleets.counts(run.id);
+      if (counts.failed > 0) {
+        const message = `all-or-nothing fleet: ${counts.failed} of ${run.total} segments failed, nothing was registered`;
+        await this.fleets.finishRun(run.id, "failed", at(), message);
+        await this.registry.runs.finish(run.project, run.id, "failed");
+        return { status: "failed" };
+      }
+      const trained = await this.fleets.segments(run.id, "trained");
+      const versions = [];
+      for (const segment of trained) {
+        const artifact = JSON.parse(
+          (await this.registry.artifacts.read(segment.stateDigest as Digest)).toString("utf8"),
+        ) as {
+          metadata: VersionMetadata;
+        };
+        versions.push({ ...artifact.metadata, artifact: { digest: segment.stateDigest as string } });
+      }
+      await this.registry.versions.bulkRegister(
+        run.project,
+        { createModels: true, versions },
+        {
+          maxVersions: Number.MAX_SAFE_INTEGER,
+          inTransaction: async (trx, registered) => {
+            await this.fleets.markRegistered(
+              run.id,
+              registered.map((r, index) => ({
+                seriesId: (trained[index] as SegmentRecord).seriesId,
+                version: r.version,
+              })),
+              trx,
+            );
+          },
+        },
+      );
+    }
+    const summary = await summaryMetrics(this.fleets, run.id);
+    if (Object.keys(summary).length > 0) {
+      await this.registry.runs.logMetrics(run.project, run.id, {
+        metrics: Object.entries(summary).map(([key, value]) => ({ key, value })),
+      });
+    }
+    await this.fleets.finishRun(run.id, "succeeded", at(), null);
+    await this.registry.runs.finish(run.project, run.id, "finished");
+    return { status: "succeeded" };
+  }
+}
+
+type VersionMetadata = Omit<ReturnType<typeof versionInput>, "artifact">;
+
+function artifactOf(outcome: SegmentSuccess, plan: SegmentPlan) {
+  return {
+    format: "skala.forecast/v1",
+    state: outcome.state,
+    horizon: plan.horizon,
+    period: plan.period,
+    quantiles: plan.quantiles,
+  };
+}
+
+function segmentRecord(settings: FleetRunSettings, chunk: number, outcome: SegmentOutcome): SegmentRecord {
+  if (!outcome.ok) {
+    return {
+      seriesId: outcome.seriesId,
+      chunk,
+      status: "failed",
+      reason: outcome.reason,
+      message: outcome.message,
+      model: null,
+      winner: null,
+      version: null,
+      gatePassed: null,
+      metrics: {},
+      stateDigest: null,
+      fitMs: 0,
+    };
+  }
+  return {
+    seriesId: outcome.seriesId,
+    chunk,
+    status: "trained",
+    reason: null,
+    message: null,
+    model: modelNameFor(settings.fleet, outcome.seriesId),
+    winner: outcome.winner,
+    version: null,
+    gatePassed: outcome.gate.passed,
+    metrics: segmentMetrics(outcome),
+    stateDigest: null,
+    fitMs: outcome.fitMs,
+  };
+}
+
+/** Finite numbers only: JSON has no NaN, and a missing metric reads better than a fake zero. */
+function finiteEntries(prefix: string, values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(values)
+      .filter(([, v]) => Number.isFinite(v))
+      .map(([k, v]) => [`${prefix}${k}`, v]),
+  );
+}
+
+function segmentMetrics(outcome: SegmentSuccess): Record<string, number> {
+  const metrics: Record<string, number> = {
+    ...finiteEntries("validation_", outcome.validation[outcome.winner] ?? {}),
+    gate_improvement_pct: outcome.gate.improvementPct,
+  };
+  if (outcome.holdout) {
+    Object.assign(metrics, finiteEntries("holdout_", outcome.holdout.metrics));
+    // The pooled WQL needs each series' numerator and denominator (fev sums them over series).
+    let loss = 0;
+    for (const level of WQL_LEVELS) {
+      const q = outcome.holdout.quantiles[String(level)] ?? [];
+      outcome.holdout.actuals.forEach((actual, h) => {
+        const forecast = q[h] ?? 0;
+        loss += 2 * (actual >= forecast ? level * (actual - forecast) : (1 - level) * (forecast - actual));
+      });
+    }
+    metrics.holdout_wql_loss = loss;
+    metrics.holdout_wql_scale =
+      outcome.holdout.actuals.reduce((sum, a) => sum + Math.abs(a), 0) * WQL_LEVELS.length;
+  }
+  return Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
+}
+
+function versionInput(
+  run: StoredRun,
+  settings: FleetRunSettings,
+  plan: SegmentPlan,
+  outcome: SegmentSuccess,
+) {
+  const metrics = segmentMetrics(outcome);
+  delete metrics.holdout_wql_loss;
+  delete metrics.holdout_wql_scale;
+  return {
+    model: modelNameFor(settings.fleet, outcome.seriesId),
+    fleet: settings.fleet,
+    runtime: "skala.forecast",
+    artifact: { json: artifactOf(outcome, plan) as unknown },
+    signature: {
+      inputs: [
+        { name: "horizon", datatype: "INT32" as const, shape: [1] },
+        { name: "history", datatype: "FP64" as const, shape: [-1] },
+      ],
+      outputs: [
+        { name: "mean", datatype: "FP64" as const, shape: [-1] },
+        { name: "quantiles", datatype: "FP64" as const, shape: [-1, plan.quantiles.length] },
+      ],
+    },
+    params: {
+      method: outcome.method,
+      candidate: outcome.winner,
+      model: outcome.label,
+      selected_by: outcome.selectedBy,
+    },
+    metrics,
+    tags: {
+      fleet: settings.fleet,
+      segment: outcome.seriesId.slice(0, 5_000),
+      fleet_run: run.id,
+      gate: outcome.gate.passed ? "passed" : "failed",
+    },
+    status: outcome.gate.passed ? ("ready" as const) : ("flagged" as const),
+    description: `${outcome.label} for segment ${outcome.seriesId.slice(0, 200)} of fleet ${settings.fleet}`,
+    lineage: { datasetVersionId: run.datasetVersionId, runId: run.id, sourceRef: `fleet:${settings.fleet}` },
+    ...(outcome.gate.passed && settings.output.champion && { aliases: ["champion"] }),
+  };
+}
+
+/** Fleet-level metrics logged on the run: means over segments of the winners' scores, and the pooled WQL. */
+async function summaryMetrics(fleets: FleetRepository, runId: string): Promise<Record<string, number>> {
+  const segments = (await fleets.segments(runId)).filter((s) => s.status !== "failed");
+  const sums = new Map<string, { sum: number; n: number }>();
+  for (const segment of segments) {
+    for (const [key, value] of Object.entries(segment.metrics)) {
+      const entry = sums.get(key) ?? { sum: 0, n: 0 };
+      entry.sum += value;
+      entry.n++;
+      sums.set(key, entry);
+    }
+  }
+  const summary: Record<string, number> = {};
+  for (const [key, { sum, n }] of sums) {
+    if (key === "holdout_wql_loss" || key === "holdout_wql_scale") continue;
+    summary[`mean_${key}`] = sum / n;
+  }
+  const loss = sums.get("holdout_wql_loss")?.sum;
+  const scale = sums.get("holdout_wql_scale")?.sum;
+  if (loss !== undefined && scale) summary.holdout_wql = loss / scale;
+  return summary;
+}
+
+/** The run's idempotency key: the same spec over the same data is the same run (resubmitting resumes it). */
+export function runKey(
+  projectId: string,
+  settings: FleetRunSettings,
+  plan: SegmentPlan,
+  datasetDigest: string,
+): string {
+  return createHash("sha256")
+    .update(JSON.stringify([projectId, settings, plan, datasetDigest]))
+    .digest("hex");
+}

@@ -1,0 +1,133 @@
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsync } from "fastify";
+import { parseDigest } from "../artifacts/index.js";
+import type { FleetService } from "./fleet.service.js";
+import { formatReport } from "./fleet.service.js";
+import { DEFAULT_CHUNK_SIZE, settingsFromSpec } from "./fleet-settings.js";
+import { parseFleetSpec, toSegmentPlan } from "./fleet-spec.js";
+
+const Name = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$" });
+const FleetParams = Type.Object({ project: Name, fleet: Name });
+const RunQuery = Type.Object(
+  { run: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) },
+  { additionalProperties: false },
+);
+const SubmitBody = Type.Object(
+  {
+    spec: Type.Union(
+      [Type.String({ minLength: 1, maxLength: 1_000_000 }), Type.Object({}, { additionalProperties: true })],
+      {
+        description: "the fleet spec, as YAML/JSON text or as a JSON object (docs/reference/fleet-spec.md)",
+      },
+    ),
+    format: Type.Optional(Type.Union([Type.Literal("yaml"), Type.Literal("json")])),
+    datasetDigest: Type.String({
+      pattern: "^sha256:[0-9a-f]{64}$",
+      description: "the dataset file, uploaded to /api/v1/artifacts",
+    }),
+    chunkSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  },
+  { additionalProperties: false },
+);
+
+const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+const tags = { tags: ["fleets"] };
+
+/** Fleet endpoints under /api/v1/projects/:project/fleets. */
+export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressIntervalMs?: number }> = async (
+  plugin,
+  options,
+) => {
+  const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+  const { fleets } = options;
+
+  app.post(
+    "/projects/:project/fleets",
+    { schema: { ...tags, params: Type.Object({ project: Name }), body: SubmitBody } },
+    async (req, reply) => {
+      const text = typeof req.body.spec === "string" ? req.body.spec : JSON.stringify(req.body.spec);
+      // The dataset travels by digest; the spec's own path only matters to the client that uploaded it.
+      const format = req.body.format ?? (typeof req.body.spec === "string" ? undefined : "json");
+      const spec = parseFleetSpec(text, { baseDir: "/", fileName: "spec", ...(format && { format }) });
+      const result = await fleets.submit(req.params.project, {
+        settings: settingsFromSpec(spec, req.body.chunkSize ?? DEFAULT_CHUNK_SIZE),
+        plan: toSegmentPlan(spec),
+        datasetDigest: parseDigest(req.body.datasetDigest, "body/datasetDigest"),
+      });
+      return reply.status(result.created ? 202 : 200).send(result);
+    },
+  );
+
+  app.get(
+    "/projects/:project/fleets",
+    { schema: { ...tags, params: Type.Object({ project: Name }) } },
+    async (req) => ({
+      items: await fleets.list(req.params.project),
+    }),
+  );
+
+  app.get(
+    "/projects/:project/fleets/:fleet",
+    { schema: { ...tags, params: FleetParams, querystring: RunQuery } },
+    async (req) => fleets.progress(req.params.project, req.params.fleet, req.query.run),
+  );
+
+  app.get(
+    "/projects/:project/fleets/:fleet/report",
+    {
+      schema: {
+        ...tags,
+        params: FleetParams,
+        querystring: Type.Object(
+          {
+            run: RunQuery.properties.run,
+            format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("text")])),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req, reply) => {
+      const report = await fleets.report(req.params.project, req.params.fleet, req.query.run);
+      if (req.query.format === "text")
+        return reply.type("text/plain; charset=utf-8").send(`${formatReport(report)}\n`);
+      return report;
+    },
+  );
+
+  app.post(
+    "/projects/:project/fleets/:fleet/cancel",
+    { schema: { ...tags, params: FleetParams, querystring: RunQuery } },
+    async (req) => fleets.cancel(req.params.project, req.params.fleet, req.query.run),
+  );
+
+  // Server-sent events: one `progress` event per interval until the run ends, then `end` with the final state.
+  app.get(
+    "/projects/:project/fleets/:fleet/events",
+    { schema: { ...tags, params: FleetParams, querystring: RunQuery } },
+    async (req, reply) => {
+      const first = await fleets.progress(req.params.project, req.params.fleet, req.query.run);
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache",
+        connection: "keep-alive",
+      });
+      let closed = false;
+      req.raw.on("close", () => {
+        closed = true;
+      });
+      let progress = first;
+      while (!closed) {
+        const ended = TERMINAL.has(progress.run.status);
+        raw.write(`event: ${ended ? "end" : "progress"}\ndata: ${JSON.stringify(progress)}\n\n`);
+        if (ended) break;
+        await new Promise((resolve) => setTimeout(resolve, options.progressIntervalMs ?? 500));
+        progress = await fleets.progress(req.params.project, req.params.fleet, progress.run.id);
+      }
+      raw.end();
+    },
+  );
+};

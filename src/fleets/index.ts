@@ -1,0 +1,14 @@
+export { type FleetService, formatReport, type SubmitFleetInput } from "./fleet.service.js";
+export type { Distribution, FleetProgress, FleetReport, FleetRun, FleetRunStatus } from "./fleet.types.js";
+export {
+  DEFAULT_CHUNK_SIZE,
+  type FleetRunSettings,
+  modelNameFor,
+  settingsFromSpec,
+} from "./fleet-settings.js";
+export { type FleetSpec, parseFleetSpec, toSegmentPlan } from "./fleet-spec.js";
+export { createFleets, type Fleets } from "./fleets.js";
+export { fleetRoutes } from "./fleets.routes.js";
+export type { SegmentPlan } from "./segment-plan.js";
+export { type SegmentOutcome, trainSegment } from "./segment-trainer.js";
+export { type LoadedSeries, loadSeries } from "./series-loader.js";
