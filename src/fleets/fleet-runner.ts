@@ -115,9 +115,10 @@ export class FleetRunner {
       if (run.atomic) {
         for (const [index, outcome] of outcomes.entries()) {
           if (!outcome.ok) continue;
-          const stored = await this.registry.artifacts.upload(
-            Buffer.from(JSON.stringify(artifactOf(outcome, plan))),
-          );
+          // The pending registration, complete: finalize registers it as is, without the outcome at hand.
+          const { artifact: _inline, ...version } = versionInput(run, settings, plan, outcome);
+          const pending: PendingRegistration = { artifact: artifactOf(outcome, plan), version };
+          const stored = await this.registry.artifacts.upload(Buffer.from(JSON.stringify(pending)));
           (records[index] as SegmentRecord).stateDigest = stored.digest;
         }
       }
@@ -157,6 +158,16 @@ export class FleetRunner {
     ]);
   }
 
+  /** Ends a run as failed (a job gave up); its registry run is marked failed too. */
+  async failRun(runId: string, message: string): Promise<void> {
+    const run = await this.fleets.runById(runId);
+    if (!run) return;
+    if (await this.fleets.finishRun(runId, "failed", this.clock.now().toISOString(), message)) {
+      await this.jobs.cancelGroup(runId);
+      await this.registry.runs.finish(run.project, runId, "failed").catch(() => undefined);
+    }
+  }
+
   async finalize(payload: FinalizePayload): Promise<{ status: string }> {
     const run = await this.activeRun(payload.runId);
     if (!run) return { status: "already finished" };
@@ -173,12 +184,10 @@ export class FleetRunner {
       const trained = await this.fleets.segments(run.id, "trained");
       const versions = [];
       for (const segment of trained) {
-        const artifact = JSON.parse(
+        const pending = JSON.parse(
           (await this.registry.artifacts.read(segment.stateDigest as Digest)).toString("utf8"),
-        ) as {
-          metadata: VersionMetadata;
-        };
-        versions.push({ ...artifact.metadata, artifact: { digest: segment.stateDigest as string } });
+        ) as PendingRegistration;
+        versions.push({ ...pending.version, artifact: { json: pending.artifact as unknown } });
       }
       await this.registry.versions.bulkRegister(
         run.project,
@@ -210,7 +219,11 @@ export class FleetRunner {
   }
 }
 
-type VersionMetadata = Omit<ReturnType<typeof versionInput>, "artifact">;
+/** What an all-or-nothing run keeps per trained segment until finalize registers them all. */
+interface PendingRegistration {
+  artifact: ReturnType<typeof artifactOf>;
+  version: Omit<ReturnType<typeof versionInput>, "artifact">;
+}
 
 function artifactOf(outcome: SegmentSuccess, plan: SegmentPlan) {
   return {

@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Clock } from "../core/index.js";
-import type { JobQueue, WorkerPool } from "../jobs/index.js";
+import type { Job, JobQueue, WorkerPool } from "../jobs/index.js";
 import type { Registry } from "../registry/index.js";
 import type { Database } from "../store/index.js";
 import { FleetService } from "./fleet.service.js";
@@ -45,8 +45,22 @@ export function createFleets(options: {
     runner,
     training,
     attach(pool) {
-      pool.register<ChunkPayload>(CHUNK_JOB, (job, context) => runner.runChunk(job.payload, context));
-      pool.register<FinalizePayload>(FINALIZE_JOB, (job) => runner.finalize(job.payload));
+      // A job that fails on its last attempt fails its run, so nobody waits for a fleet that cannot finish.
+      const lastAttempt = async <T>(job: Job<{ runId: string }>, work: () => Promise<T>): Promise<T> => {
+        try {
+          return await work();
+        } catch (error) {
+          if (job.attempts >= job.maxAttempts)
+            await runner.failRun(job.payload.runId, `${job.kind} failed: ${(error as Error).message}`);
+          throw error;
+        }
+      };
+      pool.register<ChunkPayload>(CHUNK_JOB, (job, context) =>
+        lastAttempt(job, () => runner.runChunk(job.payload, context)),
+      );
+      pool.register<FinalizePayload>(FINALIZE_JOB, (job) =>
+        lastAttempt(job, () => runner.finalize(job.payload)),
+      );
     },
     close: () => training.close(),
   };

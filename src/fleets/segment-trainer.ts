@@ -153,12 +153,13 @@ export function trainSegment(seriesId: string, values: Float64Array, plan: Segme
   }
 
   const nTrain = n - plan.holdout;
-  const minLength = Math.max(plan.minLength, 2);
-  if (nTrain < minLength) {
+  // plan.minLength counts the whole series, holdout included (SegmentPlan); the training part needs 2 more.
+  const minLength = Math.max(plan.minLength, plan.holdout + 2);
+  if (n < minLength) {
     return fail(
       "TOO_SHORT",
       plan.holdout > 0
-        ? `${n} values leave ${nTrain} for training after a holdout of ${plan.holdout}; at least ${minLength} needed`
+        ? `${n} values (${nTrain} for training after a holdout of ${plan.holdout}); at least ${minLength} needed`
         : `${n} values; at least ${minLength} needed`,
     );
   }
