@@ -177,3 +177,102 @@ describe("HTTP API", () => {
     expect(model.latestVersion).toBe(4);
   });
 });
+
+describe("fleet endpoints over HTTP", () => {
+  let app: SkalaApp;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ app, close } = await testApp());
+  });
+  afterAll(() => close());
+
+  const SPEC = `name: pumps
+dataset: { path: pumps.csv }
+frequency: monthly
+horizon: 6
+candidates: [ses, theta]
+validation: { scheme: holdout, size: 6 }
+`;
+
+  it("validates the spec with every problem and its line", async () => {
+    const res = await app.inject({
+      method: "POST",
+      url: `${API}/fleets`,
+      payload: {
+        spec: "name: pumps\nfrequency: hourly\nhorizon: -1\ncandidates: [ets2]\n",
+        datasetDigest: `sha256:${"0".repeat(64)}`,
+      },
+    });
+    expect(res.statusCode).toBe(400);
+    const body = res.json();
+    expect(body.error.code).toBe("VALIDATION_FAILED");
+    expect(body.error.details.issues.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("rejects a dataset that was never uploaded, and a malformed one with file, line and column", async () => {
+    const missing = await app.inject({
+      method: "POST",
+      url: `${API}/fleets`,
+      payload: { spec: SPEC, datasetDigest: `sha256:${"1".repeat(64)}` },
+    });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error.code).toBe("ARTIFACT_NOT_FOUND");
+    const bad = Buffer.from("series_id,period_index,value\nA,1,3\nA,2,lots\n");
+    const { digest } = (
+      await app.inject({
+        method: "POST",
+        url: "/api/v1/artifacts",
+        payload: bad,
+        headers: { "content-type": "text/csv" },
+      })
+    ).json();
+    const res = await app.inject({
+      method: "POST",
+      url: `${API}/fleets`,
+      payload: { spec: SPEC, datasetDigest: digest },
+    });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error.code).toBe("DATASET_INVALID");
+    expect(JSON.stringify(res.json().error.details)).toMatch(/"line":3,"column":3/);
+  });
+
+  it("accepts a fleet, answers its progress, report and events, and cancels it", async () => {
+    const rows = ["series_id,period_index,value"];
+    for (const id of ["a", "b"]) for (let t = 1; t <= 30; t++) rows.push(`${id},${t},${(t * 3) % 7}`);
+    const { digest } = (
+      await app.inject({
+        method: "POST",
+        url: "/api/v1/artifacts",
+        payload: `${rows.join("\n")}\n`,
+        headers: { "content-type": "text/csv" },
+      })
+    ).json();
+    const submitted = await app.inject({
+      method: "POST",
+      url: `${API}/fleets`,
+      payload: { spec: SPEC, datasetDigest: digest },
+    });
+    expect(submitted.statusCode).toBe(202);
+    const runId = submitted.json().run.id;
+    const again = await app.inject({
+      method: "POST",
+      url: `${API}/fleets`,
+      payload: { spec: SPEC, datasetDigest: digest },
+    });
+    expect(again.statusCode).toBe(200);
+    expect(again.json().run.id).toBe(runId);
+    const progress = (await app.inject({ method: "GET", url: `${API}/fleets/pumps` })).json();
+    expect(progress).toMatchObject({ done: 0, run: { id: runId, status: "queued", total: 2 } });
+    expect((await app.inject({ method: "GET", url: `${API}/fleets` })).json().items[0].name).toBe("pumps");
+    const cancelled = await app.inject({ method: "POST", url: `${API}/fleets/pumps/cancel` });
+    expect(cancelled.json().status).toBe("cancelled");
+    const events = await app.inject({ method: "GET", url: `${API}/fleets/pumps/events` });
+    expect(events.headers["content-type"]).toContain("text/event-stream");
+    expect(events.body).toMatch(/^event: end\ndata: \{.*"status":"cancelled"/m);
+    const text = await app.inject({ method: "GET", url: `${API}/fleets/pumps/report?format=text` });
+    expect(text.body).toContain("Fleet pumps");
+    expect((await app.inject({ method: "GET", url: `${API}/fleets/nope` })).json().error.code).toBe(
+      "FLEET_NOT_FOUND",
+    );
+  });
+});

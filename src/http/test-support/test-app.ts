@@ -1,5 +1,7 @@
 import { createMemoryBlobStore } from "../../artifacts/index.js";
 import { systemClock } from "../../core/index.js";
+import { createFleets } from "../../fleets/index.js";
+import { JobQueue } from "../../jobs/index.js";
 import { createRegistry, DEFAULT_PROJECT, type Registry } from "../../registry/index.js";
 import type { DialectName } from "../../store/index.js";
 import { freshStore } from "../../store/test-support/dialects.js";
@@ -21,9 +23,18 @@ export async function testApp(
     },
   });
   await registry.projects.ensure(DEFAULT_PROJECT);
+  // Fleets without workers: submissions queue jobs that nothing runs, which is all the HTTP tests need.
+  const fleets = createFleets({
+    db: fresh.store.db,
+    registry,
+    jobs: new JobQueue({ store: fresh.store, clock: systemClock }),
+    clock: systemClock,
+    trainingThreads: 1,
+  });
   const app = await buildApp({
     store: fresh.store,
     registry,
+    fleets: fleets.service,
     bodyLimitBytes: options.bodyLimitBytes ?? 8 << 20,
   });
   return {
@@ -31,6 +42,7 @@ export async function testApp(
     registry,
     async close() {
       await app.close();
+      await fleets.close();
       await fresh.dispose();
     },
   };
