@@ -18,8 +18,9 @@ const ALLOWED: Record<string, string[]> = {
   registry: ["core", "store", "artifacts"],
   jobs: ["core", "store"],
   fleets: ["core", "store", "artifacts", "registry", "forecasting", "jobs"],
-  http: ["core", "store", "artifacts", "registry", "jobs", "fleets"],
-  cli: ["core", "store", "artifacts", "registry", "http", "forecasting", "jobs", "fleets"],
+  inference: ["core", "store", "artifacts", "registry", "forecasting", "jobs"],
+  http: ["core", "store", "artifacts", "registry", "jobs", "fleets", "inference"],
+  cli: ["core", "store", "artifacts", "registry", "http", "forecasting", "jobs", "fleets", "inference"],
 };
 
 function sourceFiles(dir: string): string[] {

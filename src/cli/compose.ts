@@ -43,7 +43,12 @@ export async function openServices(
     let workers: WorkerPool | undefined;
     if (options.workers ?? false) {
       // One more job than training threads, so one chunk registers while the others train.
-      workers = new WorkerPool({ queue: jobs, concurrency: trainingThreads + 1, pollMs: 250, leaseMs: 10_000 });
+      workers = new WorkerPool({
+        queue: jobs,
+        concurrency: trainingThreads + 1,
+        pollMs: 250,
+        leaseMs: 10_000,
+      });
       fleets.attach(workers);
       workers.start();
     }

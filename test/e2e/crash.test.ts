@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -16,16 +17,17 @@ const VERSIONS = 5_000;
  */
 describe("crash during bulk registration", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "skala-crash-"));
-  afterAll(() => {
+  afterAll(async () => {
     console.log(`crash outcomes:\n  ${outcomes.join("\n  ")}`);
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+    // Tens of thousands of blob files: removing them is slow on a busy disk.
+    await rm(dataDir, { recursive: true, force: true });
+  }, 180_000);
   const outcomes: string[] = [];
   /** How long an uninterrupted bulk request takes here; the kills are placed at fractions of it. */
   let fullRequestMs = 0;
 
   // Fraction 0 is the calibration run: no kill, the request completes.
-  it.each([0, 0.15, 0.5, 0.8, 0.9, 0.97])(
+  it.each([0, 0.3, 0.75, 0.95])(
     "keeps the batch all-or-nothing when killed at %f of the request's duration",
     async (fraction) => {
       const batch = `b${fraction}`;
