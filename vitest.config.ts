@@ -6,5 +6,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // The JSON report lets .ci/run print a one-line summary that any CI log reader understands.
+    reporters: ["default", "json"],
+    outputFile: { json: ".tmp/vitest-results.json" },
   },
 });
