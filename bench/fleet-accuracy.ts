@@ -104,6 +104,9 @@ export interface AccuracyReport {
     rmsse_by_method: Record<string, number>;
     wql_by_method: Record<string, number>;
     fit_s_by_method: Record<string, number>;
+    /** Elapsed seconds with the forked workers (rCores), for wall-clock comparisons. */
+    wall_s_by_method: Record<string, number>;
+    cores: number;
   } | null;
   mase_best_r: number | null;
   r_ets_wall_s: number | null;
@@ -613,6 +616,8 @@ export async function runAccuracyProtocol(options: AccuracyProtocolOptions): Pro
       rmsse_by_method: Object.fromEntries(r.methods.map((m) => [m.name, m.rmsse])),
       wql_by_method: Object.fromEntries(r.methods.map((m) => [m.name, m.wql])),
       fit_s_by_method: Object.fromEntries(r.methods.map((m) => [m.name, m.fitS])),
+      wall_s_by_method: Object.fromEntries(r.methods.map((m) => [m.name, m.wallS])),
+      cores: options.rCores ?? 1,
     };
   }
 
