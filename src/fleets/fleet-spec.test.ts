@@ -73,10 +73,10 @@ describe("parseFleetSpec", () => {
     expect(Object.isFrozen(spec.candidates[0]?.spec)).toBe(true);
 
     const plan = toSegmentPlan(spec);
-    expect(plan.minLength).toBe(38); // 0 + (12 + 2) + max(2·12, snaive 13)
+    expect(plan.minLength).toBe(27); // 0 + (12 + 2) + max(12 + 1, snaive 13)
     expect(plan.quantiles).toEqual(DEFAULT_QUANTILES);
-    expect(toSegmentPlan({ ...spec, holdout: 12 }).minLength).toBe(50);
-    expect(toLoadOptions(spec)).toMatchObject({ fileName: "carparts.csv", na: "error", minLength: 38 });
+    expect(toSegmentPlan({ ...spec, holdout: 12 }).minLength).toBe(39);
+    expect(toLoadOptions(spec)).toMatchObject({ fileName: "carparts.csv", na: "error", minLength: 27 });
   });
 
   it("fills the documented defaults", () => {
@@ -99,7 +99,7 @@ describe("parseFleetSpec", () => {
       holdout: 0,
       output: { register: true, champion: true, atomic: false },
     });
-    expect(toSegmentPlan(spec).minLength).toBe(6 + 24);
+    expect(toSegmentPlan(spec).minLength).toBe(6 + 13);
     expect(parse(JSON.stringify({ ...MINIMAL, output: { register: false } })).output.champion).toBe(false);
     expect(
       parse(JSON.stringify({ ...MINIMAL, dataset: { path: "/abs/d.csv", columns: { timestamp: "date" } } }))

@@ -211,7 +211,7 @@ export function parseFleetSpec(text: string, options: ParseFleetSpecOptions): Fl
 /**
  * What one segment needs, from a validated spec. `minLength`, unless the spec sets it, is
  * holdout + the validation span (size + (origins − 1)·step for rolling origins) + the training part of the
- * earliest origin: the larger of 2·period (two seasons for seasonal methods and the MASE scale) and the
+ * earliest origin: the larger of period + 1 (what the seasonal-naive MASE scale needs) and the
  * longest minimum length among the candidates and the baseline.
  */
 export function toSegmentPlan(spec: FleetSpec): SegmentPlan {
@@ -256,7 +256,7 @@ function defaultMinLength(spec: FleetSpec): number {
   const v = spec.validation;
   const span = v.scheme === "holdout" ? v.size : v.size + (v.origins - 1) * v.step;
   const methods = [...spec.candidates, spec.gate.baseline].map((c) => methodMinLength(c.spec, spec.period));
-  return spec.holdout + span + Math.max(2 * spec.period, ...methods);
+  return spec.holdout + span + Math.max(spec.period + 1, ...methods);
 }
 
 function copyCandidate(c: Readonly<CandidatePlan>): CandidatePlan {
