@@ -1,0 +1,96 @@
+import { checkInputsAgainstModel, ProtocolError, type Tensor } from "../protocol/index.js";
+import {
+  type OnnxSessionHandle,
+  OnnxWorkerPool,
+  type OnnxWorkerPoolOptions,
+  type OnnxWorkerStats,
+} from "./onnx-worker-pool.js";
+import type { InferOptions, LoadedModel, LoadedModelMetadata, LoadOptions, ModelRuntime } from "./runtime.js";
+import { checkAbort, checkOutputNames, checkUniqueInputs } from "./runtime-support.js";
+
+/** Triton's platform name for ONNX models, so Triton clients recognise it. */
+export const ONNX_PLATFORM = "onnxruntime_onnx";
+
+export interface OnnxRuntimeOptions extends OnnxWorkerPoolOptions {
+  /** Artifact size × this factor is the memory estimate until a measured figure exists (BRIEF §10). */
+  sizeFactor?: number;
+  /**
+   * Hand input buffers to the worker instead of copying them. Only for callers that never reuse a request's
+   * tensors after infer: shadow routing sends the same tensors to a second model, so the default copies.
+   */
+  transferInputs?: boolean;
+}
+
+/** The ONNX runtime with the pool controls the model cache needs (recycling, queue depth). */
+export interface OnnxRuntime extends ModelRuntime {
+  readonly name: "onnx";
+  readonly pool: OnnxWorkerPool;
+  /** Replaces one worker thread (or all) to return leaked native memory; models reload lazily. */
+  recycle(slot?: number): Promise<void>;
+  stats(): OnnxWorkerStats[];
+}
+
+class LoadedOnnx implements LoadedModel {
+  private handle: OnnxSessionHandle | undefined;
+  private readonly meta: LoadedModelMetadata;
+  private readonly outputNames: string[];
+
+  constructor(
+    private readonly pool: OnnxWorkerPool,
+    handle: OnnxSessionHandle,
+    readonly sizeBytes: number,
+    private readonly transfer: boolean,
+  ) {
+    this.handle = handle;
+    this.meta = { platform: ONNX_PLATFORM, inputs: handle.metadata.inputs, outputs: handle.metadata.outputs };
+    this.outputNames = handle.metadata.outputs.map((o) => o.name);
+  }
+
+  metadata(): LoadedModelMetadata {
+    return structuredClone(this.meta);
+  }
+
+  async infer(inputs: readonly Tensor[], options: InferOptions = {}): Promise<Tensor[]> {
+    checkAbort(options.signal);
+    const handle = this.handle;
+    if (handle === undefined) throw new ProtocolError(503, "model is not loaded");
+    checkUniqueInputs(inputs);
+    checkInputsAgainstModel(inputs, this.meta.inputs);
+    checkOutputNames(options.outputs, this.outputNames);
+    // Fetch only what the client asked for (the session then skips the rest); by default every tensor
+    // output the metadata lists, which leaves out non-tensor outputs the protocol cannot carry.
+    const fetches = options.outputs ?? this.outputNames;
+    const runOptions: { signal?: AbortSignal; transfer: boolean } = { transfer: this.transfer };
+    if (options.signal !== undefined) runOptions.signal = options.signal;
+    return this.pool.run(handle, inputs, fetches, runOptions);
+  }
+
+  async unload(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    if (handle !== undefined) await this.pool.unload(handle);
+  }
+}
+
+export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): OnnxRuntime {
+  const pool = new OnnxWorkerPool(options);
+  const sizeFactor = options.sizeFactor ?? 1.25;
+  const transfer = options.transferInputs ?? false;
+  return {
+    name: "onnx",
+    pool,
+    async load(artifact: Uint8Array, loadOptions: LoadOptions): Promise<LoadedModel> {
+      checkAbort(loadOptions.signal);
+      if (artifact.byteLength === 0) throw new ProtocolError(500, "ONNX artifact is empty");
+      const handle = await pool.load(loadOptions.key, artifact);
+      if (loadOptions.signal?.aborted) {
+        await pool.unload(handle);
+        loadOptions.signal.throwIfAborted();
+      }
+      return new LoadedOnnx(pool, handle, Math.ceil(artifact.byteLength * sizeFactor), transfer);
+    },
+    recycle: (slot?: number) => pool.recycle(slot),
+    stats: () => pool.stats(),
+    close: () => pool.close(),
+  };
+}

@@ -1,0 +1,345 @@
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { ProtocolError, type Tensor } from "../protocol/index.js";
+import {
+  type SessionMetadata,
+  transferables,
+  type WorkerRequest,
+  type WorkerResponse,
+} from "./onnx-messages.js";
+import { hashKey } from "./runtime-support.js";
+
+export interface OnnxWorkerPoolOptions {
+  /** Worker threads; a model's session lives in exactly one of them. Default: cores − 1, at least 1. */
+  workers?: number;
+  /** Most runs in flight per worker (queued or running); one more is refused with 503. Default 64. */
+  maxQueue?: number;
+  /** How long a recycled worker may finish its in-flight work before it is terminated. Default 30 s. */
+  drainTimeoutMs?: number;
+}
+
+/** A session registered with the pool: the bytes stay here so a recycled worker can reload it. */
+export interface OnnxSessionHandle {
+  readonly id: string;
+  readonly key: string;
+  readonly slot: number;
+  readonly metadata: SessionMetadata;
+}
+
+export interface OnnxWorkerStats {
+  slot: number;
+  /** Whether a thread is running (slots start theirs on first use, and again after a recycle). */
+  running: boolean;
+  /** Runs queued or executing in the current thread. */
+  inFlight: number;
+  /** Sessions registered to the slot, and how many of them the current thread has loaded. */
+  sessions: number;
+  loaded: number;
+  /** Threads started so far in this slot; grows by one per recycle or crash. */
+  generation: number;
+}
+
+interface Pending {
+  kind: WorkerRequest["kind"];
+  resolve: (response: WorkerResponse) => void;
+  reject: (error: Error) => void;
+}
+
+interface SessionEntry {
+  id: string;
+  key: string;
+  slot: number;
+  bytes: Uint8Array;
+  metadata: SessionMetadata | undefined;
+}
+
+/** One worker thread and what it holds. A recycled thread keeps answering its in-flight work, then exits. */
+class WorkerThread {
+  readonly pending = new Map<number, Pending>();
+  readonly loaded = new Set<string>();
+  runs = 0;
+  private exited = false;
+  private draining: (() => void) | undefined;
+
+  constructor(
+    readonly worker: Worker,
+    private readonly onDeath: (thread: WorkerThread) => void,
+  ) {
+    worker.unref();
+    worker.on("message", (response: WorkerResponse) => this.settle(response));
+    worker.on("error", (error) => this.die(error));
+    worker.on("exit", (code) => this.die(new Error(`ONNX worker thread exited with code ${code}`)));
+  }
+
+  get alive(): boolean {
+    return !this.exited;
+  }
+
+  send(request: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerResponse> {
+    if (this.exited) return Promise.reject(new ProtocolError(503, "ONNX worker thread is gone; retry"));
+    return new Promise((resolve, reject) => {
+      this.pending.set(request.id, { kind: request.kind, resolve, reject });
+      if (request.kind === "run") this.runs++;
+      // Referenced only while work is outstanding, so an idle pool never keeps the process alive.
+      if (this.pending.size === 1) this.worker.ref();
+      this.worker.postMessage(request, transfer);
+    });
+  }
+
+  /** Terminates once the in-flight work is answered, or after `timeoutMs` at the latest. */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => void this.terminate(), timeoutMs);
+      timer.unref();
+      this.draining = () => {
+        clearTimeout(timer);
+        void this.terminate();
+      };
+      this.worker.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (this.pending.size === 0) this.draining();
+    });
+  }
+
+  async terminate(): Promise<void> {
+    if (this.exited) return;
+    await this.worker.terminate();
+  }
+
+  private settle(response: WorkerResponse): void {
+    const pending = this.pending.get(response.id);
+    if (pending === undefined) return;
+    this.pending.delete(response.id);
+    if (pending.kind === "run") this.runs--;
+    if (this.pending.size === 0) {
+      this.worker.unref();
+      this.draining?.();
+    }
+    pending.resolve(response);
+  }
+
+  private die(error: Error): void {
+    if (this.exited) return;
+    this.exited = true;
+    const failure = new ProtocolError(503, `ONNX worker thread stopped: ${error.message}; retry`, {
+      cause: error,
+    });
+    for (const pending of this.pending.values()) pending.reject(failure);
+    this.pending.clear();
+    this.runs = 0;
+    this.onDeath(this);
+  }
+}
+
+/**
+ * onnxruntime-node sessions on a fixed set of worker threads. A model key hashes to one slot, so each session
+ * lives in exactly one thread and its native state is never shared. Threads start on first use; `recycle`
+ * replaces a thread (to return the native memory that session churn leaks) and the slot's sessions reload
+ * lazily in the new one on their next run.
+ */
+export class OnnxWorkerPool {
+  readonly size: number;
+  private readonly maxQueue: number;
+  private readonly drainTimeoutMs: number;
+  private readonly threads: Array<WorkerThread | undefined>;
+  private readonly generations: number[];
+  private readonly sessions = new Map<string, SessionEntry>();
+  private nextRequest = 1;
+  private nextSession = 1;
+  private closed = false;
+
+  constructor(options: OnnxWorkerPoolOptions = {}) {
+    this.size = Math.max(1, Math.floor(options.workers ?? Math.max(1, availableParallelism() - 1)));
+    this.maxQueue = Math.max(1, Math.floor(options.maxQueue ?? 64));
+    this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+    this.threads = new Array<WorkerThread | undefined>(this.size).fill(undefined);
+    this.generations = new Array<number>(this.size).fill(0);
+  }
+
+  /** The slot a model key is assigned to. */
+  slotOf(key: string): number {
+    return hashKey(key) % this.size;
+  }
+
+  /** Creates a session in the key's worker and returns its handle with the model's own metadata. */
+  async load(key: string, bytes: Uint8Array): Promise<OnnxSessionHandle> {
+    this.assertOpen();
+    const entry: SessionEntry = {
+      id: `s${this.nextSession++}`,
+      key,
+      slot: this.slotOf(key),
+      // A private copy: the caller's buffer may be reused, and a recycled worker reloads from this one.
+      bytes: bytes.slice(),
+      metadata: undefined,
+    };
+    const response = await this.ensureLoaded(entry);
+    if (response === undefined || response.kind !== "load") {
+      throw new ProtocolError(500, "ONNX worker answered a load with something else");
+    }
+    entry.metadata = response.metadata;
+    this.sessions.set(entry.id, entry);
+    return { id: entry.id, key, slot: entry.slot, metadata: response.metadata };
+  }
+
+  /**
+   * Runs a session. `transfer` hands the inputs' buffers to the worker instead of copying them; the caller's
+   * typed arrays are detached afterwards, so only callers that own the tensors may ask for it.
+   */
+  async run(
+    handle: OnnxSessionHandle,
+    feeds: readonly Tensor[],
+    fetches: readonly string[] | undefined,
+    options: { signal?: AbortSignal; transfer?: boolean } = {},
+  ): Promise<Tensor[]> {
+    this.assertOpen();
+    const entry = this.sessions.get(handle.id);
+    if (entry === undefined) throw new ProtocolError(503, `model "${handle.key}" is not loaded`);
+    options.signal?.throwIfAborted();
+    const thread = this.thread(entry.slot);
+    if (thread.runs >= this.maxQueue) {
+      throw new ProtocolError(503, `overloaded: ${thread.runs} requests in flight on the model's worker`);
+    }
+    // After a recycle the new thread has not seen this session: post the load and the run back to back; the
+    // worker's run waits for the session, so no round trip is spent.
+    if (!thread.loaded.has(entry.id)) void this.ensureLoaded(entry).catch(() => undefined);
+    const request: WorkerRequest = {
+      kind: "run",
+      id: this.nextRequest++,
+      session: entry.id,
+      feeds: feeds as Tensor[],
+      fetches: fetches === undefined ? undefined : [...fetches],
+    };
+    const sent = thread.send(request, options.transfer === true ? transferables(feeds) : []);
+    const response = await abortable(sent, options.signal);
+    if (response.kind === "run") return response.outputs;
+    throw failure(response);
+  }
+
+  async unload(handle: OnnxSessionHandle): Promise<void> {
+    const entry = this.sessions.get(handle.id);
+    if (entry === undefined) return;
+    this.sessions.delete(handle.id);
+    const thread = this.threads[entry.slot];
+    if (thread === undefined || !thread.alive || !thread.loaded.has(entry.id)) return;
+    thread.loaded.delete(entry.id);
+    const response = await thread.send({ kind: "unload", id: this.nextRequest++, session: entry.id });
+    if (response.kind === "error") throw failure(response);
+  }
+
+  /**
+   * Replaces the thread of one slot (or of every slot): new work goes to a fresh thread at once, which reloads
+   * sessions as they are used; the old thread finishes its in-flight work and exits, returning its native
+   * memory. Resolves when the old threads have exited.
+   */
+  async recycle(slot?: number): Promise<void> {
+    const slots = slot === undefined ? [...this.threads.keys()] : [slot];
+    const draining: Promise<void>[] = [];
+    for (const s of slots) {
+      if (!Number.isInteger(s) || s < 0 || s >= this.size) throw new RangeError(`no worker slot ${s}`);
+      const old = this.threads[s];
+      this.threads[s] = undefined;
+      if (old !== undefined) draining.push(old.drain(this.drainTimeoutMs));
+    }
+    await Promise.all(draining);
+  }
+
+  stats(): OnnxWorkerStats[] {
+    const counts = new Array<number>(this.size).fill(0);
+    for (const entry of this.sessions.values()) counts[entry.slot] = (counts[entry.slot] ?? 0) + 1;
+    return this.threads.map((thread, slot) => ({
+      slot,
+      running: thread?.alive ?? false,
+      inFlight: thread?.runs ?? 0,
+      sessions: counts[slot] ?? 0,
+      loaded: thread?.loaded.size ?? 0,
+      generation: this.generations[slot] ?? 0,
+    }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.sessions.clear();
+    const threads = this.threads.splice(0, this.threads.length);
+    await Promise.all(threads.map((thread) => thread?.terminate()));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ProtocolError(503, "the ONNX runtime is closed");
+  }
+
+  private thread(slot: number): WorkerThread {
+    const current = this.threads[slot];
+    if (current?.alive) return current;
+    const thread = new WorkerThread(spawnWorker(), (dead) => {
+      // A crashed thread is forgotten; the next request starts a fresh one and reloads lazily.
+      if (this.threads[slot] === dead) this.threads[slot] = undefined;
+    });
+    this.threads[slot] = thread;
+    this.generations[slot] = (this.generations[slot] ?? 0) + 1;
+    return thread;
+  }
+
+  /** Loads the session into its slot's current thread (a no-op answer when it is already there). */
+  private async ensureLoaded(entry: SessionEntry): Promise<WorkerResponse | undefined> {
+    const thread = this.thread(entry.slot);
+    if (thread.loaded.has(entry.id)) return undefined;
+    thread.loaded.add(entry.id);
+    let response: WorkerResponse;
+    try {
+      response = await thread.send({
+        kind: "load",
+        id: this.nextRequest++,
+        session: entry.id,
+        bytes: entry.bytes,
+      });
+    } catch (error) {
+      thread.loaded.delete(entry.id);
+      throw error;
+    }
+    if (response.kind === "error") {
+      // Forget it so the next run tries the load again rather than hitting a missing session.
+      thread.loaded.delete(entry.id);
+      throw failure(response);
+    }
+    return response;
+  }
+}
+
+function failure(response: WorkerResponse): ProtocolError {
+  if (response.kind === "error") return new ProtocolError(response.status, response.message);
+  return new ProtocolError(500, `ONNX worker answered with an unexpected ${response.kind} message`);
+}
+
+/** Lets the caller stop waiting; the worker still finishes the run, which keeps the in-flight count honest. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function spawnWorker(): Worker {
+  // Compiled, the thread runs onnx-worker.js. From source (tsx, Vitest) it runs the TypeScript file, so the
+  // thread first registers tsx's loader: execArgv loaders do not reach worker threads on Node 20.
+  const fromSource = import.meta.url.endsWith(".ts");
+  return fromSource
+    ? new Worker(
+        `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL("./onnx-worker.ts", import.meta.url).href)}); });`,
+        { eval: true },
+      )
+    : new Worker(new URL("./onnx-worker.js", import.meta.url));
+}

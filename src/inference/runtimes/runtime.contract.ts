@@ -1,0 +1,126 @@
+// The one test suite every ModelRuntime must pass; runtimes.test.ts runs it for each runtime.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isProtocolError, type Tensor } from "../protocol/index.js";
+import type { LoadedModel, ModelRuntime, TensorMeta } from "./runtime.js";
+
+export interface RuntimeContractCase {
+  runtime: ModelRuntime;
+  /** A valid artifact for the runtime and a key to load it under. */
+  artifact: Uint8Array;
+  key: string;
+  /** Bytes the runtime must refuse to load. */
+  brokenArtifact: Uint8Array;
+  /** Fresh tensors on every call: a runtime may take ownership of what it is given. */
+  validInputs(): Tensor[];
+  /** Each a client mistake the runtime must answer with 400. */
+  badInputs(): {
+    unknownName: Tensor[];
+    wrongDatatype: Tensor[];
+    wrongShape: Tensor[];
+    missing: Tensor[];
+  };
+  /** Releases what the case holds (closes the runtime). */
+  cleanup(): Promise<void>;
+}
+
+async function statusOf(promise: Promise<unknown>): Promise<number | "resolved" | "not a ProtocolError"> {
+  try {
+    await promise;
+    return "resolved";
+  } catch (error) {
+    return isProtocolError(error) ? error.status : "not a ProtocolError";
+  }
+}
+
+function shapeFits(shape: readonly number[], declared: readonly number[]): boolean {
+  return shape.length === declared.length && declared.every((d, i) => d === -1 || d === shape[i]);
+}
+
+function expectDeclared(outputs: readonly Tensor[], declared: readonly TensorMeta[]): void {
+  for (const output of outputs) {
+    const spec = declared.find((d) => d.name === output.name);
+    expect(spec, `output ${output.name} is declared`).toBeDefined();
+    expect(output.datatype).toBe(spec?.datatype);
+    expect(shapeFits(output.shape, spec?.shape ?? [])).toBe(true);
+    expect(output.data.length).toBe(output.shape.reduce((a, b) => a * b, 1));
+  }
+}
+
+export function describeRuntimeContract(label: string, makeCase: () => Promise<RuntimeContractCase>): void {
+  describe(`ModelRuntime contract: ${label}`, () => {
+    let c: RuntimeContractCase;
+    let model: LoadedModel;
+
+    beforeAll(async () => {
+      c = await makeCase();
+      model = await c.runtime.load(c.artifact, { key: c.key });
+    });
+
+    afterAll(async () => {
+      await c?.cleanup();
+    });
+
+    it("reports metadata with named, typed inputs and outputs and a platform", () => {
+      const meta = model.metadata();
+      expect(meta.platform.length).toBeGreaterThan(0);
+      expect(meta.inputs.length).toBeGreaterThan(0);
+      expect(meta.outputs.length).toBeGreaterThan(0);
+      for (const t of [...meta.inputs, ...meta.outputs]) {
+        expect(t.name.length).toBeGreaterThan(0);
+        expect(t.shape.every((d) => Number.isInteger(d) && d >= -1)).toBe(true);
+      }
+      expect(model.sizeBytes).toBeGreaterThanOrEqual(c.artifact.byteLength);
+    });
+
+    it("infers every declared output, typed and shaped as declared", async () => {
+      const meta = model.metadata();
+      const outputs = await model.infer(c.validInputs());
+      expect(outputs.map((o) => o.name)).toEqual(meta.outputs.map((o) => o.name));
+      expectDeclared(outputs, meta.outputs);
+    });
+
+    it("returns only the requested outputs, in the requested order", async () => {
+      const names = model
+        .metadata()
+        .outputs.map((o) => o.name)
+        .reverse();
+      const last = names.slice(0, 1);
+      expect((await model.infer(c.validInputs(), { outputs: last })).map((o) => o.name)).toEqual(last);
+      expect((await model.infer(c.validInputs(), { outputs: names })).map((o) => o.name)).toEqual(names);
+      expect(await statusOf(model.infer(c.validInputs(), { outputs: ["no-such-output"] }))).toBe(400);
+    });
+
+    it("answers client mistakes with 400", async () => {
+      const bad = c.badInputs();
+      expect(await statusOf(model.infer(bad.unknownName))).toBe(400);
+      expect(await statusOf(model.infer(bad.wrongDatatype))).toBe(400);
+      expect(await statusOf(model.infer(bad.wrongShape))).toBe(400);
+      expect(await statusOf(model.infer(bad.missing))).toBe(400);
+      expect(await statusOf(model.infer([...c.validInputs(), ...c.validInputs()]))).toBe(400);
+      // The model is still fine afterwards.
+      await expect(model.infer(c.validInputs())).resolves.toHaveLength(model.metadata().outputs.length);
+    });
+
+    it("rejects an already aborted call with the signal's reason", async () => {
+      const controller = new AbortController();
+      controller.abort(new Error("client went away"));
+      await expect(model.infer(c.validInputs(), { signal: controller.signal })).rejects.toThrow(
+        "client went away",
+      );
+    });
+
+    it("refuses a broken artifact with 500", async () => {
+      expect(await statusOf(c.runtime.load(c.brokenArtifact, { key: `${c.key}-broken` }))).toBe(500);
+    });
+
+    it("loads the same artifact twice independently, and infer after unload fails with 503", async () => {
+      const other = await c.runtime.load(c.artifact, { key: c.key });
+      await expect(other.infer(c.validInputs())).resolves.toBeDefined();
+      await other.unload();
+      await other.unload();
+      expect(await statusOf(other.infer(c.validInputs()))).toBe(503);
+      // Unloading one copy leaves the other serving.
+      await expect(model.infer(c.validInputs())).resolves.toBeDefined();
+    });
+  });
+}

@@ -1,0 +1,59 @@
+import type { Tensor, TensorMetadata } from "../protocol/index.js";
+
+/**
+ * The one interface every model runtime implements. The model cache loads artifacts through it and the
+ * protocol routes infer through it, so neither knows which engine answers. Errors are ProtocolErrors: 400 for
+ * a client mistake (unknown input, wrong datatype or shape), 503 for "not now" (overloaded, unloaded, worker
+ * recycling), 500 for a model that fails.
+ */
+
+export type RuntimeName = "onnx" | "skala.forecast";
+
+export const RUNTIME_NAMES: readonly RuntimeName[] = ["onnx", "skala.forecast"];
+
+/** A tensor as the model declares it; -1 marks a variable dimension (the protocol's convention). */
+export type TensorMeta = TensorMetadata;
+
+export interface LoadedModelMetadata {
+  inputs: TensorMeta[];
+  outputs: TensorMeta[];
+  /** The protocol's `platform`, e.g. "onnxruntime_onnx" (Triton's name) or "skala.forecast". */
+  platform: string;
+}
+
+export interface LoadOptions {
+  /**
+   * A stable identity of the model version (e.g. "project/model:3" or the artifact digest). The ONNX runtime
+   * hashes it to pick the worker thread that owns the session, so one model always lives in one worker.
+   */
+  key: string;
+  signal?: AbortSignal;
+}
+
+export interface InferOptions {
+  /** Output names to compute, in this order; all outputs when left out. An unknown name is a 400. */
+  outputs?: readonly string[];
+  /**
+   * Rejects the call once aborted. Work already handed to a native session cannot be interrupted; its result
+   * is dropped.
+   */
+  signal?: AbortSignal;
+}
+
+export interface LoadedModel {
+  metadata(): LoadedModelMetadata;
+  /** Inputs are validated against metadata() first, so a client mistake never reaches the engine. */
+  infer(inputs: readonly Tensor[], options?: InferOptions): Promise<Tensor[]>;
+  /** Estimated resident bytes, for the cache's memory budget. */
+  readonly sizeBytes: number;
+  /** Frees the model; later infer calls reject with 503. Idempotent. */
+  unload(): Promise<void>;
+}
+
+export interface ModelRuntime {
+  readonly name: RuntimeName;
+  /** Parses and prepares an artifact. A broken artifact rejects with a 500 ProtocolError naming the reason. */
+  load(artifact: Uint8Array, options: LoadOptions): Promise<LoadedModel>;
+  /** Releases what the runtime holds (worker threads); loaded models become unusable. */
+  close(): Promise<void>;
+}
