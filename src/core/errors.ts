@@ -18,7 +18,6 @@ export const ERROR_CATALOGUE = {
   MODEL_ARCHIVED: "The registered model is archived; restore it before changing it.",
   VERSION_NOT_FOUND: "The model version does not exist.",
   ALIAS_NOT_FOUND: "The alias is not set on the model.",
-  ALIAS_INVALID: "The alias name is reserved or malformed (aliases may not look like version numbers).",
   RUN_NOT_FOUND: "The run does not exist.",
   RUN_FINISHED: "The run has already finished and can no longer be changed.",
   DATASET_NOT_FOUND: "The dataset or dataset version does not exist.",
