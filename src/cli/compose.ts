@@ -3,6 +3,7 @@ import { createFsBlobStore } from "../artifacts/index.js";
 import { type SkalaConfig, systemClock } from "../core/index.js";
 import { createFleets, type Fleets } from "../fleets/index.js";
 import { buildApp, type SkalaApp } from "../http/index.js";
+import { createInferenceService, createRuntimes, type InferenceService } from "../inference/index.js";
 import { JobQueue, WorkerPool } from "../jobs/index.js";
 import { createRegistry, DEFAULT_PROJECT, type Registry } from "../registry/index.js";
 import { migrateToLatest, openStore, type Store } from "../store/index.js";
@@ -12,6 +13,8 @@ export interface Services {
   registry: Registry;
   jobs: JobQueue;
   fleets: Fleets;
+  /** The `/v2` inference server; its runtimes start threads only on first use. */
+  inference: InferenceService;
   /** Present when this process runs workers (`workers.enabled`). */
   workers: WorkerPool | undefined;
   close(): Promise<void>;
@@ -40,6 +43,17 @@ export async function openServices(
     const jobs = new JobQueue({ store, clock: systemClock });
     const trainingThreads = config.workers.trainingThreads || Math.max(1, availableParallelism());
     const fleets = createFleets({ db: store.db, registry, jobs, clock: systemClock, trainingThreads });
+    const runtimes = createRuntimes({
+      onnx: config.inference.onnxWorkers > 0 ? { workers: config.inference.onnxWorkers } : {},
+    });
+    const inference = createInferenceService({
+      registry,
+      runtimes,
+      project: config.inference.project,
+      memoryBudgetBytes: config.inference.memoryBudgetBytes,
+      minResidencyMs: config.inference.minResidencyMs,
+      ping: () => store.ping(),
+    });
     let workers: WorkerPool | undefined;
     if (options.workers ?? false) {
       // One more job than training threads, so one chunk registers while the others train.
@@ -57,9 +71,12 @@ export async function openServices(
       registry,
       jobs,
       fleets,
+      inference,
       workers,
       async close() {
         await workers?.stop({ timeoutMs: 10_000 });
+        await inference.close();
+        await runtimes.close();
         await fleets.close();
         await store.close();
       },
@@ -78,6 +95,7 @@ export async function startServer(
     store: services.store,
     registry: services.registry,
     fleets: services.fleets.service,
+    inference: services.inference,
     bodyLimitBytes: config.server.bodyLimitBytes,
     logger: config.log.level === "silent" ? false : { level: config.log.level },
   });

@@ -94,6 +94,34 @@ export const SETTINGS = [
     doc: "Threads that fit models; 0 means one per core.",
   },
   {
+    key: "inference.project",
+    env: "SKALA_INFERENCE_PROJECT",
+    flag: "--inference-project",
+    default: "default",
+    doc: "Registry project whose models `/v2/models/{name}` serves.",
+  },
+  {
+    key: "inference.memoryBudgetBytes",
+    env: "SKALA_INFERENCE_MEMORY_BUDGET_BYTES",
+    flag: "--inference-memory-budget-bytes",
+    default: 1024 * 1024 * 1024,
+    doc: "Memory budget of loaded models, in bytes (1 GiB); least recently used models are evicted beyond it.",
+  },
+  {
+    key: "inference.minResidencyMs",
+    env: "SKALA_INFERENCE_MIN_RESIDENCY_MS",
+    flag: "--inference-min-residency-ms",
+    default: 10_000,
+    doc: "A loaded model is not evicted before this many milliseconds (10 s), bounding load/unload churn.",
+  },
+  {
+    key: "inference.onnxWorkers",
+    env: "SKALA_INFERENCE_ONNX_WORKERS",
+    flag: "--inference-onnx-workers",
+    default: 0,
+    doc: "Worker threads that run ONNX sessions; 0 means one per core minus one.",
+  },
+  {
     key: "log.level",
     env: "SKALA_LOG_LEVEL",
     flag: "--log-level",
@@ -127,6 +155,15 @@ const ConfigSchema = Type.Object(
     gc: Type.Object({ graceSeconds: NonNegativeInt }, { additionalProperties: false }),
     workers: Type.Object(
       { enabled: Type.Boolean(), trainingThreads: Type.Integer({ minimum: 0, maximum: 256 }) },
+      { additionalProperties: false },
+    ),
+    inference: Type.Object(
+      {
+        project: Type.String({ minLength: 1 }),
+        memoryBudgetBytes: PositiveInt,
+        minResidencyMs: NonNegativeInt,
+        onnxWorkers: Type.Integer({ minimum: 0, maximum: 256 }),
+      },
       { additionalProperties: false },
     ),
     log: Type.Object(

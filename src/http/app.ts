@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { SkalaError } from "../core/index.js";
 import { type FleetService, fleetRoutes } from "../fleets/index.js";
+import { type InferenceService, isOipUrl, oipRoutes, sendOipError } from "../inference/index.js";
 import type { Registry } from "../registry/index.js";
 import { registryRoutes } from "../registry/index.js";
 import type { Store } from "../store/index.js";
@@ -16,6 +17,8 @@ export interface AppDependencies {
   registry: Registry;
   /** Fleet endpoints; left out by processes that serve only the registry. */
   fleets?: FleetService;
+  /** The Open Inference Protocol endpoints (`/v2`); left out by processes that do not serve models. */
+  inference?: InferenceService;
   /** Largest JSON body in bytes (bulk registration is the big one). */
   bodyLimitBytes: number;
   logger?: FastifyServerOptions["logger"];
@@ -61,7 +64,11 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
     bodyLimit: deps.bodyLimitBytes,
     keepAliveTimeout: 72_000,
     routerOptions: { maxParamLength: 500 },
-    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
+    // Errors raised before routing (a malformed URL) answer in the shape of the API the URL belongs to.
+    frameworkErrors: (error, request, reply) =>
+      deps.inference && isOipUrl(request.url)
+        ? sendOipError(error, request, reply, deps.bodyLimitBytes)
+        : sendError(error, request, reply),
     ajv: {
       // Report every problem at once, and never drop unknown fields silently: they are errors.
       customOptions: { allErrors: true, removeAdditional: false, coerceTypes: "array", useDefaults: true },
@@ -111,5 +118,8 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
 
   await app.register(registryRoutes, { prefix: "/api/v1", registry: deps.registry });
   if (deps.fleets) await app.register(fleetRoutes, { prefix: "/api/v1", fleets: deps.fleets });
+  if (deps.inference) {
+    await app.register(oipRoutes, { inference: deps.inference, bodyLimitBytes: deps.bodyLimitBytes });
+  }
   return app;
 }

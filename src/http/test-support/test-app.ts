@@ -1,6 +1,12 @@
 import { createMemoryBlobStore } from "../../artifacts/index.js";
 import { systemClock } from "../../core/index.js";
 import { createFleets } from "../../fleets/index.js";
+import {
+  createInferenceService,
+  createRuntimes,
+  type InferenceService,
+  type InferenceServiceOptions,
+} from "../../inference/index.js";
 import { JobQueue } from "../../jobs/index.js";
 import { createRegistry, DEFAULT_PROJECT, type Registry } from "../../registry/index.js";
 import type { DialectName } from "../../store/index.js";
@@ -9,8 +15,19 @@ import { buildApp, type SkalaApp } from "../app.js";
 
 /** A complete app over a fresh store and an in-memory blob store, for `app.inject()` tests. */
 export async function testApp(
-  options: { dialect?: DialectName; bodyLimitBytes?: number; bulkMaxVersions?: number } = {},
-): Promise<{ app: SkalaApp; registry: Registry; close(): Promise<void> }> {
+  options: {
+    dialect?: DialectName;
+    bodyLimitBytes?: number;
+    bulkMaxVersions?: number;
+    /** Serve `/v2` with one ONNX worker; the options override the service's defaults. */
+    inference?: boolean | Partial<Omit<InferenceServiceOptions, "registry" | "runtimes">>;
+  } = {},
+): Promise<{
+  app: SkalaApp;
+  registry: Registry;
+  inference: InferenceService | undefined;
+  close(): Promise<void>;
+}> {
   const fresh = await freshStore(options.dialect ?? "sqlite");
   const registry = createRegistry({
     store: fresh.store,
@@ -31,17 +48,34 @@ export async function testApp(
     clock: systemClock,
     trainingThreads: 1,
   });
+  const runtimes = options.inference ? createRuntimes({ onnx: { workers: 1 } }) : undefined;
+  const inference =
+    runtimes === undefined
+      ? undefined
+      : createInferenceService({
+          registry,
+          runtimes,
+          project: DEFAULT_PROJECT,
+          memoryBudgetBytes: 1 << 30,
+          minResidencyMs: 0,
+          ping: () => fresh.store.ping(),
+          ...(typeof options.inference === "object" && options.inference),
+        });
   const app = await buildApp({
     store: fresh.store,
     registry,
     fleets: fleets.service,
+    ...(inference !== undefined && { inference }),
     bodyLimitBytes: options.bodyLimitBytes ?? 8 << 20,
   });
   return {
     app,
     registry,
+    inference,
     async close() {
       await app.close();
+      await inference?.close();
+      await runtimes?.close();
       await fleets.close();
       await fresh.dispose();
     },
