@@ -66,23 +66,23 @@ export class FleetRunner {
     const plan = JSON.parse(run.plan) as SegmentPlan;
     // A retried chunk (crash, lost lease) skips the segments it already recorded: none is trained twice.
     const done = await this.fleets.segmentIds(run.id, payload.seriesIds);
-    const todo = payload.seriesIds.filter((id) => !done.has(id));
-    if (todo.length > 0) {
+    const pending = payload.seriesIds.filter((id) => !done.has(id));
+    if (pending.length > 0) {
       const data = await this.dataset(run.datasetDigest, settings);
-      const segments = todo.map((seriesId) => {
+      const segments = pending.map((seriesId) => {
         const values = data.series.get(seriesId);
         if (!values) throw new SkalaError("INTERNAL", `series ${seriesId} is missing from the dataset`);
         return { seriesId, values };
       });
       const outcomes = await this.training.train({ plan, segments });
-      if (context.signal.aborted) return { trained: 0, skipped: todo.length };
+      if (context.signal.aborted) return { trained: 0, skipped: pending.length };
       await this.record(run, settings, plan, payload.chunk, outcomes);
       // Fitting is CPU-bound on its thread, so the summed fitting time is the training's CPU time.
       const trainMs = outcomes.reduce((sum, o) => sum + (o.ok ? o.fitMs : 0), 0);
       await this.fleets.addResources(run.id, trainMs, Math.round(process.memoryUsage.rss() / 1_048_576));
     }
     await this.maybeFinalize(run);
-    return { trained: todo.length, skipped: done.size };
+    return { trained: pending.length, skipped: done.size };
   }
 
   private async activeRun(runId: string): Promise<StoredRun | undefined> {

@@ -1,4 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { DATATYPES } from "../core/index.js";
 
 /**
  * Input and output shapes of the registry, in TypeBox: the same objects validate HTTP bodies,
@@ -29,21 +30,7 @@ export const Metrics = Type.Record(Type.String({ pattern: KEY_PATTERN }), Type.N
 });
 export const Digest = Type.String({ pattern: "^sha256:[0-9a-f]{64}$" });
 
-export const DATATYPES = [
-  "BOOL",
-  "UINT8",
-  "UINT16",
-  "UINT32",
-  "UINT64",
-  "INT8",
-  "INT16",
-  "INT32",
-  "INT64",
-  "FP16",
-  "FP32",
-  "FP64",
-  "BYTES",
-] as const;
+export { DATATYPES };
 
 export const TensorSpec = Type.Object(
   {

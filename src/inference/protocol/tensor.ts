@@ -1,3 +1,4 @@
+import { DATATYPES, type Datatype } from "../../core/index.js";
 import { roundToFloat16 } from "./float16.js";
 import { decodeParameters, isPlainObject, type Parameters } from "./parameters.js";
 import { badRequest, describeValue, ProtocolError, quoteName } from "./protocol-error.js";
@@ -8,23 +9,7 @@ import { badRequest, describeValue, ProtocolError, quoteName } from "./protocol-
  * down in docs/reference/inference-protocol.md; keep the two in step.
  */
 
-export const DATATYPES = [
-  "BOOL",
-  "UINT8",
-  "UINT16",
-  "UINT32",
-  "UINT64",
-  "INT8",
-  "INT16",
-  "INT32",
-  "INT64",
-  "FP16",
-  "FP32",
-  "FP64",
-  "BYTES",
-] as const;
-
-export type Datatype = (typeof DATATYPES)[number];
+export { DATATYPES, type Datatype };
 
 /**
  * The in-memory container per datatype. Typed arrays because runtimes (onnxruntime) take them without a

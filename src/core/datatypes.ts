@@ -1,0 +1,21 @@
+/**
+ * Tensor datatypes of the Open Inference Protocol v2, shared by model signatures (registry) and the inference
+ * protocol so that a registered signature and a served model speak the same names.
+ */
+export const DATATYPES = [
+  "BOOL",
+  "UINT8",
+  "UINT16",
+  "UINT32",
+  "UINT64",
+  "INT8",
+  "INT16",
+  "INT32",
+  "INT64",
+  "FP16",
+  "FP32",
+  "FP64",
+  "BYTES",
+] as const;
+
+export type Datatype = (typeof DATATYPES)[number];
