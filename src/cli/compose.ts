@@ -5,7 +5,7 @@ import { createFleets, type Fleets } from "../fleets/index.js";
 import { buildApp, type SkalaApp } from "../http/index.js";
 import { createInferenceService, createRuntimes, type InferenceService } from "../inference/index.js";
 import { JobQueue, WorkerPool } from "../jobs/index.js";
-import { createRegistry, DEFAULT_PROJECT, type Registry } from "../registry/index.js";
+import { createRegistry, DEFAULT_PROJECT, type Registry, type RegistryObserver } from "../registry/index.js";
 import { migrateToLatest, openStore, type Store } from "../store/index.js";
 
 export interface Services {
@@ -23,7 +23,7 @@ export interface Services {
 /** The composition root: the only place that picks adapters (SQLite or PostgreSQL, file-system blobs). */
 export async function openServices(
   config: SkalaConfig,
-  options: { migrate?: boolean; workers?: boolean } = {},
+  options: { migrate?: boolean; workers?: boolean; observer?: RegistryObserver } = {},
 ): Promise<Services> {
   const store = openStore(config.resolved.databaseUrl);
   try {
@@ -32,6 +32,7 @@ export async function openServices(
     const registry = createRegistry({
       store,
       blobs,
+      ...(options.observer && { observer: options.observer }),
       clock: systemClock,
       limits: {
         bulkMaxVersions: config.registry.bulkMaxVersions,
@@ -90,7 +91,12 @@ export async function openServices(
 export async function startServer(
   config: SkalaConfig,
 ): Promise<{ app: SkalaApp; url: string; services: Services }> {
-  const services = await openServices(config, { workers: config.workers.enabled });
+  // The server's logger exists only once the app does; registry events logged before that are dropped.
+  let log: ((versions: number) => void) | undefined;
+  const services = await openServices(config, {
+    workers: config.workers.enabled,
+    observer: { registrationTransactionStarted: (versions) => log?.(versions) },
+  });
   const app = await buildApp({
     store: services.store,
     registry: services.registry,
@@ -99,6 +105,7 @@ export async function startServer(
     bodyLimitBytes: config.server.bodyLimitBytes,
     logger: config.log.level === "silent" ? false : { level: config.log.level },
   });
+  log = (versions) => app.log.debug({ versions }, "registration transaction started");
   app.addHook("onClose", async () => services.close());
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   return { app, url: address, services };

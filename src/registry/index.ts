@@ -9,5 +9,6 @@ export {
   type BulkRegisterOptions,
   parseVersionRef,
   type RegisteredVersion,
+  type RegistryObserver,
   type VersionRef,
 } from "./version.service.js";

@@ -7,13 +7,14 @@ import { ModelService } from "./model.service.js";
 import { DEFAULT_PROJECT, ProjectService } from "./project.service.js";
 import { ProjectResolver } from "./project-resolver.js";
 import { RunService } from "./run.service.js";
-import { VersionService } from "./version.service.js";
+import { type RegistryObserver, VersionService } from "./version.service.js";
 
 export interface RegistryOptions {
   store: Store;
   blobs: BlobStore;
   clock: Clock;
   limits: { bulkMaxVersions: number; pageSizeMax: number; artifactMaxBytes: number };
+  observer?: RegistryObserver;
 }
 
 export interface Registry {
@@ -39,10 +40,14 @@ export function createRegistry(options: RegistryOptions): Registry {
   return {
     projects: new ProjectService(db, options.clock),
     models: new ModelService(db, projects, options.clock, options.limits.pageSizeMax),
-    versions: new VersionService(db, projects, artifacts, options.clock, {
-      ...options.limits,
-      lockRows: options.store.dialect === "postgres",
-    }),
+    versions: new VersionService(
+      db,
+      projects,
+      artifacts,
+      options.clock,
+      { ...options.limits, lockRows: options.store.dialect === "postgres" },
+      options.observer,
+    ),
     runs: new RunService(db, projects, artifacts, options.clock, options.limits.pageSizeMax),
     datasets: new DatasetService(db, projects, artifacts, options.clock),
     artifacts,

@@ -17,6 +17,15 @@ import { type VersionPredicate, type VersionRowInput, VersionsRepository } from 
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+/**
+ * Optional observation points for logs and tests (the crash test kills the server inside this transaction).
+ * Observers must not throw.
+ */
+export interface RegistryObserver {
+  /** The artifacts are stored and the all-or-nothing transaction has begun. */
+  registrationTransactionStarted?: (versions: number) => void;
+}
+
 /** What a bulk registration returns per item: enough to address the version, without re-reading it. */
 export interface RegisteredVersion {
   id: string;
@@ -65,6 +74,7 @@ export class VersionService {
     private readonly artifacts: ArtifactService,
     private readonly clock: Clock,
     private readonly limits: VersionServiceLimits,
+    private readonly observe: RegistryObserver = {},
   ) {
     this.versions = new VersionsRepository(db);
   }
@@ -120,6 +130,7 @@ export class VersionService {
     const createdAt = now.toISOString();
 
     return this.db.transaction().execute(async (trx) => {
+      this.observe.registrationTransactionStarted?.(items.length);
       const models = await this.lockModels(trx, projectId, [...new Set(items.map((i) => i.model))], {
         create: options.createModels,
         items,

@@ -26,13 +26,33 @@ describe("crash during bulk registration", () => {
   /** How long an uninterrupted bulk request takes here; the kills are placed at fractions of it. */
   let fullRequestMs = 0;
 
-  // Fraction 0 is the calibration run: no kill, the request completes.
-  it.each([0, 0.3, 0.75, 0.95])(
-    "keeps the batch all-or-nothing when killed at %f of the request's duration",
-    async (fraction) => {
-      const batch = `b${fraction}`;
-      const { url, child } = await startSkala(dataDir);
-      if (fraction > 0) expect(fullRequestMs).toBeGreaterThan(0);
+  type Kill =
+    | { when: "never" }
+    | { when: "fraction"; of: number }
+    | { when: "after transaction start"; delayMs: number };
+  // The first run calibrates (no kill). One kill lands while the artifacts are written; the others are timed
+  // from the server's own debug log line that the all-or-nothing transaction has begun.
+  const kills: Array<[string, Kill]> = [
+    ["never (calibration)", { when: "never" }],
+    ["while artifacts are written", { when: "fraction", of: 0.3 }],
+    ["as the transaction starts", { when: "after transaction start", delayMs: 0 }],
+    ["50 ms into the transaction", { when: "after transaction start", delayMs: 50 }],
+    ["250 ms into the transaction", { when: "after transaction start", delayMs: 250 }],
+  ];
+
+  it.each(kills)(
+    "keeps the batch all-or-nothing when killed %s",
+    async (label, kill) => {
+      const batch = `b${outcomes.length}`;
+      const { url, child } = await startSkala(dataDir, ["--log-level", "debug"]);
+      if (kill.when === "fraction") expect(fullRequestMs).toBeGreaterThan(0);
+      const transactionStarted = new Promise<void>((resolve) => {
+        let log = "";
+        child.stdout?.on("data", (chunk: Buffer) => {
+          log += chunk.toString();
+          if (log.includes("registration transaction started")) resolve();
+        });
+      });
       const versions = Array.from({ length: VERSIONS }, (_, i) => ({
         model: `crash-${i % 1_000}`,
         runtime: "skala.forecast",
@@ -50,17 +70,25 @@ describe("crash during bulk registration", () => {
         () => "killed",
       );
       const started = performance.now();
-      const killAfterMs = Math.round(fraction * fullRequestMs);
       let status: number | string;
-      if (fraction === 0) {
-        status = await request;
-        fullRequestMs = performance.now() - started;
-        expect(status).toBe(201);
-        await stopSkala(child, "SIGKILL");
-      } else {
-        await new Promise((resolve) => setTimeout(resolve, killAfterMs));
-        await stopSkala(child, "SIGKILL");
-        status = await request;
+      switch (kill.when) {
+        case "never":
+          status = await request;
+          fullRequestMs = performance.now() - started;
+          expect(status).toBe(201);
+          await stopSkala(child, "SIGKILL");
+          break;
+        case "fraction":
+          await new Promise((resolve) => setTimeout(resolve, kill.of * fullRequestMs));
+          await stopSkala(child, "SIGKILL");
+          status = await request;
+          break;
+        case "after transaction start":
+          await transactionStarted;
+          await new Promise((resolve) => setTimeout(resolve, kill.delayMs));
+          await stopSkala(child, "SIGKILL");
+          status = await request;
+          break;
       }
 
       const store = openStore(`sqlite:${join(dataDir, "skala.db")}`);
@@ -75,9 +103,7 @@ describe("crash during bulk registration", () => {
         const count = Number(present.n);
         expect([0, VERSIONS]).toContain(count);
         if (status === 201) expect(count).toBe(VERSIONS);
-        outcomes.push(
-          `${fraction === 0 ? "no kill" : `killed at ${killAfterMs} ms`}: ${count === 0 ? "absent" : "present"} (response ${status})`,
-        );
+        outcomes.push(`killed ${label}: ${count === 0 ? "absent" : "present"} (response ${status})`);
 
         const blobs = createFsBlobStore(join(dataDir, "artifacts"));
         const referenced = await store.db
