@@ -16,7 +16,8 @@ export const ONNX_SESSION_OPTIONS = {
 export type WorkerRequest =
   | { kind: "load"; id: number; session: string; bytes: Uint8Array }
   | { kind: "run"; id: number; session: string; feeds: Tensor[]; fetches: string[] | undefined }
-  | { kind: "unload"; id: number; session: string };
+  | { kind: "unload"; id: number; session: string }
+  | { kind: "shutdown"; id: number };
 
 export interface SessionMetadata {
   inputs: TensorMetadata[];
@@ -27,6 +28,7 @@ export type WorkerResponse =
   | { kind: "load"; id: number; ok: true; metadata: SessionMetadata }
   | { kind: "run"; id: number; ok: true; outputs: Tensor[] }
   | { kind: "unload"; id: number; ok: true }
+  | { kind: "shutdown"; id: number; ok: true }
   | { kind: "error"; id: number; ok: false; status: ProtocolStatus; message: string };
 
 /** The buffers a message can hand over instead of copying: whole, unshared ArrayBuffers only. */

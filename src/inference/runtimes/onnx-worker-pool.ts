@@ -53,11 +53,16 @@ interface SessionEntry {
   metadata: SessionMetadata | undefined;
 }
 
+/** How long a thread may take to release its sessions before it is terminated regardless. */
+const SHUTDOWN_TIMEOUT_MS = 5_000;
+
 /** One worker thread and what it holds. A recycled thread keeps answering its in-flight work, then exits. */
 class WorkerThread {
   readonly pending = new Map<number, Pending>();
   readonly loaded = new Set<string>();
   runs = 0;
+  private shutdowns = 0;
+  private terminating: Promise<void> | undefined;
   private exited = false;
   private draining: (() => void) | undefined;
 
@@ -104,9 +109,23 @@ class WorkerThread {
     });
   }
 
-  async terminate(): Promise<void> {
-    if (this.exited) return;
-    await this.worker.terminate();
+  /** Asks the thread to release its sessions (bounded wait), then ends it. */
+  terminate(): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    this.terminating ??= this.shutDown();
+    return this.terminating;
+  }
+
+  private async shutDown(): Promise<void> {
+    const released = new Promise<void>((resolve) => {
+      const id = -1 - this.shutdowns++;
+      this.pending.set(id, { kind: "shutdown", resolve: () => resolve(), reject: () => resolve() });
+      this.worker.ref();
+      this.worker.postMessage({ kind: "shutdown", id } satisfies WorkerRequest);
+    });
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_TIMEOUT_MS).unref());
+    await Promise.race([released, timeout]);
+    if (!this.exited) await this.worker.terminate();
   }
 
   private settle(response: WorkerResponse): void {

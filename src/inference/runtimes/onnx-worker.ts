@@ -200,6 +200,17 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
       }
       return { kind: "unload", id: request.id, ok: true };
     }
+    case "shutdown": {
+      // Native sessions are released here, on their own thread, before the pool terminates it: tearing a
+      // thread down with live onnxruntime sessions can crash the whole process.
+      const all = [...sessions.entries()];
+      sessions.clear();
+      for (const [key, session] of all) {
+        await Promise.allSettled(running.get(key) ?? []);
+        await session.then((s) => s.release()).catch(() => undefined);
+      }
+      return { kind: "shutdown", id: request.id, ok: true };
+    }
     default: {
       const unhandled: never = request;
       throw new ProtocolError(500, `unknown request ${JSON.stringify(unhandled)}`);
