@@ -14,7 +14,7 @@
  * 2008, ch. 6), which cover every model this module fits.
  */
 
-import { decompose } from "./decompose.js";
+import { decompose, isConstant } from "./decompose.js";
 import { add, kronecker, leastSquares, linearFit, matrix, multiply, scale, transpose } from "./linalg.js";
 import { type NelderMeadOptions, nelderMead } from "./optim.js";
 import type {
@@ -743,7 +743,7 @@ export function fitEts(y: Float64Array, period: number, spec: EtsSpec = {}): Fit
   const ic = spec.ic ?? "aicc";
   const additiveOnly = spec.additiveOnly ?? false;
 
-  if (raw === "ZZZ" && damped === undefined && isConstantSeries(y)) {
+  if (raw === "ZZZ" && damped === undefined && isConstant(y)) {
     return { ok: true, value: constantEts(y) };
   }
 
@@ -837,21 +837,6 @@ function forecastsFinite(fit: EtsModelFit): boolean {
     if (!Number.isFinite(mean[i] as number) || !Number.isFinite(variance[i] as number)) return false;
   }
   return true;
-}
-
-function isConstantSeries(y: Float64Array): boolean {
-  const n = y.length;
-  if (n === 0) return true;
-  const first = y[0] as number;
-  let absMean = 0;
-  let diff = 0;
-  for (let i = 0; i < n; i++) {
-    absMean += Math.abs(y[i] as number);
-    diff += Math.abs((y[i] as number) - first);
-  }
-  absMean /= n;
-  diff /= n;
-  return absMean > 1.5e-8 ? diff / absMean <= 1.5e-8 : diff <= 1.5e-8;
 }
 
 function constantEts(y: Float64Array): EtsResult {

@@ -4,7 +4,7 @@
  * select components.
  */
 
-import { type EtsResult, type EtsSpec, fitEts } from "./ets.js";
+import { type EtsResult, type EtsSpec, etsCoreOf, fitEts } from "./ets.js";
 import type { MethodFit } from "./method-fit.js";
 import type { FitResult, MethodSpec, ModelInfo } from "./types.js";
 
@@ -22,20 +22,7 @@ export function etsMethodFit(fit: EtsResult): MethodFit {
   const sigma2 = Number.isFinite(fit.sigma2) ? fit.sigma2 : meanSquare(fit.residuals);
   return {
     label: fit.label,
-    core: {
-      kind: "ets",
-      error: fit.components.error,
-      trend: fit.components.trend,
-      damped: fit.components.damped,
-      season: fit.components.season,
-      m: fit.m,
-      alpha: fit.alpha,
-      beta: fit.beta,
-      gamma: fit.gamma,
-      phi: fit.phi,
-      state: Array.from(fit.lastState),
-      sigma2,
-    },
+    core: { kind: "ets", ...etsCoreOf(fit), state: Array.from(fit.lastState), sigma2 },
     info,
     fitted: fit.fitted,
     calibrationStart: 0,
