@@ -3,7 +3,12 @@ import { createFsBlobStore } from "../artifacts/index.js";
 import { type SkalaConfig, systemClock } from "../core/index.js";
 import { createFleets, type Fleets } from "../fleets/index.js";
 import { buildApp, type SkalaApp } from "../http/index.js";
-import { createInferenceService, createRuntimes, type InferenceService } from "../inference/index.js";
+import {
+  createInferenceService,
+  createRuntimes,
+  type InferenceService,
+  type ModelCacheEvent,
+} from "../inference/index.js";
 import { JobQueue, WorkerPool } from "../jobs/index.js";
 import { createRegistry, DEFAULT_PROJECT, type Registry, type RegistryObserver } from "../registry/index.js";
 import { migrateToLatest, openStore, type Store } from "../store/index.js";
@@ -23,7 +28,12 @@ export interface Services {
 /** The composition root: the only place that picks adapters (SQLite or PostgreSQL, file-system blobs). */
 export async function openServices(
   config: SkalaConfig,
-  options: { migrate?: boolean; workers?: boolean; observer?: RegistryObserver } = {},
+  options: {
+    migrate?: boolean;
+    workers?: boolean;
+    observer?: RegistryObserver;
+    onCacheEvent?: (event: ModelCacheEvent) => void;
+  } = {},
 ): Promise<Services> {
   const store = openStore(config.resolved.databaseUrl);
   try {
@@ -45,7 +55,10 @@ export async function openServices(
     const trainingThreads = config.workers.trainingThreads || Math.max(1, availableParallelism());
     const fleets = createFleets({ db: store.db, registry, jobs, clock: systemClock, trainingThreads });
     const runtimes = createRuntimes({
-      onnx: config.inference.onnxWorkers > 0 ? { workers: config.inference.onnxWorkers } : {},
+      onnx: {
+        ...(config.inference.onnxWorkers > 0 && { workers: config.inference.onnxWorkers }),
+        maxQueue: config.inference.maxQueuePerWorker,
+      },
     });
     const inference = createInferenceService({
       registry,
@@ -54,6 +67,7 @@ export async function openServices(
       memoryBudgetBytes: config.inference.memoryBudgetBytes,
       minResidencyMs: config.inference.minResidencyMs,
       ping: () => store.ping(),
+      ...(options.onCacheEvent && { onCacheEvent: options.onCacheEvent }),
     });
     let workers: WorkerPool | undefined;
     if (options.workers ?? false) {
@@ -93,9 +107,11 @@ export async function startServer(
 ): Promise<{ app: SkalaApp; url: string; services: Services }> {
   // The server's logger exists only once the app does; registry events logged before that are dropped.
   let log: ((versions: number) => void) | undefined;
+  let logCacheEvent: ((event: ModelCacheEvent) => void) | undefined;
   const services = await openServices(config, {
     workers: config.workers.enabled,
     observer: { registrationTransactionStarted: (versions) => log?.(versions) },
+    onCacheEvent: (event) => logCacheEvent?.(event),
   });
   const app = await buildApp({
     store: services.store,
@@ -106,6 +122,8 @@ export async function startServer(
     logger: config.log.level === "silent" ? false : { level: config.log.level },
   });
   log = (versions) => app.log.debug({ versions }, "registration transaction started");
+  // One line per load, failure and eviction: `bench:serve` reads load latencies from these.
+  logCacheEvent = (event) => app.log.debug({ cacheEvent: event }, "model cache event");
   app.addHook("onClose", async () => services.close());
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   return { app, url: address, services };

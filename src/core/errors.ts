@@ -27,6 +27,8 @@ export const ERROR_CATALOGUE = {
   ARTIFACT_DIGEST_MISMATCH: "The uploaded bytes do not hash to the digest the client declared.",
   ARTIFACT_CORRUPT: "A stored blob no longer matches its digest (detected on read).",
   FLEET_NOT_FOUND: "The fleet, or the requested run of it, does not exist in the project.",
+  DEPLOYMENT_NOT_FOUND: "No deployment of the model exists in the environment.",
+  SCORING_JOB_NOT_FOUND: "The batch scoring job does not exist in the project.",
   FILTER_INVALID: "The search filter expression could not be parsed; details give the position.",
   CURSOR_INVALID: "The pagination cursor is malformed or belongs to another query.",
   BULK_TOO_LARGE: "The bulk request holds more items than the configured maximum.",

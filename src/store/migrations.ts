@@ -313,6 +313,46 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    "0004_serving": {
+      async up(db: AnyDb) {
+        // Deployments route a model's traffic in one environment (src/registry); the prediction log holds
+        // sampled predictions for monitoring (src/inference writes it in batches).
+        await db.schema
+          .createTable("deployments")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("environment_id", "text", (c) =>
+            c.notNull().references("environments.id").onDelete("cascade"),
+          )
+          .addColumn("model_id", "text", (c) =>
+            c.notNull().references("registered_models.id").onDelete("cascade"),
+          )
+          .addColumn("routes", "text", (c) => c.notNull())
+          .addColumn("shadow", "text")
+          .addColumn("pinned", "integer", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .addUniqueConstraint("deployments_environment_model", ["environment_id", "model_id"])
+          .execute();
+        await autoIncrement(db, "prediction_log")
+          .addColumn("project", "text", (c) => c.notNull())
+          .addColumn("model", "text", (c) => c.notNull())
+          .addColumn("version", "integer", (c) => c.notNull())
+          .addColumn("version_id", "text", (c) => c.notNull())
+          .addColumn("route", "text", (c) => c.notNull())
+          .addColumn("request_id", "text")
+          .addColumn("inputs", "text", (c) => c.notNull())
+          .addColumn("outputs", "text")
+          .addColumn("error", "text")
+          .addColumn("latency_ms", double, (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex("prediction_log_model_time")
+          .on("prediction_log")
+          .columns(["project", "model", "created_at"])
+          .execute();
+      },
+    },
   };
 }
 

@@ -213,6 +213,38 @@ export interface FleetSegmentsTable {
   created_at: string;
 }
 
+export interface DeploymentsTable {
+  id: string;
+  environment_id: string;
+  model_id: string;
+  /** DeploymentRoute[] as JSON: `[{target, weight}]`, weights summing to 100. */
+  routes: string;
+  /** The alias or version number a copy of each request goes to; its answer is logged, never returned. */
+  shadow: string | null;
+  /** Pin the route targets in the model cache (never evicted). */
+  pinned: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PredictionLogTable {
+  seq: Generated<number>;
+  project: string;
+  model: string;
+  version: number;
+  version_id: string;
+  /** How the version was chosen: "direct", "default", a deployment route's target, or "shadow". */
+  route: string;
+  request_id: string | null;
+  /** Inputs and outputs as JSON (tensor name, datatype, shape, data), truncated past a size cap. */
+  inputs: string;
+  outputs: string | null;
+  /** null on success, else the error message. */
+  error: string | null;
+  latency_ms: number;
+  created_at: string;
+}
+
 export interface Database {
   projects: ProjectsTable;
   environments: EnvironmentsTable;
@@ -235,4 +267,6 @@ export interface Database {
   fleet_runs: FleetRunsTable;
   fleet_segments: FleetSegmentsTable;
   jobs: JobsTable;
+  deployments: DeploymentsTable;
+  prediction_log: PredictionLogTable;
 }
