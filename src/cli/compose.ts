@@ -6,8 +6,11 @@ import { buildApp, type SkalaApp } from "../http/index.js";
 import {
   createInferenceService,
   createRuntimes,
+  createStorePredictionSink,
   type InferenceService,
   type ModelCacheEvent,
+  PredictionLogger,
+  ScoringService,
 } from "../inference/index.js";
 import { JobQueue, WorkerPool } from "../jobs/index.js";
 import { createRegistry, DEFAULT_PROJECT, type Registry, type RegistryObserver } from "../registry/index.js";
@@ -20,6 +23,8 @@ export interface Services {
   fleets: Fleets;
   /** The `/v2` inference server; its runtimes start threads only on first use. */
   inference: InferenceService;
+  /** Batch scoring jobs; they run on `workers`. */
+  scoring: ScoringService;
   /** Present when this process runs workers (`workers.enabled`). */
   workers: WorkerPool | undefined;
   close(): Promise<void>;
@@ -33,6 +38,7 @@ export async function openServices(
     workers?: boolean;
     observer?: RegistryObserver;
     onCacheEvent?: (event: ModelCacheEvent) => void;
+    onBackgroundError?: (what: string, error: unknown) => void;
   } = {},
 ): Promise<Services> {
   const store = openStore(config.resolved.databaseUrl);
@@ -58,17 +64,32 @@ export async function openServices(
       onnx: {
         ...(config.inference.onnxWorkers > 0 && { workers: config.inference.onnxWorkers }),
         maxQueue: config.inference.maxQueuePerWorker,
+        batching: {
+          maxBatchSize: config.inference.batchMaxSize,
+          maxDelayMs: config.inference.batchMaxDelayMs,
+        },
       },
     });
+    const predictionLog = new PredictionLogger({
+      sink: createStorePredictionSink(store.db),
+      sampleRate: config.inference.predictionSampleRate,
+      onError: (error, context) => options.onBackgroundError?.(`prediction log (${context.stage})`, error),
+    });
     const inference = createInferenceService({
+      predictionLog,
       registry,
       runtimes,
       project: config.inference.project,
       memoryBudgetBytes: config.inference.memoryBudgetBytes,
       minResidencyMs: config.inference.minResidencyMs,
       ping: () => store.ping(),
+      environment: config.inference.environment,
+      maxInflight: config.inference.maxInflight,
+      recycleEveryLoads: config.inference.recycleEveryLoads,
       ...(options.onCacheEvent && { onCacheEvent: options.onCacheEvent }),
+      ...(options.onBackgroundError && { onBackgroundError: options.onBackgroundError }),
     });
+    const scoring = new ScoringService({ registry, jobs, inference });
     let workers: WorkerPool | undefined;
     if (options.workers ?? false) {
       // One more job than training threads, so one chunk registers while the others train.
@@ -79,6 +100,7 @@ export async function openServices(
         leaseMs: 10_000,
       });
       fleets.attach(workers);
+      scoring.attach(workers);
       workers.start();
     }
     return {
@@ -87,11 +109,14 @@ export async function openServices(
       jobs,
       fleets,
       inference,
+      scoring,
       workers,
       async close() {
         await workers?.stop({ timeoutMs: 10_000 });
         await inference.close();
         await runtimes.close();
+        // After the runtimes: nothing records any more, and what is buffered is written before the store goes.
+        await predictionLog.close();
         await fleets.close();
         await store.close();
       },
@@ -108,23 +133,33 @@ export async function startServer(
   // The server's logger exists only once the app does; registry events logged before that are dropped.
   let log: ((versions: number) => void) | undefined;
   let logCacheEvent: ((event: ModelCacheEvent) => void) | undefined;
+  let logBackgroundError: ((what: string, error: unknown) => void) | undefined;
   const services = await openServices(config, {
     workers: config.workers.enabled,
     observer: { registrationTransactionStarted: (versions) => log?.(versions) },
     onCacheEvent: (event) => logCacheEvent?.(event),
+    onBackgroundError: (what, error) => logBackgroundError?.(what, error),
   });
   const app = await buildApp({
     store: services.store,
     registry: services.registry,
     fleets: services.fleets.service,
     inference: services.inference,
+    scoring: services.scoring,
     bodyLimitBytes: config.server.bodyLimitBytes,
+    metricsTopModels: config.inference.metricsTopModels,
     logger: config.log.level === "silent" ? false : { level: config.log.level },
   });
   log = (versions) => app.log.debug({ versions }, "registration transaction started");
   // One line per load, failure and eviction: `bench:serve` reads load latencies from these.
   logCacheEvent = (event) => app.log.debug({ cacheEvent: event }, "model cache event");
+  logBackgroundError = (what, error) =>
+    app.log.warn({ err: error, what }, "inference background work failed");
   app.addHook("onClose", async () => services.close());
   const address = await app.listen({ host: config.server.host, port: config.server.port });
+  // Pinned production deployments load while the server already answers; requests meanwhile load lazily.
+  void services.inference.warmUp().then(({ pinned, failed }) => {
+    if (pinned + failed > 0) app.log.info({ pinned, failed }, "pinned deployments warmed up");
+  });
   return { app, url: address, services };
 }

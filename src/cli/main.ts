@@ -6,6 +6,9 @@ import type {
   AliasAssignment,
   AliasChange,
   DatasetVersion,
+  Deployment,
+  DeploymentRoute,
+  EnvironmentName,
   ModelVersion,
   Page,
   RegisteredModel,
@@ -16,6 +19,7 @@ import { ClientError, SkalaClient } from "./client.js";
 import { openServices, startServer } from "./compose.js";
 import { trainFleet } from "./fleet-commands.js";
 import { printObject, printRows } from "./output.js";
+import { addScoreCommand } from "./score-commands.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -44,6 +48,18 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`"${value}" is not a positive integer`);
   return n;
+}
+
+function environmentName(value: string): EnvironmentName {
+  if (value === "dev" || value === "test" || value === "prod") return value;
+  throw new InvalidArgumentError(`"${value}" is not an environment (dev, test or prod)`);
+}
+
+/** `--route champion=90`, repeatable; the server checks that targets exist and weights sum to 100. */
+function collectRoute(value: string, previous: DeploymentRoute[]): DeploymentRoute[] {
+  const match = /^([^=]+)=(\d{1,3})$/.exec(value);
+  if (match === null) throw new InvalidArgumentError(`"${value}" is not target=weight (e.g. champion=90)`);
+  return [...previous, { target: match[1] as string, weight: Number(match[2]) }];
 }
 
 const camelCase = (flag: string) =>
@@ -439,6 +455,69 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
       );
     });
 
+  // --- deployments
+  const deploy = program
+    .command("deploy")
+    .description("deployments: how an environment routes a model's traffic (split, shadow, pinning)");
+  const envOption = (command: Command) =>
+    command.option("--env <environment>", "dev, test or prod", environmentName, "prod" as EnvironmentName);
+  const deploymentPath = (o: ClientOptions & { env: EnvironmentName }, model?: string) =>
+    `${base(o)}/environments/${o.env}/deployments${model === undefined ? "" : `/${encodeURIComponent(model)}`}`;
+  const describeRoutes = (d: Deployment) => d.routes.map((r) => `${r.target} ${r.weight}%`).join(", ");
+  envOption(clientCommand(deploy, "set", "route a model's traffic in an environment (creates or replaces)"))
+    .argument("<model>")
+    .requiredOption(
+      "--route <target=weight>",
+      "alias or version and its share in percent; repeat to split (weights sum to 100)",
+      collectRoute,
+      [] as DeploymentRoute[],
+    )
+    .option("--shadow <target>", "alias or version that gets a copy of every request (answers logged only)")
+    .option("--pin", "keep the routed versions loaded (default in prod)")
+    .option("--no-pin", "let the routed versions be evicted")
+    .action(
+      async (
+        model: string,
+        o: ClientOptions & { env: EnvironmentName; route: DeploymentRoute[]; shadow?: string; pin?: boolean },
+      ) => {
+        const result = await client(o).request<Deployment>("PUT", deploymentPath(o, model), {
+          routes: o.route,
+          ...(o.shadow !== undefined && { shadow: o.shadow }),
+          ...(o.pin !== undefined && { pinned: o.pin }),
+        });
+        printObject({ ...result, routes: describeRoutes(result) }, o);
+      },
+    );
+  envOption(clientCommand(deploy, "get", "show a model's deployment in an environment"))
+    .argument("<model>")
+    .action(async (model: string, o: ClientOptions & { env: EnvironmentName }) => {
+      const result = await client(o).request<Deployment>("GET", deploymentPath(o, model));
+      printObject({ ...result, routes: describeRoutes(result) }, o);
+    });
+  envOption(clientCommand(deploy, "list", "list an environment's deployments")).action(
+    async (o: ClientOptions & { env: EnvironmentName }) => {
+      const { items } = await client(o).request<{ items: Deployment[] }>("GET", deploymentPath(o));
+      printRows(
+        items,
+        [
+          { header: "model", value: (d) => d.model },
+          { header: "routes", value: describeRoutes },
+          { header: "shadow", value: (d) => d.shadow ?? "" },
+          { header: "pinned", value: (d) => (d.pinned ? "yes" : "no") },
+          { header: "updated", value: (d) => d.updatedAt },
+        ],
+        o,
+      );
+    },
+  );
+  envOption(clientCommand(deploy, "delete", "remove a model's deployment (the champion answers again)"))
+    .argument("<model>")
+    .action(async (model: string, o: ClientOptions & { env: EnvironmentName }) => {
+      await client(o).request("DELETE", deploymentPath(o, model));
+      if (o.json) process.stdout.write("{}\n");
+      else process.stdout.write(`deleted the deployment of ${model} in ${o.env}\n`);
+    });
+
   // --- runs
   const runs = program.command("runs").description("training and evaluation runs");
   clientCommand(runs, "create", "start a run")
@@ -658,6 +737,9 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
       o,
     );
   });
+
+  // --- batch scoring
+  addScoreCommand(program, clientCommand, client);
 
   return program;
 }

@@ -219,7 +219,7 @@ const ConfigSchema = Type.Object(
         memoryBudgetBytes: PositiveInt,
         minResidencyMs: NonNegativeInt,
         onnxWorkers: Type.Integer({ minimum: 0, maximum: 256 }),
-        environment: Type.Union(["dev", "test", "prod"].map((name) => Type.Literal(name))),
+        environment: Type.Union([Type.Literal("dev"), Type.Literal("test"), Type.Literal("prod")]),
         maxQueuePerWorker: Type.Integer({ minimum: 1, maximum: 100_000 }),
         maxInflight: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
         batchMaxSize: Type.Integer({ minimum: 1, maximum: 4096 }),

@@ -4,13 +4,20 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { SkalaError } from "../core/index.js";
 import { type FleetService, fleetRoutes } from "../fleets/index.js";
-import { type InferenceService, isOipUrl, oipRoutes, sendOipError } from "../inference/index.js";
+import {
+  type InferenceService,
+  isOipUrl,
+  oipRoutes,
+  type ScoringService,
+  scoringRoutes,
+  sendOipError,
+} from "../inference/index.js";
 import type { Registry } from "../registry/index.js";
 import { registryRoutes } from "../registry/index.js";
 import type { Store } from "../store/index.js";
 import { pendingMigrations } from "../store/index.js";
 import { installErrorHandler, sendError } from "./error-handler.js";
-import { installMetrics } from "./metrics.js";
+import { inferenceMetricsText, installMetrics } from "./metrics.js";
 
 export interface AppDependencies {
   store: Store;
@@ -19,6 +26,10 @@ export interface AppDependencies {
   fleets?: FleetService;
   /** The Open Inference Protocol endpoints (`/v2`); left out by processes that do not serve models. */
   inference?: InferenceService;
+  /** Batch scoring endpoints (`/api/v1/projects/{project}/scoring-jobs`); left out where nothing scores. */
+  scoring?: ScoringService;
+  /** Models with their own series in `/metrics`; the rest are summed as `__other__`. Default 20. */
+  metricsTopModels?: number;
   /** Largest JSON body in bytes (bulk registration is the big one). */
   bodyLimitBytes: number;
   logger?: FastifyServerOptions["logger"];
@@ -113,11 +124,14 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
 
   app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
     reply.header("content-type", metrics.contentType);
-    return metrics.metrics();
+    const text = await metrics.metrics();
+    if (deps.inference === undefined) return text;
+    return text + inferenceMetricsText(deps.inference.stats(deps.metricsTopModels ?? 20));
   });
 
   await app.register(registryRoutes, { prefix: "/api/v1", registry: deps.registry });
   if (deps.fleets) await app.register(fleetRoutes, { prefix: "/api/v1", fleets: deps.fleets });
+  if (deps.scoring) await app.register(scoringRoutes, { prefix: "/api/v1", scoring: deps.scoring });
   if (deps.inference) {
     await app.register(oipRoutes, { inference: deps.inference, bodyLimitBytes: deps.bodyLimitBytes });
   }

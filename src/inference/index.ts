@@ -2,6 +2,8 @@
  * The inference server: the Open Inference Protocol v2 over every registered model of a project, loaded on
  * demand through a memory-bounded model cache by the runtime each version names. See README.md.
  */
+
+export { AdmissionGate } from "./admission.js";
 export {
   CacheFullError,
   isModelCacheError,
@@ -15,9 +17,12 @@ export {
   createInferenceService,
   DEFAULT_ALIAS,
   INFERENCE_EXTENSIONS,
+  type InferContext,
   type InferenceService,
   type InferenceServiceOptions,
+  type InferenceStats,
   ModelNotReadyError,
+  type PredictionRecorder,
   type ReadyAnswer,
   type RepositoryIndexEntry,
   type RepositoryState,
@@ -30,6 +35,23 @@ export {
   sendOipError,
   toOipFailure,
 } from "./oip.routes.js";
+export {
+  createStorePredictionSink,
+  type ListPredictionsQuery,
+  type LoggedPrediction,
+  type LoggedTensors,
+  listPredictions,
+  type PredictionLogErrorContext,
+  PredictionLogger,
+  type PredictionLoggerOptions,
+  type PredictionLogRow,
+  type PredictionLogStats,
+  type PredictionRecord,
+  type PredictionRoute,
+  type PredictionSink,
+  sampleFraction,
+  type TruncatedTensors,
+} from "./prediction-log/index.js";
 export {
   DATATYPES,
   type Datatype,
@@ -44,14 +66,31 @@ export {
   type ServerMetadata,
   type Tensor,
 } from "./protocol/index.js";
+export { pickRoute, stableHash, trafficPoint } from "./routing.js";
 export {
   createRuntimes,
   FORECAST_FORMAT,
   type ForecastArtifact,
   type LoadedModel,
   type ModelRuntime,
+  type OnnxBatchingOptions,
+  type OnnxBatchStats,
   type OnnxRuntimeOptions,
   RUNTIME_NAMES,
   type RuntimeName,
   type RuntimeSet,
 } from "./runtimes/index.js";
+export {
+  type InvalidRow,
+  type InvalidRowPolicy,
+  planColumns,
+  SCORE_JOB,
+  type ScoringJob,
+  type ScoringOutputFile,
+  ScoringService,
+  type ScoringServiceOptions,
+  type SubmitScoringInput,
+  type SubmitScoringResult,
+  scoringRoutes,
+} from "./scoring/index.js";
+export { LATENCY_BUCKETS_SECONDS, ModelTraffic, OTHER_MODELS, type TrafficSnapshot } from "./traffic.js";

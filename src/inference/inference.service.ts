@@ -1,15 +1,25 @@
 import { isDigest } from "../artifacts/index.js";
 import { isSkalaError } from "../core/index.js";
-import { parseVersionRef, type Registry, type VersionRef } from "../registry/index.js";
+import {
+  type Deployment,
+  type EnvironmentName,
+  parseVersionRef,
+  type Registry,
+  type VersionLocation,
+  type VersionRef,
+} from "../registry/index.js";
+import { AdmissionGate } from "./admission.js";
 import {
   type CacheClock,
   isModelCacheError,
   ModelCache,
   type ModelCacheEvent,
+  type ModelCacheStats,
   ModelLoadError,
   type ModelState,
   type RetryPolicy,
 } from "./cache/index.js";
+import type { PredictionRecord, PredictionRoute } from "./prediction-log/index.js";
 import {
   decodeInferRequest,
   encodeInferResponse,
@@ -20,8 +30,11 @@ import {
   type ModelMetadata,
   ProtocolError,
   type ServerMetadata,
+  type Tensor,
 } from "./protocol/index.js";
+import { DeploymentCache, pickRoute, trafficPoint } from "./routing.js";
 import { type LoadedModel, RUNTIME_NAMES, type RuntimeName, type RuntimeSet } from "./runtimes/index.js";
+import { ModelTraffic, type TrafficSnapshot } from "./traffic.js";
 
 /**
  * The inference server's domain: resolves `(model, version or alias)` to a registry version of one project,
@@ -52,6 +65,45 @@ export interface InferenceServiceOptions {
   retry?: RetryPolicy;
   limits?: Partial<InferLimits>;
   onCacheEvent?: (event: ModelCacheEvent) => void;
+  /** The environment whose deployments route requests that name no version. Default "prod". */
+  environment?: EnvironmentName;
+  /** How long a deployment read from the registry is used before it is read again. Default 1,000 ms. */
+  deploymentTtlMs?: number;
+  /** Receives every answered (and failed) prediction; it samples and writes asynchronously. */
+  predictionLog?: PredictionRecorder;
+  /** Replace the ONNX worker threads after this many model loads (native memory churn); 0 never. */
+  recycleEveryLoads?: number;
+  /** Shadow copies in flight at once; beyond it a copy is skipped (and counted), never queued. Default 64. */
+  maxShadowInflight?: number;
+  /**
+   * Infer requests held at once; one more is refused with 503 + Retry-After before its body is read, which
+   * bounds memory at maxInflight × body limit. Default unbounded.
+   */
+  maxInflight?: number;
+  /** Receives failures of work done off the response path (shadow copies, warm-up, recycling). */
+  onBackgroundError?: (what: string, error: unknown) => void;
+}
+
+/** The prediction log's intake: synchronous and cheap, because it is called on the response path. */
+export interface PredictionRecorder {
+  record(record: PredictionRecord): void;
+}
+
+export interface InferContext {
+  /** Routes a request deterministically when its body has no `id` (e.g. X-Request-Id); random without both. */
+  requestId?: string;
+}
+
+export interface InferenceStats {
+  traffic: TrafficSnapshot;
+  cache: ModelCacheStats;
+  /** Runs queued or running on the ONNX worker threads. */
+  onnxQueueDepth: number;
+  /** Infer requests admitted and not yet answered, and those refused since start. */
+  inflight: number;
+  refused: number;
+  shadow: { sent: number; skipped: number; failed: number; inflight: number };
+  recycles: number;
 }
 
 /** The repository extension's model states (Triton's and KServe's vocabulary). */
@@ -85,13 +137,31 @@ export interface InferenceService {
   modelMetadata(name: string, ref?: string): Promise<ModelMetadata>;
   /** Ready means loaded (Triton's meaning): a registered model never requested is not ready, but loadable. */
   modelReady(name: string, ref?: string): Promise<ReadyAnswer>;
-  infer(name: string, ref: string | undefined, body: unknown): Promise<InferResponseBody>;
+  /**
+   * Without a version the model's deployment in this environment picks the route (and sends a shadow copy);
+   * without a deployment the `champion` alias answers, else the latest version.
+   */
+  infer(
+    name: string,
+    ref: string | undefined,
+    body: unknown,
+    context?: InferContext,
+  ): Promise<InferResponseBody>;
   repositoryIndex(options?: { readyOnly?: boolean }): Promise<RepositoryIndexEntry[]>;
   /** Loads the version a request without a version would get; a remembered failure is retried at once. */
   load(name: string): Promise<void>;
   /** Unloads every loaded version of the model. The next request loads it again (the cache is lazy). */
   unload(name: string): Promise<void>;
   readonly cache: ModelCache<LoadedModel>;
+  /** Admission control of infer requests (the HTTP layer asks it before reading a body). */
+  readonly admission: AdmissionGate;
+  /** Request, cache, queue and shadow figures for `/metrics`; `topModels` bounds the per-model rows. */
+  stats(topModels: number): InferenceStats;
+  /**
+   * Pins and loads the route targets of this environment's pinned deployments, so production champions are
+   * resident before the first request. Failures are reported through onBackgroundError, never thrown.
+   */
+  warmUp(): Promise<{ pinned: number; failed: number }>;
   close(): Promise<void>;
 }
 
@@ -139,6 +209,10 @@ function fromRegistryError(error: unknown): unknown {
   return error;
 }
 
+function isNotReady(error: unknown): boolean {
+  return error instanceof ModelNotReadyError || (error instanceof ProtocolError && error.status === 503);
+}
+
 function stateOf(state: ModelState): RepositoryState {
   switch (state) {
     case "ready":
@@ -170,6 +244,37 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
    * at ~200 bytes an entry, even 100,000 served versions cost little.
    */
   const known = new Map<string, VersionInfo>();
+  const environment = options.environment ?? "prod";
+  const traffic = new ModelTraffic();
+  const admission = new AdmissionGate(options.maxInflight);
+  const deployments = new DeploymentCache(
+    (model) => registry.deployments.find(project, environment, model),
+    options.deploymentTtlMs ?? 1_000,
+  );
+  /** Which key each pinned deployment target resolved to last, by `model \0 target`. */
+  const pinnedTargets = new Map<string, string>();
+  const shadow = { sent: 0, skipped: 0, failed: 0, inflight: 0 };
+  const maxShadowInflight = options.maxShadowInflight ?? 64;
+  let recycles = 0;
+  const reportBackground = (what: string, error: unknown): void => {
+    try {
+      options.onBackgroundError?.(what, error);
+    } catch {
+      // A failing reporter must not turn background work into an unhandled rejection.
+    }
+  };
+
+  // Loads create native sessions whose memory onnxruntime does not fully return when they are released:
+  // after `recycleEveryLoads` loads the worker threads are replaced and their sessions reload lazily.
+  const onCacheEvent = (event: ModelCacheEvent): void => {
+    options.onCacheEvent?.(event);
+    const every = options.recycleEveryLoads ?? 0;
+    if (event.type === "load" && cache.shouldRecycle(every)) {
+      cache.markRecycled();
+      recycles++;
+      runtimes.onnx.recycle().catch((error: unknown) => reportBackground("worker recycle", error));
+    }
+  };
 
   const cache = new ModelCache<LoadedModel>({
     budgetBytes: options.memoryBudgetBytes,
@@ -181,7 +286,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
       if (info === undefined || !isRuntimeName(info.runtime)) return undefined;
       return Math.ceil(info.size * SIZE_FACTOR[info.runtime]);
     },
-    ...(options.onCacheEvent !== undefined && { onEvent: options.onCacheEvent }),
+    onEvent: onCacheEvent,
     async load(key, signal) {
       const info = known.get(key);
       if (info === undefined) throw new Error(`version ${key} was never resolved`);
@@ -228,20 +333,140 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
         throw notFound(`model "${name}" has no version ${ref}`);
       }
     }
-    const version = await lookup(name, parsed);
-    let info = known.get(version.id);
-    if (info === undefined) {
-      info = {
-        key: version.id,
+    let located: VersionLocation | undefined;
+    try {
+      located = await registry.versions.locate(project, name, parsed, DEFAULT_ALIAS);
+    } catch (error) {
+      throw fromRegistryError(error);
+    }
+    // The fast path found nothing: the full lookup says what is missing (model, version, alias) as a 404.
+    if (located === undefined) {
+      const version = await lookup(name, parsed);
+      located = {
+        id: version.id,
         model: version.model,
         version: version.version,
         runtime: version.runtime,
         digest: version.artifact.digest,
         size: version.artifact.size,
+        status: version.status,
+      };
+    }
+    let info = known.get(located.id);
+    if (info === undefined) {
+      info = {
+        key: located.id,
+        model: located.model,
+        version: located.version,
+        runtime: located.runtime,
+        digest: located.digest,
+        size: located.size,
       };
       known.set(info.key, info);
     }
     return info;
+  }
+
+  /**
+   * The model's deployment, kept for `deploymentTtlMs`. Its pins are dropped when it stops being pinned or
+   * goes away, so an undeployed version becomes evictable again.
+   */
+  async function deploymentOf(name: string): Promise<Deployment | undefined> {
+    let deployment: Deployment | undefined;
+    try {
+      deployment = await deployments.get(name);
+    } catch (error) {
+      throw fromRegistryError(error);
+    }
+    const targets = deployment?.pinned === true ? deployment.routes.filter((r) => r.weight > 0) : [];
+    unpinModel(name, new Set(targets.map((r) => r.target)));
+    return deployment;
+  }
+
+  /** Pins the version a pinned deployment's target resolves to now, and unpins what it resolved to before. */
+  function pinTarget(info: VersionInfo, target: string): void {
+    const slot = `${info.model}\u0000${target}`;
+    const before = pinnedTargets.get(slot);
+    if (before === info.key) return;
+    pinnedTargets.set(slot, info.key);
+    cache.pin(info.key);
+    if (before !== undefined && ![...pinnedTargets.values()].includes(before)) cache.unpin(before);
+  }
+
+  /** Unpins the model's targets other than `keep`: those its deployment no longer routes to. */
+  function unpinModel(name: string, keep: ReadonlySet<string>): void {
+    const prefix = `${name}\u0000`;
+    for (const [slot, key] of pinnedTargets) {
+      if (!slot.startsWith(prefix) || keep.has(slot.slice(prefix.length))) continue;
+      pinnedTargets.delete(slot);
+      if (![...pinnedTargets.values()].includes(key)) cache.unpin(key);
+    }
+  }
+
+  function observe(
+    info: VersionInfo,
+    route: PredictionRoute,
+    requestId: string | undefined,
+    inputs: Tensor[],
+    started: number,
+    result: { outputs?: Tensor[]; error?: unknown },
+  ): void {
+    const latencyMs = performance.now() - started;
+    const failed = result.error !== undefined;
+    if (route !== "shadow") traffic.observe(info.model, latencyMs / 1000, failed);
+    // Not-ready answers (503) say nothing about the model's predictions; they stay out of the log.
+    if (options.predictionLog === undefined || (failed && isNotReady(result.error))) return;
+    options.predictionLog.record({
+      project,
+      model: info.model,
+      version: info.version,
+      versionId: info.key,
+      route,
+      ...(requestId !== undefined && { requestId }),
+      inputs,
+      ...(result.outputs !== undefined && { outputs: result.outputs }),
+      ...(failed && { error: result.error instanceof Error ? result.error.message : String(result.error) }),
+      latencyMs,
+      at: new Date(),
+    });
+  }
+
+  /**
+   * Sends a copy of the request to the shadow target off the response path. Its answer goes to the
+   * prediction log only; failures are counted, never returned; beyond maxShadowInflight copies are skipped
+   * rather than queued, so a slow shadow cannot build up memory or slow the live route.
+   */
+  function sendShadow(
+    name: string,
+    target: string,
+    inputs: Tensor[],
+    outputNames: string[] | undefined,
+    requestId: string | undefined,
+  ): void {
+    if (shadow.inflight >= maxShadowInflight) {
+      shadow.skipped++;
+      return;
+    }
+    shadow.inflight++;
+    shadow.sent++;
+    const started = performance.now();
+    void (async () => {
+      let info: VersionInfo | undefined;
+      try {
+        info = await resolve(name, target);
+        const resolved = info;
+        const outputs = await withModel(resolved, (model) =>
+          model.infer(inputs, { ...(outputNames !== undefined && { outputs: outputNames }) }),
+        );
+        observe(resolved, "shadow", requestId, inputs, started, { outputs });
+      } catch (error) {
+        shadow.failed++;
+        if (info !== undefined) observe(info, "shadow", requestId, inputs, started, { error });
+        reportBackground(`shadow ${name}@${target}`, error);
+      } finally {
+        shadow.inflight--;
+      }
+    })();
   }
 
   function describeState(info: VersionInfo): ReadyAnswer {
@@ -305,6 +530,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
   return {
     project,
     cache,
+    admission,
 
     serverMetadata() {
       return encodeServerMetadata({
@@ -340,23 +566,97 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
       return describeState(await resolve(name, ref));
     },
 
-    async infer(name, ref, body) {
+    async infer(name, ref, body, context = {}) {
       // The body is checked before anything is loaded, so a malformed request never costs a model load.
       const request = decodeInferRequest(body, options.limits);
-      const info = await resolve(name, ref);
-      const outputs = await withModel(info, (model) =>
-        // The runtime checks inputs against the model's own metadata (onnx: checkInputsAgainstModel; the
-        // forecast runtime's history input is optional, which the metadata cannot say).
-        model.infer(request.inputs, {
-          ...(request.outputs !== undefined && { outputs: request.outputs.map((o) => o.name) }),
-        }),
-      );
+      const started = performance.now();
+      const requestId = request.id ?? context.requestId;
+      const outputNames = request.outputs?.map((o) => o.name);
+      let route: PredictionRoute = "direct";
+      let deployment: Deployment | undefined;
+      let info: VersionInfo;
+      if (ref === undefined) {
+        deployment = await deploymentOf(name);
+        const chosen = deployment && pickRoute(deployment.routes, trafficPoint(name, requestId));
+        if (deployment !== undefined && chosen !== undefined) {
+          route = chosen.target;
+          info = await resolve(name, chosen.target);
+          if (deployment.pinned) pinTarget(info, chosen.target);
+        } else {
+          route = "default";
+          info = await resolve(name, undefined);
+        }
+      } else {
+        info = await resolve(name, ref);
+      }
+      if (deployment?.shadow != null)
+        sendShadow(name, deployment.shadow, request.inputs, outputNames, requestId);
+      let outputs: Tensor[];
+      try {
+        outputs = await withModel(info, (model) =>
+          // The runtime checks inputs against the model's own metadata (onnx: checkInputsAgainstModel; the
+          // forecast runtime's history input is optional, which the metadata cannot say).
+          model.infer(request.inputs, { ...(outputNames !== undefined && { outputs: outputNames }) }),
+        );
+      } catch (error) {
+        observe(info, route, requestId, request.inputs, started, { error });
+        throw error;
+      }
+      observe(info, route, requestId, request.inputs, started, { outputs });
       return encodeInferResponse({
         modelName: name,
         modelVersion: String(info.version),
         ...(request.id !== undefined && { id: request.id }),
         outputs,
       });
+    },
+
+    stats(topModels) {
+      const onnxQueueDepth = runtimes.onnx.stats().reduce((sum, worker) => sum + worker.inFlight, 0);
+      return {
+        traffic: traffic.snapshot(topModels),
+        cache: cache.stats(),
+        onnxQueueDepth,
+        inflight: admission.inflight,
+        refused: admission.refused,
+        shadow: { ...shadow },
+        recycles,
+      };
+    },
+
+    async warmUp() {
+      let pinned = 0;
+      let failed = 0;
+      let list: Deployment[];
+      try {
+        list = await registry.deployments.list(project, environment);
+      } catch (error) {
+        reportBackground("warm-up", error);
+        return { pinned, failed };
+      }
+      const keys: string[] = [];
+      for (const deployment of list) {
+        if (!deployment.pinned) continue;
+        for (const route of deployment.routes) {
+          if (route.weight <= 0) continue;
+          try {
+            const info = await resolve(deployment.model, route.target);
+            pinTarget(info, route.target);
+            keys.push(info.key);
+            pinned++;
+          } catch (error) {
+            failed++;
+            reportBackground(`warm-up of ${deployment.model}@${route.target}`, error);
+          }
+        }
+      }
+      for (const result of await cache.preload(keys)) {
+        if (result.error !== undefined) {
+          failed++;
+          reportBackground(`warm-up load of ${result.key}`, result.error);
+        }
+      }
+      return { pinned, failed };
     },
 
     async repositoryIndex({ readyOnly = false } = {}) {

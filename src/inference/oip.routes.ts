@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { isSkalaError } from "../core/index.js";
+import type { AdmissionGate } from "./admission.js";
 import { isModelCacheError } from "./cache/index.js";
 import { type InferenceService, ModelNotReadyError } from "./inference.service.js";
 import { errorBody, isProtocolError, ProtocolError } from "./protocol/index.js";
@@ -155,6 +156,27 @@ function checkRepositoryBody(body: unknown, action: "load" | "unload"): void {
   }
 }
 
+/** Runs before the body is read, so a refused request costs no memory. */
+function admission(gate: AdmissionGate) {
+  return (_request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void => {
+    const release = gate.tryEnter();
+    if (release === undefined) {
+      reply.header("retry-after", "1");
+      // The body is never parsed: Node discards it as it arrives, so the client gets its 503 and the bytes
+      // cost no memory.
+      void reply
+        .status(503)
+        .send(
+          errorBody(`overloaded: ${gate.inflight} inference requests in flight (limit ${gate.limit}); retry`),
+        );
+      return;
+    }
+    // 'close' fires once the response is finished or the connection is gone, whichever comes first.
+    reply.raw.once("close", release);
+    done();
+  };
+}
+
 interface ModelParams {
   name: string;
   version?: string;
@@ -221,10 +243,13 @@ async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promis
 
   const infer = async (request: FastifyRequest) => {
     const { name, version } = request.params as ModelParams;
-    return inference.infer(name, version, request.body);
+    const header = request.headers["x-request-id"];
+    const requestId = typeof header === "string" && header !== "" ? header.slice(0, 256) : undefined;
+    return inference.infer(name, version, request.body, requestId === undefined ? {} : { requestId });
   };
-  app.post("/models/:name/infer", infer);
-  app.post("/models/:name/versions/:version/infer", infer);
+  const admit = admission(inference.admission);
+  app.post("/models/:name/infer", { onRequest: admit }, infer);
+  app.post("/models/:name/versions/:version/infer", { onRequest: admit }, infer);
 
   app.post("/repository/index", async (request) => inference.repositoryIndex(parseIndexBody(request.body)));
 

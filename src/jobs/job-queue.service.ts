@@ -134,6 +134,7 @@ export class JobQueue {
         updated_at: nowIso,
         started_at: null,
         finished_at: null,
+        progress: null,
       };
       if (key !== null) rowsByKey.set(key, row);
       return row;
@@ -176,6 +177,22 @@ export class JobQueue {
       owner,
       now: now.toISOString(),
       leaseExpiresAt: new Date(now.getTime() + leaseMs).toISOString(),
+    });
+  }
+
+  /**
+   * Stores what the running attempt reports about itself (rows done, …) as the job's `progress`, replacing the
+   * previous report; a new claim clears it. False (and nothing written) when `owner` no longer holds the job.
+   */
+  async reportProgress(jobId: string, owner: string, progress: unknown): Promise<boolean> {
+    const issues: ValidationIssue[] = [];
+    const text = jsonText(progress, "/progress", issues);
+    if (issues.length > 0) throw validationError(issues);
+    return this.jobs.reportProgress({
+      id: jobId,
+      owner,
+      now: this.clock.now().toISOString(),
+      progress: text,
     });
   }
 

@@ -35,6 +35,7 @@ function toJob(row: NewJobRow | Selectable<JobsTable>): Job {
     updatedAt: row.updated_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    progress: parseJson(row.progress),
   };
 }
 
@@ -143,6 +144,8 @@ export class JobsRepository {
         attempts: eb("attempts", "+", 1),
         started_at: eb.fn.coalesce("started_at", eb.val(now)),
         updated_at: now,
+        // Progress belongs to an attempt: a retried job starts over.
+        progress: null,
       }))
       .where("id", "in", (eb) => eb.selectFrom("picked").select("picked.id"))
       .returningAll()
@@ -189,6 +192,22 @@ export class JobsRepository {
     const result = await this.db
       .updateTable("jobs")
       .set({ lease_expires_at: input.leaseExpiresAt, heartbeat_at: input.now, updated_at: input.now })
+      .where("id", "=", input.id)
+      .where("lease_owner", "=", input.owner)
+      .where("status", "=", "running")
+      .executeTakeFirst();
+    return changed(result);
+  }
+
+  async reportProgress(input: {
+    id: string;
+    owner: string;
+    now: string;
+    progress: string;
+  }): Promise<boolean> {
+    const result = await this.db
+      .updateTable("jobs")
+      .set({ progress: input.progress, updated_at: input.now })
       .where("id", "=", input.id)
       .where("lease_owner", "=", input.owner)
       .where("status", "=", "running")

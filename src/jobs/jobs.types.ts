@@ -32,6 +32,8 @@ export interface Job<Payload = unknown, Result = unknown> {
   /** First claim. */
   startedAt: string | null;
   finishedAt: string | null;
+  /** The latest report of the current (or last) attempt (JobContext.progress); null until one is made. */
+  progress: unknown;
 }
 
 export interface EnqueueInput {

@@ -9,6 +9,11 @@ export interface JobContext {
   signal: AbortSignal;
   /** Extends the lease now; false when the job is no longer ours, in which case `signal` has fired too. */
   heartbeat(): Promise<boolean>;
+  /**
+   * Stores a JSON-serialisable report of how far the job got (the job's `progress`, for progress bars); false
+   * when the job is no longer ours, in which case `signal` has fired too.
+   */
+  progress(report: unknown): Promise<boolean>;
 }
 
 /** Runs one job; the resolved value is stored as the job's result (it must be JSON-serialisable). */
@@ -253,9 +258,7 @@ export class WorkerPool {
       heartbeatTimer: setInterval(() => void heartbeat().catch(this.onError), this.heartbeatMs),
       settled: Promise.resolve(),
     };
-    const heartbeat = async (): Promise<boolean> => {
-      if (entry.abandoned || entry.cancelled) return false;
-      const held = await this.queue.heartbeat(job.id, this.owner, this.leaseMs);
+    const lost = (held: boolean): boolean => {
       if (!held && !entry.cancelled) {
         entry.cancelled = true;
         controller.abort(
@@ -264,12 +267,20 @@ export class WorkerPool {
       }
       return held;
     };
+    const heartbeat = async (): Promise<boolean> => {
+      if (entry.abandoned || entry.cancelled) return false;
+      return lost(await this.queue.heartbeat(job.id, this.owner, this.leaseMs));
+    };
+    const progress = async (report: unknown): Promise<boolean> => {
+      if (entry.abandoned || entry.cancelled) return false;
+      return lost(await this.queue.reportProgress(job.id, this.owner, report));
+    };
     this.running.set(job.id, entry);
     entry.settled = (async () => {
       let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
       try {
         if (!handler) throw new PermanentJobError(`no handler registered for kind "${job.kind}"`);
-        outcome = { ok: true, value: await handler(job, { signal: controller.signal, heartbeat }) };
+        outcome = { ok: true, value: await handler(job, { signal: controller.signal, heartbeat, progress }) };
       } catch (error) {
         outcome = { ok: false, error };
       }

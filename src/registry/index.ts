@@ -1,8 +1,10 @@
 export type { GcReport } from "./artifact.service.js";
 export { profileCsv } from "./csv-profile.js";
+export type { DeploymentService } from "./deployment.service.js";
 export type { ListModelsOptions } from "./model.service.js";
 export { createRegistry, DEFAULT_PROJECT, type Registry, type RegistryOptions } from "./registry.js";
 export { registryRoutes } from "./registry.routes.js";
+export type { DeploymentRoute, SetDeploymentInput } from "./registry.schemas.js";
 export * as schemas from "./registry.schemas.js";
 export type * from "./registry.types.js";
 export {
@@ -10,5 +12,6 @@ export {
   parseVersionRef,
   type RegisteredVersion,
   type RegistryObserver,
+  type VersionLocation,
   type VersionRef,
 } from "./version.service.js";

@@ -13,6 +13,7 @@ import {
   CreateProjectInput,
   CreateRunInput,
   CreateVersionInput,
+  EnvironmentNameSchema,
   FinishRunInput,
   ListOrder,
   LogMetricsInput,
@@ -20,6 +21,7 @@ import {
   Name,
   RegisterDatasetInput,
   SetAliasInput,
+  SetDeploymentInput,
   UpdateModelInput,
   UpdateVersionInput,
 } from "./registry.schemas.js";
@@ -36,6 +38,8 @@ const VersionParams = Type.Object({
   }),
 });
 const AliasParams = Type.Object({ project: Name, model: Name, alias: AliasName });
+const EnvironmentParams = Type.Object({ project: Name, environment: EnvironmentNameSchema });
+const DeploymentParams = Type.Object({ project: Name, environment: EnvironmentNameSchema, model: Name });
 const RunParams = Type.Object({ project: Name, run: Type.String({ minLength: 1, maxLength: 100 }) });
 const DatasetParams = Type.Object({ project: Name, dataset: Name });
 const Paging = {
@@ -89,7 +93,7 @@ const tag = (name: string) => ({ tags: [name] });
 /** Registry endpoints under /api/v1: each route parses, makes one service call, responds. */
 export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async (plugin, { registry }) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
-  const { projects, models, versions, runs, datasets, artifacts } = registry;
+  const { projects, models, versions, runs, datasets, deployments, artifacts } = registry;
 
   // --- projects
   app.post("/projects", { schema: { ...tag("projects"), body: CreateProjectInput } }, async (req, reply) =>
@@ -193,6 +197,31 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
     async (req, reply) => {
       const created = await versions.bulkRegister(req.params.project, req.body);
       return reply.status(201).send({ count: created.length, versions: created });
+    },
+  );
+
+  // --- deployments
+  app.get(
+    "/projects/:project/environments/:environment/deployments",
+    { schema: { ...tag("deployments"), params: EnvironmentParams } },
+    async (req) => ({ items: await deployments.list(req.params.project, req.params.environment) }),
+  );
+  app.get(
+    "/projects/:project/environments/:environment/deployments/:model",
+    { schema: { ...tag("deployments"), params: DeploymentParams } },
+    async (req) => deployments.get(req.params.project, req.params.environment, req.params.model),
+  );
+  app.put(
+    "/projects/:project/environments/:environment/deployments/:model",
+    { schema: { ...tag("deployments"), params: DeploymentParams, body: SetDeploymentInput } },
+    async (req) => deployments.set(req.params.project, req.params.environment, req.params.model, req.body),
+  );
+  app.delete(
+    "/projects/:project/environments/:environment/deployments/:model",
+    { schema: { ...tag("deployments"), params: DeploymentParams } },
+    async (req, reply) => {
+      await deployments.delete(req.params.project, req.params.environment, req.params.model);
+      return reply.status(204).send();
     },
   );
 

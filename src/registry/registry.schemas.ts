@@ -220,3 +220,45 @@ export const RegisterDatasetInput = Type.Object(
 export type RegisterDatasetInput = Static<typeof RegisterDatasetInput>;
 
 export const ListOrder = Type.Union([Type.Literal("asc"), Type.Literal("desc")]);
+
+/** A version number or an alias: what a deployment route or shadow points at. */
+export const VersionTarget = Type.String({
+  pattern: "^([1-9][0-9]{0,8}|[a-z][a-z0-9_-]{0,62})$",
+  description: "version number or alias",
+});
+
+export const EnvironmentNameSchema = Type.Union([
+  Type.Literal("dev"),
+  Type.Literal("test"),
+  Type.Literal("prod"),
+]);
+
+export const DeploymentRouteSchema = Type.Object(
+  {
+    target: VersionTarget,
+    weight: Type.Integer({ minimum: 0, maximum: 100, description: "share of traffic in percent" }),
+  },
+  { additionalProperties: false },
+);
+export type DeploymentRoute = Static<typeof DeploymentRouteSchema>;
+
+export const SetDeploymentInput = Type.Object(
+  {
+    routes: Type.Array(DeploymentRouteSchema, {
+      minItems: 1,
+      maxItems: 10,
+      description: "weights sum to 100; a request with an id always takes the same route",
+    }),
+    shadow: Type.Optional(
+      Type.Union([VersionTarget, Type.Null()], {
+        description: "gets a copy of every request; its answer is logged, never returned",
+      }),
+    ),
+    pinned: Type.Optional(
+      Type.Boolean({ description: "keep the route targets loaded (never evicted); default true in prod" }),
+    ),
+    reason: Type.Optional(Type.String({ maxLength: 1_000 })),
+  },
+  { additionalProperties: false },
+);
+export type SetDeploymentInput = Static<typeof SetDeploymentInput>;

@@ -198,6 +198,72 @@ describe.each(testDialects())("registry on %s", (dialect) => {
     expect((await registry.versions.resolve(P, "forecast-A12@1")).version).toBe(1);
   });
 
+  it("sets, lists and deletes deployments per environment, checking weights and targets", async () => {
+    const M = "forecast-A12";
+    const prod = await registry.deployments.set(P, "prod", M, {
+      routes: [
+        { target: "champion", weight: 90 },
+        { target: "1", weight: 10 },
+      ],
+    });
+    expect(prod).toMatchObject({ environment: "prod", model: M, shadow: null, pinned: true });
+    expect(prod.routes).toEqual([
+      { target: "champion", weight: 90 },
+      { target: "1", weight: 10 },
+    ]);
+    const dev = await registry.deployments.set(P, "dev", M, {
+      routes: [{ target: "champion", weight: 100 }],
+      shadow: "1",
+    });
+    expect(dev).toMatchObject({ shadow: "1", pinned: false });
+    clock.advance(1000);
+    const moved = await registry.deployments.set(P, "prod", M, {
+      routes: [{ target: "champion", weight: 100 }],
+      pinned: false,
+    });
+    expect(moved.pinned).toBe(false);
+    expect(moved.createdAt).toBe(prod.createdAt);
+    expect(moved.updatedAt > prod.updatedAt).toBe(true);
+    expect((await registry.deployments.list(P, "prod")).map((d) => d.model)).toEqual([M]);
+    expect(await registry.deployments.list(P, "test")).toEqual([]);
+    expect(await registry.deployments.find(P, "test", M)).toBeUndefined();
+
+    const invalid = await expectCode(
+      registry.deployments.set(P, "test", M, {
+        routes: [
+          { target: "champion", weight: 60 },
+          { target: "champion", weight: 30 },
+          { target: "nope", weight: 5 },
+        ],
+        shadow: "77",
+      }),
+      "VALIDATION_FAILED",
+    );
+    expect((invalid.details?.issues as Array<{ path: string }> | undefined)?.map((i) => i.path)).toEqual([
+      "/routes",
+      "/routes/1/target",
+      "/routes/2/target",
+      "/shadow",
+    ]);
+    // Nothing was stored by the refused request.
+    expect(await registry.deployments.find(P, "test", M)).toBeUndefined();
+    await expectCode(
+      registry.deployments.set(P, "test", M, {
+        routes: [{ target: "champion", weight: 100 }],
+        shadow: "champion",
+      }),
+      "VALIDATION_FAILED",
+    );
+    await expectCode(
+      registry.deployments.set(P, "prod", "no-such-model", { routes: [{ target: "1", weight: 100 }] }),
+      "MODEL_NOT_FOUND",
+    );
+    await registry.deployments.delete(P, "dev", M);
+    await expectCode(registry.deployments.get(P, "dev", M), "DEPLOYMENT_NOT_FOUND");
+    await expectCode(registry.deployments.delete(P, "dev", M), "DEPLOYMENT_NOT_FOUND");
+    await registry.deployments.delete(P, "prod", M);
+  });
+
   it("bulk-registers all or nothing, creating models and aliases", async () => {
     const items = Array.from({ length: 30 }, (_, i) => ({
       model: `bulk-${i}`,

@@ -3,6 +3,7 @@ import type { Clock } from "../core/index.js";
 import type { Store } from "../store/index.js";
 import { ArtifactService } from "./artifact.service.js";
 import { DatasetService } from "./dataset.service.js";
+import { DeploymentService } from "./deployment.service.js";
 import { ModelService } from "./model.service.js";
 import { DEFAULT_PROJECT, ProjectService } from "./project.service.js";
 import { ProjectResolver } from "./project-resolver.js";
@@ -23,6 +24,7 @@ export interface Registry {
   versions: VersionService;
   runs: RunService;
   datasets: DatasetService;
+  deployments: DeploymentService;
   artifacts: ArtifactService;
 }
 
@@ -37,19 +39,21 @@ export function createRegistry(options: RegistryOptions): Registry {
   const { db } = options.store;
   const projects = new ProjectResolver(db);
   const artifacts = new ArtifactService(db, options.blobs, options.clock, options.limits.artifactMaxBytes);
+  const versions = new VersionService(
+    db,
+    projects,
+    artifacts,
+    options.clock,
+    { ...options.limits, lockRows: options.store.dialect === "postgres" },
+    options.observer,
+  );
   return {
     projects: new ProjectService(db, options.clock),
     models: new ModelService(db, projects, options.clock, options.limits.pageSizeMax),
-    versions: new VersionService(
-      db,
-      projects,
-      artifacts,
-      options.clock,
-      { ...options.limits, lockRows: options.store.dialect === "postgres" },
-      options.observer,
-    ),
+    versions,
     runs: new RunService(db, projects, artifacts, options.clock, options.limits.pageSizeMax),
     datasets: new DatasetService(db, projects, artifacts, options.clock),
+    deployments: new DeploymentService(db, projects, versions, options.clock),
     artifacts,
   };
 }

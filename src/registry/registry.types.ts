@@ -1,4 +1,4 @@
-import type { RunStatus, Signature, VersionStatus } from "./registry.schemas.js";
+import type { DeploymentRoute, RunStatus, Signature, VersionStatus } from "./registry.schemas.js";
 
 export const ENVIRONMENTS = ["dev", "test", "prod"] as const;
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];
@@ -122,4 +122,16 @@ export interface Dataset {
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
+}
+
+/** How one environment serves a model: traffic split over versions or aliases, and an optional shadow. */
+export interface Deployment {
+  project: string;
+  environment: EnvironmentName;
+  model: string;
+  routes: DeploymentRoute[];
+  shadow: string | null;
+  pinned: boolean;
+  createdAt: string;
+  updatedAt: string;
 }

@@ -58,6 +58,17 @@ export function parseVersionRef(ref: string): VersionRef {
   return /^[0-9]+$/.test(ref) ? Number(ref) : ref;
 }
 
+/** Where a version's artifact is and which runtime loads it: what serving needs, nothing more. */
+export interface VersionLocation {
+  id: string;
+  model: string;
+  version: number;
+  runtime: string;
+  digest: string;
+  size: number;
+  status: string;
+}
+
 interface ModelRow {
   id: string;
   name: string;
@@ -448,6 +459,59 @@ export class VersionService {
       model,
       version: ref,
     });
+  }
+
+  /**
+   * The few facts a server needs to load a version, in one indexed query: by number, by alias, or (no ref)
+   * the `defaultAlias` else the latest version. Undefined when nothing matches; `get` then says what is
+   * missing. The inference server calls this on every request, so it reads no tags, params or metrics.
+   */
+  async locate(
+    project: string,
+    model: string,
+    ref: VersionRef | undefined,
+    defaultAlias: string,
+  ): Promise<VersionLocation | undefined> {
+    const projectId = await this.projects.idOf(project);
+    const alias = typeof ref === "string" ? ref : defaultAlias;
+    const row = await this.db
+      .selectFrom("registered_models as m")
+      .innerJoin("model_versions as v", (join) =>
+        join.onRef("v.model_id", "=", "m.id").on((eb) => {
+          if (typeof ref === "number") return eb("v.version", "=", ref);
+          const aliased = eb
+            .selectFrom("aliases as a")
+            .innerJoin("model_versions as av", "av.id", "a.version_id")
+            .select("av.version")
+            .whereRef("a.model_id", "=", "m.id")
+            .where("a.alias", "=", alias);
+          return ref !== undefined
+            ? eb("v.version", "=", aliased)
+            : eb("v.version", "=", eb.fn.coalesce(aliased, eb.ref("m.latest_version")));
+        }),
+      )
+      .select([
+        "v.id",
+        "m.name",
+        "v.version",
+        "v.runtime",
+        "v.artifact_digest",
+        "v.artifact_size",
+        "v.status",
+      ])
+      .where("m.project_id", "=", projectId)
+      .where("m.name", "=", model)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    return {
+      id: row.id,
+      model: row.name,
+      version: row.version,
+      runtime: row.runtime,
+      digest: row.artifact_digest,
+      size: row.artifact_size,
+      status: row.status,
+    };
   }
 
   /** Resolves `name@alias` or `name@3` (or plain `name`: the latest version). */

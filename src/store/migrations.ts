@@ -353,6 +353,14 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    "0005_job_progress": {
+      async up(db: AnyDb) {
+        // What a running job reports about itself (JSON: rows scored so far, …), for progress bars; reset by
+        // nothing, overwritten by the attempt that runs. A batch scoring job is one job, so group counts
+        // cannot show how far it got.
+        await db.schema.alterTable("jobs").addColumn("progress", "text").execute();
+      },
+    },
   };
 }
 

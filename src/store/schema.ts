@@ -163,6 +163,8 @@ export interface JobsTable {
   updated_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** JSON the running attempt reports about itself (JobContext.progress); null before any report. */
+  progress: string | null;
 }
 
 export interface FleetsTable {

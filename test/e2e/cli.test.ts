@@ -65,6 +65,32 @@ describe("skala CLI", () => {
     expect(table.stdout).toMatch(/pump-1.*site=lund/);
   });
 
+  it("deploys a model with a traffic split and a shadow, lists and removes the deployment", async () => {
+    const deployed = await json<{ routes: string; shadow: string; pinned: boolean }>(
+      "deploy",
+      "set",
+      "pump-1",
+      "--env",
+      "test",
+      "--route",
+      "champion=90",
+      "--route",
+      "1=10",
+      "--no-pin",
+    );
+    expect(deployed).toMatchObject({ routes: "champion 90%, 1 10%", pinned: false });
+    const listed = await cli("deploy", "list", "--env", "test");
+    expect(listed.stdout).toMatch(/pump-1.*champion 90%, 1 10%.*no/);
+    const bad = await cli("deploy", "set", "pump-1", "--route", "champion=60");
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/VALIDATION_FAILED.*sum to 60/s);
+    const malformed = await cli("deploy", "set", "pump-1", "--route", "champion");
+    expect(malformed.code).not.toBe(0);
+    expect((await cli("deploy", "delete", "pump-1", "--env", "test")).code).toBe(0);
+    const gone = await cli("deploy", "get", "pump-1", "--env", "test");
+    expect(gone.stderr).toMatch(/DEPLOYMENT_NOT_FOUND/);
+  });
+
   it("tracks a run and registers a dataset", async () => {
     const run = await json<{ id: string }>("runs", "create", "--name", "nightly", "--param", "method=ets");
     await json("runs", "log-metric", run.id, "mase", "0.81", "--step", "1");

@@ -6,10 +6,12 @@ import {
   createRuntimes,
   type InferenceService,
   type InferenceServiceOptions,
+  type OnnxRuntimeOptions,
+  ScoringService,
 } from "../../inference/index.js";
 import { JobQueue } from "../../jobs/index.js";
 import { createRegistry, DEFAULT_PROJECT, type Registry } from "../../registry/index.js";
-import type { DialectName } from "../../store/index.js";
+import type { DialectName, Store } from "../../store/index.js";
 import { freshStore } from "../../store/test-support/dialects.js";
 import { buildApp, type SkalaApp } from "../app.js";
 
@@ -21,6 +23,11 @@ export async function testApp(
     bulkMaxVersions?: number;
     /** Serve `/v2` with one ONNX worker; the options override the service's defaults. */
     inference?: boolean | Partial<Omit<InferenceServiceOptions, "registry" | "runtimes">>;
+    /** ONNX runtime options beyond the single worker thread (queue bound, batching). */
+    onnx?: OnnxRuntimeOptions;
+    metricsTopModels?: number;
+    /** Makes the batch scoring service (to give it workers); default: one whose jobs nothing runs. */
+    scoring?: (deps: { registry: Registry; store: Store; inference: InferenceService }) => ScoringService;
   } = {},
 ): Promise<{
   app: SkalaApp;
@@ -48,7 +55,7 @@ export async function testApp(
     clock: systemClock,
     trainingThreads: 1,
   });
-  const runtimes = options.inference ? createRuntimes({ onnx: { workers: 1 } }) : undefined;
+  const runtimes = options.inference ? createRuntimes({ onnx: { workers: 1, ...options.onnx } }) : undefined;
   const inference =
     runtimes === undefined
       ? undefined
@@ -61,12 +68,34 @@ export async function testApp(
           ping: () => fresh.store.ping(),
           ...(typeof options.inference === "object" && options.inference),
         });
+  // Batch scoring on every test app, so its routes are in the OpenAPI document (and fuzzed); without `/v2` it
+  // gets an inference service of its own, whose runtimes start threads only if a job ever runs (none does).
+  const scoringRuntimes = inference === undefined ? createRuntimes({ onnx: { workers: 1 } }) : undefined;
+  const scoringInference =
+    scoringRuntimes &&
+    createInferenceService({
+      registry,
+      runtimes: scoringRuntimes,
+      project: DEFAULT_PROJECT,
+      memoryBudgetBytes: 1 << 30,
+      minResidencyMs: 0,
+    });
+  const scoringDeps = {
+    registry,
+    store: fresh.store,
+    inference: (inference ?? scoringInference) as InferenceService,
+  };
+  const scoring = options.scoring
+    ? options.scoring(scoringDeps)
+    : new ScoringService({ ...scoringDeps, jobs: new JobQueue({ store: fresh.store, clock: systemClock }) });
   const app = await buildApp({
     store: fresh.store,
     registry,
     fleets: fleets.service,
+    scoring,
     ...(inference !== undefined && { inference }),
     bodyLimitBytes: options.bodyLimitBytes ?? 8 << 20,
+    ...(options.metricsTopModels !== undefined && { metricsTopModels: options.metricsTopModels }),
   });
   return {
     app,
@@ -76,6 +105,8 @@ export async function testApp(
       await app.close();
       await inference?.close();
       await runtimes?.close();
+      await scoringInference?.close();
+      await scoringRuntimes?.close();
       await fleets.close();
       await fresh.dispose();
     },

@@ -20,6 +20,11 @@ export {
   refitSpec,
 } from "./forecast-runtime.js";
 export {
+  DEFAULT_BATCH_MAX_ROWS,
+  type OnnxBatchingOptions,
+  type OnnxBatchStats,
+} from "./onnx-batcher.js";
+export {
   createOnnxRuntime,
   ONNX_PLATFORM,
   type OnnxRuntime,

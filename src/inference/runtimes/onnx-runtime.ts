@@ -1,5 +1,14 @@
 import { checkInputsAgainstModel, ProtocolError, type Tensor } from "../protocol/index.js";
 import {
+  BatchCounters,
+  type BatchSettings,
+  type BatchTarget,
+  OnnxBatcher,
+  type OnnxBatchingOptions,
+  type OnnxBatchStats,
+  resolveBatching,
+} from "./onnx-batcher.js";
+import {
   type OnnxSessionHandle,
   OnnxWorkerPool,
   type OnnxWorkerPoolOptions,
@@ -19,6 +28,12 @@ export interface OnnxRuntimeOptions extends OnnxWorkerPoolOptions {
    * tensors after infer: shadow routing sends the same tensors to a second model, so the default copies.
    */
   transferInputs?: boolean;
+  /**
+   * Dynamic batching (see onnx-batcher.ts and README.md): compatible requests of one model that wait while it
+   * is busy are merged into one run. Off by default and when maxBatchSize ≤ 1. It assumes a model's rows are
+   * independent (row i of each output depends only on row i of the inputs), as any batch-first model is.
+   */
+  batching?: OnnxBatchingOptions;
 }
 
 /** The ONNX runtime with the pool controls the model cache needs (recycling, queue depth). */
@@ -28,6 +43,8 @@ export interface OnnxRuntime extends ModelRuntime {
   /** Replaces one worker thread (or all) to return leaked native memory; models reload lazily. */
   recycle(slot?: number): Promise<void>;
   stats(): OnnxWorkerStats[];
+  /** Dynamic batching counters over every model (all zero while batching is off). */
+  batchStats(): OnnxBatchStats;
 }
 
 class LoadedOnnx implements LoadedModel {
@@ -40,6 +57,9 @@ class LoadedOnnx implements LoadedModel {
     handle: OnnxSessionHandle,
     readonly sizeBytes: number,
     private readonly transfer: boolean,
+    /** Undefined when batching is off or the model cannot be batched (a fixed first dimension). */
+    private readonly batcher: OnnxBatcher | undefined,
+    private readonly onUnload: () => void,
   ) {
     this.handle = handle;
     this.meta = { platform: ONNX_PLATFORM, inputs: handle.metadata.inputs, outputs: handle.metadata.outputs };
@@ -60,6 +80,7 @@ class LoadedOnnx implements LoadedModel {
     // Fetch only what the client asked for (the session then skips the rest); by default every tensor
     // output the metadata lists, which leaves out non-tensor outputs the protocol cannot carry.
     const fetches = options.outputs ?? this.outputNames;
+    if (this.batcher !== undefined) return this.batcher.infer(inputs, fetches, options.signal);
     const runOptions: { signal?: AbortSignal; transfer: boolean } = { transfer: this.transfer };
     if (options.signal !== undefined) runOptions.signal = options.signal;
     return this.pool.run(handle, inputs, fetches, runOptions);
@@ -68,7 +89,12 @@ class LoadedOnnx implements LoadedModel {
   async unload(): Promise<void> {
     const handle = this.handle;
     this.handle = undefined;
-    if (handle !== undefined) await this.pool.unload(handle);
+    if (handle === undefined) return;
+    this.onUnload();
+    // Requests already accepted run before the session goes, as unbatched ones already posted to the worker
+    // do: their runs are posted ahead of the unload, and the worker answers in order.
+    this.batcher?.flushAll();
+    await this.pool.unload(handle);
   }
 }
 
@@ -76,6 +102,9 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): OnnxRuntime
   const pool = new OnnxWorkerPool(options);
   const sizeFactor = options.sizeFactor ?? 1.25;
   const transfer = options.transferInputs ?? false;
+  const batching = resolveBatching(options.batching, transfer);
+  const counters = new BatchCounters();
+  const batchers = new Set<OnnxBatcher>();
   return {
     name: "onnx",
     pool,
@@ -87,10 +116,36 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): OnnxRuntime
         await pool.unload(handle);
         loadOptions.signal.throwIfAborted();
       }
-      return new LoadedOnnx(pool, handle, Math.ceil(artifact.byteLength * sizeFactor), transfer);
+      const batcher = batching && createBatcher(pool, handle, batching, counters);
+      if (batcher !== undefined) batchers.add(batcher);
+      const sizeBytes = Math.ceil(artifact.byteLength * sizeFactor);
+      return new LoadedOnnx(pool, handle, sizeBytes, transfer, batcher, () => {
+        if (batcher !== undefined) batchers.delete(batcher);
+      });
     },
     recycle: (slot?: number) => pool.recycle(slot),
     stats: () => pool.stats(),
-    close: () => pool.close(),
+    batchStats: () => counters.snapshot(),
+    async close(): Promise<void> {
+      const closed = new ProtocolError(503, "the ONNX runtime is closed");
+      for (const batcher of batchers) batcher.close(closed);
+      batchers.clear();
+      await pool.close();
+    },
   };
+}
+
+function createBatcher(
+  pool: OnnxWorkerPool,
+  handle: OnnxSessionHandle,
+  settings: BatchSettings,
+  counters: BatchCounters,
+): OnnxBatcher | undefined {
+  const target: BatchTarget = {
+    label: handle.key,
+    admit: () => pool.admit(handle),
+    release: (count) => pool.release(handle, count),
+    run: (feeds, fetches, options) => pool.run(handle, feeds, fetches, options),
+  };
+  return OnnxBatcher.create(handle.metadata, target, settings, counters);
 }

@@ -12,7 +12,10 @@ import { hashKey } from "./runtime-support.js";
 export interface OnnxWorkerPoolOptions {
   /** Worker threads; a model's session lives in exactly one of them. Default: cores − 1, at least 1. */
   workers?: number;
-  /** Most runs in flight per worker (queued or running); one more is refused with 503. Default 64. */
+  /**
+   * Most requests in flight per worker (queued or running, plus those a dynamic batcher holds for it); one more
+   * is refused with 503. A batched run counts as the requests it answers. Default 64.
+   */
   maxQueue?: number;
   /** How long a recycled worker may finish its in-flight work before it is terminated. Default 30 s. */
   drainTimeoutMs?: number;
@@ -30,8 +33,10 @@ export interface OnnxWorkerStats {
   slot: number;
   /** Whether a thread is running (slots start theirs on first use, and again after a recycle). */
   running: boolean;
-  /** Runs queued or executing in the current thread. */
+  /** Requests queued or executing in the current thread (a batched run counts as its requests). */
   inFlight: number;
+  /** Requests dynamic batchers hold for this slot, not yet sent; they count against `maxQueue` too. */
+  waiting: number;
   /** Sessions registered to the slot, and how many of them the current thread has loaded. */
   sessions: number;
   loaded: number;
@@ -41,6 +46,8 @@ export interface OnnxWorkerStats {
 
 interface Pending {
   kind: WorkerRequest["kind"];
+  /** Requests a run answers (a batch answers several); what it adds to `runs`. */
+  weight: number;
   resolve: (response: WorkerResponse) => void;
   reject: (error: Error) => void;
 }
@@ -80,11 +87,12 @@ class WorkerThread {
     return !this.exited;
   }
 
-  send(request: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerResponse> {
+  send(request: WorkerRequest, transfer: ArrayBuffer[] = [], weight = 1): Promise<WorkerResponse> {
     if (this.exited) return Promise.reject(new ProtocolError(503, "ONNX worker thread is gone; retry"));
     return new Promise((resolve, reject) => {
-      this.pending.set(request.id, { kind: request.kind, resolve, reject });
-      if (request.kind === "run") this.runs++;
+      const counted = request.kind === "run" ? weight : 0;
+      this.pending.set(request.id, { kind: request.kind, weight: counted, resolve, reject });
+      this.runs += counted;
       // Referenced only while work is outstanding, so an idle pool never keeps the process alive.
       if (this.pending.size === 1) this.worker.ref();
       this.worker.postMessage(request, transfer);
@@ -119,7 +127,12 @@ class WorkerThread {
   private async shutDown(): Promise<void> {
     const released = new Promise<void>((resolve) => {
       const id = -1 - this.shutdowns++;
-      this.pending.set(id, { kind: "shutdown", resolve: () => resolve(), reject: () => resolve() });
+      this.pending.set(id, {
+        kind: "shutdown",
+        weight: 0,
+        resolve: () => resolve(),
+        reject: () => resolve(),
+      });
       this.worker.ref();
       this.worker.postMessage({ kind: "shutdown", id } satisfies WorkerRequest);
     });
@@ -132,7 +145,7 @@ class WorkerThread {
     const pending = this.pending.get(response.id);
     if (pending === undefined) return;
     this.pending.delete(response.id);
-    if (pending.kind === "run") this.runs--;
+    this.runs -= pending.weight;
     if (this.pending.size === 0) {
       this.worker.unref();
       this.draining?.();
@@ -165,6 +178,8 @@ export class OnnxWorkerPool {
   private readonly drainTimeoutMs: number;
   private readonly threads: Array<WorkerThread | undefined>;
   private readonly generations: number[];
+  /** Requests batchers hold per slot (admitted, not yet sent), so the queue bound covers them. */
+  private readonly waiting: number[];
   private readonly sessions = new Map<string, SessionEntry>();
   private nextRequest = 1;
   private nextSession = 1;
@@ -176,6 +191,7 @@ export class OnnxWorkerPool {
     this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.threads = new Array<WorkerThread | undefined>(this.size).fill(undefined);
     this.generations = new Array<number>(this.size).fill(0);
+    this.waiting = new Array<number>(this.size).fill(0);
   }
 
   /** The slot a model key is assigned to. */
@@ -204,23 +220,43 @@ export class OnnxWorkerPool {
   }
 
   /**
+   * Takes one place in the handle's worker queue for a request a batcher will send later (with `run`, after
+   * `release`). Throws the same 503 as `run` when the queue is full, so a batcher cannot hold more requests
+   * than the worker would have queued.
+   */
+  admit(handle: OnnxSessionHandle): void {
+    this.assertOpen();
+    const entry = this.sessions.get(handle.id);
+    if (entry === undefined) throw new ProtocolError(503, `model "${handle.key}" is not loaded`);
+    const thread = this.threads[entry.slot];
+    this.checkQueue(thread?.alive === true ? thread.runs : 0, entry.slot, 1);
+    this.waiting[entry.slot] = (this.waiting[entry.slot] ?? 0) + 1;
+  }
+
+  /** Gives back places taken with `admit` (the requests were sent, aborted or dropped). */
+  release(handle: OnnxSessionHandle, count: number): void {
+    const slot = handle.slot;
+    this.waiting[slot] = Math.max(0, (this.waiting[slot] ?? 0) - count);
+  }
+
+  /**
    * Runs a session. `transfer` hands the inputs' buffers to the worker instead of copying them; the caller's
-   * typed arrays are detached afterwards, so only callers that own the tensors may ask for it.
+   * typed arrays are detached afterwards, so only callers that own the tensors may ask for it. `weight` is the
+   * number of requests the run answers (a batch), which is what counts against `maxQueue`.
    */
   async run(
     handle: OnnxSessionHandle,
     feeds: readonly Tensor[],
     fetches: readonly string[] | undefined,
-    options: { signal?: AbortSignal; transfer?: boolean } = {},
+    options: { signal?: AbortSignal; transfer?: boolean; weight?: number } = {},
   ): Promise<Tensor[]> {
     this.assertOpen();
     const entry = this.sessions.get(handle.id);
     if (entry === undefined) throw new ProtocolError(503, `model "${handle.key}" is not loaded`);
     options.signal?.throwIfAborted();
+    const weight = Math.max(1, Math.floor(options.weight ?? 1));
     const thread = this.thread(entry.slot);
-    if (thread.runs >= this.maxQueue) {
-      throw new ProtocolError(503, `overloaded: ${thread.runs} requests in flight on the model's worker`);
-    }
+    this.checkQueue(thread.runs, entry.slot, weight);
     // After a recycle the new thread has not seen this session: post the load and the run back to back; the
     // worker's run waits for the session, so no round trip is spent.
     if (!thread.loaded.has(entry.id)) void this.ensureLoaded(entry).catch(() => undefined);
@@ -231,7 +267,7 @@ export class OnnxWorkerPool {
       feeds: feeds as Tensor[],
       fetches: fetches === undefined ? undefined : [...fetches],
     };
-    const sent = thread.send(request, options.transfer === true ? transferables(feeds) : []);
+    const sent = thread.send(request, options.transfer === true ? transferables(feeds) : [], weight);
     const response = await abortable(sent, options.signal);
     if (response.kind === "run") return response.outputs;
     throw failure(response);
@@ -272,6 +308,7 @@ export class OnnxWorkerPool {
       slot,
       running: thread?.alive ?? false,
       inFlight: thread?.runs ?? 0,
+      waiting: this.waiting[slot] ?? 0,
       sessions: counts[slot] ?? 0,
       loaded: thread?.loaded.size ?? 0,
       generation: this.generations[slot] ?? 0,
@@ -283,6 +320,13 @@ export class OnnxWorkerPool {
     this.sessions.clear();
     const threads = this.threads.splice(0, this.threads.length);
     await Promise.all(threads.map((thread) => thread?.terminate()));
+  }
+
+  private checkQueue(runs: number, slot: number, adding: number): void {
+    const held = runs + (this.waiting[slot] ?? 0);
+    if (held + adding > this.maxQueue) {
+      throw new ProtocolError(503, `overloaded: ${held} requests in flight on the model's worker`);
+    }
   }
 
   private assertOpen(): void {

@@ -1,0 +1,124 @@
+import type { Kysely } from "kysely";
+import { type Database, literalLimit } from "../../store/index.js";
+import type { PredictionSink } from "./prediction-logger.js";
+import type { LoggedTensors, PredictionLogRow } from "./prediction-record.js";
+
+/** Bound parameters per row of `prediction_log` (every column but `seq`). */
+const COLUMNS = 11;
+/** SQLite allows 32,766 bound parameters per statement, PostgreSQL 65,535: the smaller bounds both. */
+const MAX_PARAMETERS = 32_766;
+/** About this much inputs/outputs text per statement at most (a batch of large payloads is split further). */
+const MAX_STATEMENT_CHARS = 16 * 1024 * 1024;
+
+function floorPowerOfTwo(n: number): number {
+  return 2 ** Math.floor(Math.log2(n));
+}
+
+const MAX_ROWS_PER_STATEMENT = floorPowerOfTwo(Math.floor(MAX_PARAMETERS / COLUMNS));
+
+function payloadChars(rows: readonly PredictionLogRow[], start: number, count: number): number {
+  let chars = 0;
+  for (let i = start; i < start + count; i++) {
+    const row = rows[i] as PredictionLogRow;
+    chars += row.inputs.length + (row.outputs?.length ?? 0);
+  }
+  return chars;
+}
+
+/**
+ * Splits a batch into multi-row INSERTs of power-of-two sizes, within the parameter limit and about
+ * MAX_STATEMENT_CHARS of payload. Powers of two keep the number of distinct SQL texts small (at most a dozen),
+ * so SQLite's prepared-statement cache (src/store/database.ts) is not flooded with one text per batch size.
+ */
+export function statementChunks(rows: readonly PredictionLogRow[]): PredictionLogRow[][] {
+  const chunks: PredictionLogRow[][] = [];
+  let start = 0;
+  while (start < rows.length) {
+    let count = floorPowerOfTwo(Math.min(rows.length - start, MAX_ROWS_PER_STATEMENT));
+    while (count > 1 && payloadChars(rows, start, count) > MAX_STATEMENT_CHARS) count >>= 1;
+    chunks.push(rows.slice(start, start + count));
+    start += count;
+  }
+  return chunks;
+}
+
+/**
+ * The store's prediction sink: a batch is one multi-row INSERT, or several in one transaction when it has to
+ * be split, so a retried batch is never half written.
+ */
+export function createStorePredictionSink(db: Kysely<Database>): PredictionSink {
+  return {
+    async write(rows) {
+      const chunks = statementChunks(rows);
+      const [only] = chunks;
+      if (only === undefined) return;
+      if (chunks.length === 1) {
+        await db.insertInto("prediction_log").values(only).execute();
+        return;
+      }
+      await db.transaction().execute(async (trx) => {
+        for (const chunk of chunks) await trx.insertInto("prediction_log").values(chunk).execute();
+      });
+    },
+  };
+}
+
+/** A logged prediction as read back. */
+export interface LoggedPrediction {
+  seq: number;
+  project: string;
+  model: string;
+  version: number;
+  versionId: string;
+  route: string;
+  requestId: string | null;
+  inputs: LoggedTensors;
+  /** null when the prediction failed. */
+  outputs: LoggedTensors | null;
+  error: string | null;
+  latencyMs: number;
+  at: Date;
+}
+
+export interface ListPredictionsQuery {
+  project: string;
+  model: string;
+  /** Only predictions made at or after this instant. */
+  since?: Date;
+  limit: number;
+  /** By time of prediction, then write order; default "asc" (oldest first, from `since`). */
+  order?: "asc" | "desc";
+}
+
+/** Reads a model's logged predictions, with inputs and outputs parsed (served by prediction_log_model_time). */
+export async function listPredictions(
+  db: Kysely<Database>,
+  query: ListPredictionsQuery,
+): Promise<LoggedPrediction[]> {
+  const order = query.order ?? "asc";
+  let select = db
+    .selectFrom("prediction_log")
+    .selectAll()
+    .where("project", "=", query.project)
+    .where("model", "=", query.model);
+  if (query.since !== undefined) select = select.where("created_at", ">=", query.since.toISOString());
+  const rows = await select
+    .orderBy("created_at", order)
+    .orderBy("seq", order)
+    .limit(literalLimit(query.limit))
+    .execute();
+  return rows.map((row) => ({
+    seq: row.seq,
+    project: row.project,
+    model: row.model,
+    version: row.version,
+    versionId: row.version_id,
+    route: row.route,
+    requestId: row.request_id,
+    inputs: JSON.parse(row.inputs) as LoggedTensors,
+    outputs: row.outputs === null ? null : (JSON.parse(row.outputs) as LoggedTensors),
+    error: row.error,
+    latencyMs: row.latency_ms,
+    at: new Date(row.created_at),
+  }));
+}
