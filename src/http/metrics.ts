@@ -42,7 +42,7 @@ function labelValue(value: string): string {
  */
 export function inferenceMetricsText(stats: InferenceStats): string {
   const lines: string[] = [];
-  const metric = (name: string, type: "counter" | "gauge" | "histogram", help: string) => {
+  const metric = (name: string, type: "counter" | "gauge" | "histogram" | "summary", help: string) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
   };
   const { rows } = stats.traffic;
@@ -114,6 +114,18 @@ export function inferenceMetricsText(stats: InferenceStats): string {
     metric(name, "counter", help);
     lines.push(`${name} ${value}`);
   }
+  metric(
+    "skala_inference_model_load_duration_seconds",
+    "summary",
+    "Model load time (artifact read and session creation) over the last 1,024 loads.",
+  );
+  for (const { q, ms } of stats.loads.quantiles) {
+    lines.push(`skala_inference_model_load_duration_seconds{quantile="${q}"} ${ms / 1000}`);
+  }
+  lines.push(
+    `skala_inference_model_load_duration_seconds_sum ${stats.loads.sumMs / 1000}`,
+    `skala_inference_model_load_duration_seconds_count ${stats.loads.count}`,
+  );
   const gauges: Array<[string, number, string]> = [
     ["skala_inference_cache_resident_models", cache.residentModels, "Models loaded now."],
     ["skala_inference_cache_resident_bytes", cache.bytesResident, "Estimated bytes of loaded models."],

@@ -34,7 +34,7 @@ import {
 } from "./protocol/index.js";
 import { DeploymentCache, pickRoute, trafficPoint } from "./routing.js";
 import { type LoadedModel, RUNTIME_NAMES, type RuntimeName, type RuntimeSet } from "./runtimes/index.js";
-import { ModelTraffic, type TrafficSnapshot } from "./traffic.js";
+import { type DurationSummary, ModelTraffic, RecentDurations, type TrafficSnapshot } from "./traffic.js";
 
 /**
  * The inference server's domain: resolves `(model, version or alias)` to a registry version of one project,
@@ -104,6 +104,8 @@ export interface InferenceStats {
   refused: number;
   shadow: { sent: number; skipped: number; failed: number; inflight: number };
   recycles: number;
+  /** Model load durations over the last 1,024 loads. */
+  loads: DurationSummary;
 }
 
 /** The repository extension's model states (Triton's and KServe's vocabulary). */
@@ -266,7 +268,9 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
 
   // Loads create native sessions whose memory onnxruntime does not fully return when they are released:
   // after `recycleEveryLoads` loads the worker threads are replaced and their sessions reload lazily.
+  const loadDurations = new RecentDurations();
   const onCacheEvent = (event: ModelCacheEvent): void => {
+    if (event.type === "load") loadDurations.observe(event.durationMs);
     options.onCacheEvent?.(event);
     const every = options.recycleEveryLoads ?? 0;
     if (event.type === "load" && cache.shouldRecycle(every)) {
@@ -621,6 +625,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
         refused: admission.refused,
         shadow: { ...shadow },
         recycles,
+        loads: loadDurations.summary(),
       };
     },
 

@@ -5,7 +5,7 @@ import { AdmissionGate } from "./admission.js";
 import { buildTestModel, randomInput, referenceOutput, type TestModelSpec } from "./onnx-models/index.js";
 import type { PredictionRecord } from "./prediction-log/index.js";
 import { pickRoute, trafficPoint } from "./routing.js";
-import { OTHER_MODELS } from "./traffic.js";
+import { OTHER_MODELS, RecentDurations } from "./traffic.js";
 
 /**
  * Serving beyond the protocol: deployment routing (traffic split by request id, shadow copies), pinning of
@@ -57,6 +57,21 @@ describe("routing", () => {
     expect(gate.tryEnter()).toBeDefined();
     b?.();
     expect(gate.refused).toBe(1);
+  });
+});
+
+describe("load durations", () => {
+  it("reports quantiles over a sliding window and totals over all time", () => {
+    const durations = new RecentDurations(100);
+    expect(durations.summary().quantiles).toEqual([]);
+    for (let i = 1; i <= 300; i++) durations.observe(i);
+    const summary = durations.summary([0.5, 0.99]);
+    // The window holds 201..300.
+    expect(summary.quantiles).toEqual([
+      { q: 0.5, ms: 250 },
+      { q: 0.99, ms: 299 },
+    ]);
+    expect(summary).toMatchObject({ count: 300, sumMs: 45_150, window: 100 });
   });
 });
 

@@ -107,3 +107,48 @@ function toRow(model: string, counts: Counts): ModelTrafficRow {
     latencySecondsSum: counts.latencySecondsSum,
   };
 }
+
+/**
+ * The last `capacity` durations of something (model loads), for quantiles over a sliding window: a Prometheus
+ * summary whose quantiles describe recent behaviour rather than the whole life of the process.
+ */
+export class RecentDurations {
+  readonly #values: Float64Array;
+  #next = 0;
+  #filled = 0;
+  #count = 0;
+  #sum = 0;
+
+  constructor(capacity = 1024) {
+    this.#values = new Float64Array(capacity);
+  }
+
+  observe(ms: number): void {
+    this.#values[this.#next] = ms;
+    this.#next = (this.#next + 1) % this.#values.length;
+    this.#filled = Math.min(this.#filled + 1, this.#values.length);
+    this.#count++;
+    this.#sum += ms;
+  }
+
+  /** Quantiles (nearest rank) of the window, in milliseconds; empty when nothing was observed. */
+  summary(quantiles: readonly number[] = [0.5, 0.9, 0.99]): DurationSummary {
+    const window = this.#values.slice(0, this.#filled).sort();
+    const at = (q: number) =>
+      window[Math.min(window.length - 1, Math.max(0, Math.ceil(q * window.length) - 1))];
+    return {
+      quantiles: window.length === 0 ? [] : quantiles.map((q) => ({ q, ms: at(q) as number })),
+      count: this.#count,
+      sumMs: this.#sum,
+      window: window.length,
+    };
+  }
+}
+
+export interface DurationSummary {
+  quantiles: Array<{ q: number; ms: number }>;
+  /** Every observation since start (the window holds the latest ones). */
+  count: number;
+  sumMs: number;
+  window: number;
+}

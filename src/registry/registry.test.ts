@@ -198,6 +198,30 @@ describe.each(testDialects())("registry on %s", (dialect) => {
     expect((await registry.versions.resolve(P, "forecast-A12@1")).version).toBe(1);
   });
 
+  it("locates versions for serving by number, alias, or the default alias else the latest", async () => {
+    const M = "forecast-A12";
+    const byNumber = await registry.versions.locate(P, M, 1, "champion");
+    const full = await registry.versions.get(P, M, 1);
+    expect(byNumber).toEqual({
+      id: full.id,
+      model: M,
+      version: 1,
+      runtime: full.runtime,
+      digest: full.artifact.digest,
+      size: full.artifact.size,
+      status: full.status,
+    });
+    expect((await registry.versions.locate(P, M, "champion", "champion"))?.version).toBe(2);
+    expect((await registry.versions.locate(P, M, undefined, "champion"))?.version).toBe(2);
+    // No such default alias: the latest version.
+    const latest = (await registry.versions.latest(P, M)).version;
+    expect((await registry.versions.locate(P, M, undefined, "no-alias"))?.version).toBe(latest);
+    expect(await registry.versions.locate(P, M, 999, "champion")).toBeUndefined();
+    expect(await registry.versions.locate(P, M, "nope", "champion")).toBeUndefined();
+    expect(await registry.versions.locate(P, "no-model", undefined, "champion")).toBeUndefined();
+    await expectCode(registry.versions.locate("no-project", M, 1, "champion"), "PROJECT_NOT_FOUND");
+  });
+
   it("sets, lists and deletes deployments per environment, checking weights and targets", async () => {
     const M = "forecast-A12";
     const prod = await registry.deployments.set(P, "prod", M, {

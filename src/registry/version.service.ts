@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from "kysely";
+import type { CompiledQuery, Kysely, Transaction } from "kysely";
 import { type Clock, newId, SkalaError, type ValidationIssue, validationError } from "../core/index.js";
 import type { Database, ModelVersionsTable } from "../store/index.js";
 import type { ArtifactService } from "./artifact.service.js";
@@ -69,6 +69,24 @@ export interface VersionLocation {
   status: string;
 }
 
+type LocateParameter = "project" | "model" | "ref";
+
+interface LocateRow {
+  id: string;
+  name: string;
+  version: number;
+  runtime: string;
+  artifact_digest: string;
+  artifact_size: number;
+  status: string;
+}
+
+interface PreparedLocate {
+  query: CompiledQuery<LocateRow>;
+  /** Which value each `?` / `$n` of the SQL takes, in order. */
+  order: LocateParameter[];
+}
+
 interface ModelRow {
   id: string;
   name: string;
@@ -78,6 +96,7 @@ interface ModelRow {
 
 export class VersionService {
   private readonly versions: VersionsRepository;
+  private readonly locateQueries = new Map<string, PreparedLocate>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -473,19 +492,56 @@ export class VersionService {
     defaultAlias: string,
   ): Promise<VersionLocation | undefined> {
     const projectId = await this.projects.idOf(project);
-    const alias = typeof ref === "string" ? ref : defaultAlias;
-    const row = await this.db
+    const shape = typeof ref === "number" ? "number" : ref === undefined ? "default" : "alias";
+    let prepared = this.locateQueries.get(shape);
+    if (prepared === undefined) {
+      prepared = this.prepareLocate(shape);
+      this.locateQueries.set(shape, prepared);
+    }
+    const values: Record<LocateParameter, string | number> = {
+      project: projectId,
+      model,
+      ref: ref ?? defaultAlias,
+    };
+    const result = await this.db.executeQuery<LocateRow>({
+      ...prepared.query,
+      parameters: prepared.order.map((name) => values[name]),
+    });
+    const row = result.rows[0];
+    if (row === undefined) return undefined;
+    return {
+      id: row.id,
+      model: row.name,
+      version: row.version,
+      runtime: row.runtime,
+      digest: row.artifact_digest,
+      size: row.artifact_size,
+      status: row.status,
+    };
+  }
+
+  /**
+   * Builds a locate query once per shape and remembers where each value goes. Building and compiling a
+   * Kysely query costs more than SQLite takes to run it, and the server runs this one per request.
+   */
+  private prepareLocate(shape: "number" | "alias" | "default"): PreparedLocate {
+    const sentinels: Record<LocateParameter, string | number> = {
+      project: "\u0001project",
+      model: "\u0001model",
+      ref: shape === "number" ? -918_273_645 : "\u0001ref",
+    };
+    const query = this.db
       .selectFrom("registered_models as m")
       .innerJoin("model_versions as v", (join) =>
         join.onRef("v.model_id", "=", "m.id").on((eb) => {
-          if (typeof ref === "number") return eb("v.version", "=", ref);
+          if (shape === "number") return eb("v.version", "=", sentinels.ref as number);
           const aliased = eb
             .selectFrom("aliases as a")
             .innerJoin("model_versions as av", "av.id", "a.version_id")
             .select("av.version")
             .whereRef("a.model_id", "=", "m.id")
-            .where("a.alias", "=", alias);
-          return ref !== undefined
+            .where("a.alias", "=", sentinels.ref as string);
+          return shape === "alias"
             ? eb("v.version", "=", aliased)
             : eb("v.version", "=", eb.fn.coalesce(aliased, eb.ref("m.latest_version")));
         }),
@@ -499,19 +555,16 @@ export class VersionService {
         "v.artifact_size",
         "v.status",
       ])
-      .where("m.project_id", "=", projectId)
-      .where("m.name", "=", model)
-      .executeTakeFirst();
-    if (row === undefined) return undefined;
-    return {
-      id: row.id,
-      model: row.name,
-      version: row.version,
-      runtime: row.runtime,
-      digest: row.artifact_digest,
-      size: row.artifact_size,
-      status: row.status,
-    };
+      .where("m.project_id", "=", sentinels.project as string)
+      .where("m.name", "=", sentinels.model as string)
+      .compile();
+    const names = Object.keys(sentinels) as LocateParameter[];
+    const order = query.parameters.map((value) => {
+      const name = names.find((n) => sentinels[n] === value);
+      if (name === undefined) throw new Error(`unexpected parameter ${String(value)} in the locate query`);
+      return name;
+    });
+    return { query, order };
   }
 
   /** Resolves `name@alias` or `name@3` (or plain `name`: the latest version). */

@@ -17,7 +17,9 @@ export type WorkerRequest =
   | { kind: "load"; id: number; session: string; bytes: Uint8Array }
   | { kind: "run"; id: number; session: string; feeds: Tensor[]; fetches: string[] | undefined }
   | { kind: "unload"; id: number; session: string }
-  | { kind: "shutdown"; id: number };
+  | { kind: "shutdown"; id: number }
+  /** Answered once the thread has loaded onnxruntime and reads messages: a replacement is ready. */
+  | { kind: "ping"; id: number };
 
 export interface SessionMetadata {
   inputs: TensorMetadata[];
@@ -29,6 +31,7 @@ export type WorkerResponse =
   | { kind: "run"; id: number; ok: true; outputs: Tensor[] }
   | { kind: "unload"; id: number; ok: true }
   | { kind: "shutdown"; id: number; ok: true }
+  | { kind: "ping"; id: number; ok: true }
   | { kind: "error"; id: number; ok: false; status: ProtocolStatus; message: string };
 
 /** The buffers a message can hand over instead of copying: whole, unshared ArrayBuffers only. */

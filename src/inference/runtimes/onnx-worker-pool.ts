@@ -184,6 +184,8 @@ export class OnnxWorkerPool {
   private nextRequest = 1;
   private nextSession = 1;
   private closed = false;
+  /** Slots whose replacement thread is starting. */
+  private readonly replacing = new Set<number>();
 
   constructor(options: OnnxWorkerPoolOptions = {}) {
     this.size = Math.max(1, Math.floor(options.workers ?? Math.max(1, availableParallelism() - 1)));
@@ -291,14 +293,46 @@ export class OnnxWorkerPool {
    */
   async recycle(slot?: number): Promise<void> {
     const slots = slot === undefined ? [...this.threads.keys()] : [slot];
-    const draining: Promise<void>[] = [];
     for (const s of slots) {
       if (!Number.isInteger(s) || s < 0 || s >= this.size) throw new RangeError(`no worker slot ${s}`);
-      const old = this.threads[s];
-      this.threads[s] = undefined;
-      if (old !== undefined) draining.push(old.drain(this.drainTimeoutMs));
     }
-    await Promise.all(draining);
+    await Promise.all(slots.map((s) => this.replaceThread(s)));
+  }
+
+  /**
+   * Starts the replacement and swaps it in only once it answers, so requests never wait for a thread to start
+   * (starting one and loading onnxruntime takes hundreds of milliseconds); the old thread keeps serving until
+   * then, and finishes its in-flight work after.
+   */
+  private async replaceThread(slot: number): Promise<void> {
+    if (this.replacing.has(slot)) return;
+    const old = this.threads[slot];
+    if (old === undefined || !old.alive) {
+      this.threads[slot] = undefined;
+      return;
+    }
+    this.replacing.add(slot);
+    try {
+      const fresh = this.startThread(slot);
+      try {
+        await fresh.send({ kind: "ping", id: this.nextRequest++ });
+      } catch {
+        // The replacement died before it was ready; the old thread stays and a later recycle tries again.
+        return;
+      }
+      if (this.closed) {
+        await fresh.terminate();
+        return;
+      }
+      // A crash of the old thread meanwhile left the slot empty or with a thread of its own; either way the
+      // ready replacement takes the slot.
+      const current = this.threads[slot];
+      this.threads[slot] = fresh;
+      this.generations[slot] = (this.generations[slot] ?? 0) + 1;
+      if (current !== undefined && current !== fresh) await current.drain(this.drainTimeoutMs);
+    } finally {
+      this.replacing.delete(slot);
+    }
   }
 
   stats(): OnnxWorkerStats[] {
@@ -336,13 +370,17 @@ export class OnnxWorkerPool {
   private thread(slot: number): WorkerThread {
     const current = this.threads[slot];
     if (current?.alive) return current;
-    const thread = new WorkerThread(spawnWorker(), (dead) => {
-      // A crashed thread is forgotten; the next request starts a fresh one and reloads lazily.
-      if (this.threads[slot] === dead) this.threads[slot] = undefined;
-    });
+    const thread = this.startThread(slot);
     this.threads[slot] = thread;
     this.generations[slot] = (this.generations[slot] ?? 0) + 1;
     return thread;
+  }
+
+  private startThread(slot: number): WorkerThread {
+    return new WorkerThread(spawnWorker(), (dead) => {
+      // A crashed thread is forgotten; the next request starts a fresh one and reloads lazily.
+      if (this.threads[slot] === dead) this.threads[slot] = undefined;
+    });
   }
 
   /** Loads the session into its slot's current thread (a no-op answer when it is already there). */

@@ -200,6 +200,8 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
       }
       return { kind: "unload", id: request.id, ok: true };
     }
+    case "ping":
+      return { kind: "ping", id: request.id, ok: true };
     case "shutdown": {
       // Native sessions are released here, on their own thread, before the pool terminates it: tearing a
       // thread down with live onnxruntime sessions can crash the whole process.

@@ -213,7 +213,11 @@ describe("onnx runtime", () => {
     const expected = referenceOutput(spec, input);
     const before = runtime.stats()[slot];
     const inFlight = Array.from({ length: 8 }, () => model.infer([onnxInput(input.slice(), 3)]));
-    await runtime.recycle(slot);
+    const recycling = runtime.recycle(slot);
+    // The old thread keeps answering while its replacement starts; the swap happens once it is ready.
+    const [during] = await model.infer([onnxInput(input.slice(), 3)]);
+    expectClose(numbers(during), expected, 1e-5);
+    await recycling;
     for (const [output] of await Promise.all(inFlight)) {
       expectClose(numbers(output), expected, 1e-5);
     }
