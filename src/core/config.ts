@@ -146,8 +146,8 @@ export const SETTINGS = [
     key: "inference.batchMaxSize",
     env: "SKALA_INFERENCE_BATCH_MAX_SIZE",
     flag: "--inference-batch-max-size",
-    default: 1,
-    doc: "Dynamic batching for ONNX: most requests merged into one run; 1 turns batching off.",
+    default: 32,
+    doc: "Dynamic batching for ONNX: most requests merged into one run while the model is busy; 1 turns batching off (per model: version tag `skala.batching=off`).",
   },
   {
     key: "inference.batchMaxDelayMs",

@@ -14,6 +14,7 @@ export {
   type ModelStateInfo,
 } from "./cache/index.js";
 export {
+  BATCHING_TAG,
   createInferenceService,
   DEFAULT_ALIAS,
   INFERENCE_EXTENSIONS,

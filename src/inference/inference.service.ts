@@ -46,6 +46,9 @@ import { type DurationSummary, ModelTraffic, RecentDurations, type TrafficSnapsh
 /** The alias that answers when a request names no version; without it the latest version answers. */
 export const DEFAULT_ALIAS = "champion";
 
+/** The version tag that turns dynamic batching off for one model (`skala.batching=off`). */
+export const BATCHING_TAG = "skala.batching";
+
 /** Extensions advertised in server metadata: only what is implemented, since clients switch features on it. */
 export const INFERENCE_EXTENSIONS: readonly string[] = ["model_repository"];
 
@@ -304,13 +307,25 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
       if (!isDigest(info.digest)) throw new Error(`the version's artifact digest is invalid`);
       const bytes = await registry.artifacts.read(info.digest);
       signal.throwIfAborted();
-      const model = await runtimes
-        .get(info.runtime)
-        .load(bytes, { key: `${project}/${info.model}:${info.version}`, signal });
+      const model = await runtimes.get(info.runtime).load(bytes, {
+        key: `${project}/${info.model}:${info.version}`,
+        signal,
+        ...(info.runtime === "onnx" && !(await batchable(info)) && { batching: false }),
+      });
       return { model, sizeBytes: model.sizeBytes };
     },
     unload: (_key, model) => model.unload(),
   });
+
+  /**
+   * Dynamic batching assumes a model's rows are independent; a version tagged `skala.batching=off` (or
+   * `false`) says its rows are not, and its requests always run alone. Read once per load, not per request.
+   */
+  async function batchable(info: VersionInfo): Promise<boolean> {
+    const version = await registry.versions.get(project, info.model, info.version);
+    const tag = version.tags[BATCHING_TAG]?.toLowerCase();
+    return tag !== "off" && tag !== "false";
+  }
 
   async function lookup(name: string, ref: VersionRef | undefined) {
     try {

@@ -316,3 +316,39 @@ describe("deployments over /v2", () => {
     });
   });
 });
+
+describe("dynamic batching per version", () => {
+  it("batches concurrent requests, except for versions tagged skala.batching=off", async () => {
+    const ctx = await testApp({ inference: true, onnx: { batching: { maxBatchSize: 16, maxDelayMs: 5 } } });
+    try {
+      const artifact = { base64: base64(buildTestModel(SPEC(5))) };
+      await ctx.registry.versions.bulkRegister(DEFAULT_PROJECT, {
+        versions: [
+          { model: "rows-apart", runtime: "onnx", artifact, tags: { "skala.batching": "off" } },
+          { model: "batched", runtime: "onnx", artifact },
+        ],
+      });
+      const expected = referenceOutput(SPEC(5), INPUT);
+      const burst = async (model: string) => {
+        const answers = await Promise.all(
+          Array.from({ length: 48 }, () =>
+            ctx.app.inject({ method: "POST", url: `/v2/models/${model}/infer`, payload: BODY }),
+          ),
+        );
+        for (const answer of answers) {
+          expect(answer.statusCode).toBe(200);
+          (answer.json().outputs[0].data as number[]).forEach((value, i) => {
+            expect(value).toBeCloseTo(expected[i] as number, 5);
+          });
+        }
+      };
+      await burst("rows-apart");
+      const batches = () => ctx.runtimes?.onnx.batchStats();
+      expect(batches()?.requests).toBe(0);
+      await burst("batched");
+      expect(batches()?.batches).toBeGreaterThan(0);
+    } finally {
+      await ctx.close();
+    }
+  });
+});

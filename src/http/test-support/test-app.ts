@@ -7,6 +7,7 @@ import {
   type InferenceService,
   type InferenceServiceOptions,
   type OnnxRuntimeOptions,
+  type RuntimeSet,
   ScoringService,
 } from "../../inference/index.js";
 import { JobQueue } from "../../jobs/index.js";
@@ -33,6 +34,7 @@ export async function testApp(
   app: SkalaApp;
   registry: Registry;
   inference: InferenceService | undefined;
+  runtimes: RuntimeSet | undefined;
   close(): Promise<void>;
 }> {
   const fresh = await freshStore(options.dialect ?? "sqlite");
@@ -101,6 +103,7 @@ export async function testApp(
     app,
     registry,
     inference,
+    runtimes,
     async close() {
       await app.close();
       await inference?.close();

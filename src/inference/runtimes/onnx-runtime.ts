@@ -116,7 +116,10 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): OnnxRuntime
         await pool.unload(handle);
         loadOptions.signal.throwIfAborted();
       }
-      const batcher = batching && createBatcher(pool, handle, batching, counters);
+      const batcher =
+        batching && loadOptions.batching !== false
+          ? createBatcher(pool, handle, batching, counters)
+          : undefined;
       if (batcher !== undefined) batchers.add(batcher);
       const sizeBytes = Math.ceil(artifact.byteLength * sizeFactor);
       return new LoadedOnnx(pool, handle, sizeBytes, transfer, batcher, () => {

@@ -28,6 +28,11 @@ export interface LoadOptions {
    */
   key: string;
   signal?: AbortSignal;
+  /**
+   * False keeps this model's requests out of dynamic batches: for a model whose outputs for one row depend on
+   * other rows of the same request (a batch-wide normalisation). Default true where the runtime batches.
+   */
+  batching?: boolean;
 }
 
 export interface InferOptions {
