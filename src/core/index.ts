@@ -1,6 +1,6 @@
 export { type Clock, manualClock, systemClock } from "./clock.js";
 export { type LoadConfigInput, loadConfig, SETTINGS, type SettingKey, type SkalaConfig } from "./config.js";
-export { DATATYPES, type Datatype } from "./datatypes.js";
+export { DATATYPES, type Datatype, INTEGER_DATATYPES, NUMERIC_DATATYPES } from "./datatypes.js";
 export {
   ERROR_CATALOGUE,
   ERROR_CODES,

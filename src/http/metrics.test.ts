@@ -38,6 +38,7 @@ describe("bounded per-model metrics", () => {
       shadow: { sent: 0, skipped: 0, failed: 0, inflight: 0 },
       recycles: 0,
       loads: { quantiles: [{ q: 0.99, ms: 12 }], count: 3, sumMs: 20, window: 3 },
+      batching: { batches: 2, requests: 9 },
     });
     expect(text).toMatch(/^skala_inference_model_load_duration_seconds\{quantile="0.99"\} 0.012$/m);
     const modelLabels = new Set([...text.matchAll(/model="([^"]+)"/g)].map((m) => m[1]));

@@ -109,6 +109,12 @@ export function inferenceMetricsText(stats: InferenceStats): string {
     ],
     ["skala_inference_shadow_failed_total", stats.shadow.failed, "Shadow copies that failed."],
     ["skala_inference_worker_recycles_total", stats.recycles, "ONNX worker thread recycles."],
+    ["skala_inference_onnx_batches_total", stats.batching.batches, "ONNX runs made of merged requests."],
+    [
+      "skala_inference_onnx_batched_requests_total",
+      stats.batching.requests,
+      "Requests answered by merged ONNX runs.",
+    ],
   ];
   for (const [name, value, help] of counters) {
     metric(name, "counter", help);

@@ -109,6 +109,8 @@ export interface InferenceStats {
   recycles: number;
   /** Model load durations over the last 1,024 loads. */
   loads: DurationSummary;
+  /** Dynamic batching of the ONNX runtime: runs made of merged requests, and the requests in them. */
+  batching: { batches: number; requests: number };
 }
 
 /** The repository extension's model states (Triton's and KServe's vocabulary). */
@@ -641,6 +643,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
         shadow: { ...shadow },
         recycles,
         loads: loadDurations.summary(),
+        batching: (({ batches, requests }) => ({ batches, requests }))(runtimes.onnx.batchStats()),
       };
     },
 

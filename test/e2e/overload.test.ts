@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestModel, randomInput, type TestModelSpec } from "../../src/inference/onnx-models/index.js";
-import { skalaProcess, stopSkala } from "./server-process.js";
+import { startSkala, stopSkala } from "./server-process.js";
 
 /**
  * Overload: a real `skala up` process with one ONNX worker, a small per-worker queue and a small in-flight
@@ -24,7 +24,7 @@ async function memoryOf(pid: number): Promise<{ rssMb: number; peakMb: number }>
 describe.skipIf(process.platform !== "linux")("overload", () => {
   let dataDir: string;
   let url: string;
-  let child: ReturnType<typeof skalaProcess>;
+  let child: Awaited<ReturnType<typeof startSkala>>["child"];
   const body = JSON.stringify({
     inputs: [
       { name: "input", datatype: "FP32", shape: [ROWS, 64], data: Array.from(randomInput(64, ROWS, 3)) },
@@ -33,29 +33,12 @@ describe.skipIf(process.platform !== "linux")("overload", () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "skala-overload-"));
-    child = skalaProcess(
-      ["up", "--data-dir", dataDir, "--port", "0", "--log-level", "warn", "--workers", "false"],
-      {
-        SKALA_INFERENCE_ONNX_WORKERS: "1",
-        SKALA_INFERENCE_MAX_QUEUE_PER_WORKER: "4",
-        SKALA_INFERENCE_MAX_INFLIGHT: "24",
-        SKALA_INFERENCE_PREDICTION_SAMPLE_RATE: "0",
-      },
-    );
-    let output = "";
-    url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`skala up did not start:\n${output}`)), 30_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /Skala is up at (http:\/\/\S+)/.exec(output);
-        if (match?.[1]) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      };
-      child.stdout?.on("data", onData);
-      child.stderr?.on("data", onData);
-    });
+    ({ url, child } = await startSkala(dataDir, ["--workers", "false"], {
+      SKALA_INFERENCE_ONNX_WORKERS: "1",
+      SKALA_INFERENCE_MAX_QUEUE_PER_WORKER: "4",
+      SKALA_INFERENCE_MAX_INFLIGHT: "24",
+      SKALA_INFERENCE_PREDICTION_SAMPLE_RATE: "0",
+    }));
     const registered = await fetch(`${url}/api/v1/projects/default/bulk/versions`, {
       method: "POST",
       headers: { "content-type": "application/json" },

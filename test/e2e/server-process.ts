@@ -34,17 +34,12 @@ export async function runSkala(
 export async function startSkala(
   dataDir: string,
   extraArgs: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<{ url: string; child: ChildProcess }> {
-  const child = skalaProcess([
-    "up",
-    "--data-dir",
-    dataDir,
-    "--port",
-    "0",
-    "--log-level",
-    "warn",
-    ...extraArgs,
-  ]);
+  const child = skalaProcess(
+    ["up", "--data-dir", dataDir, "--port", "0", "--log-level", "warn", ...extraArgs],
+    env,
+  );
   let output = "";
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`skala up did not start:\n${output}`)), 30_000);

@@ -1,4 +1,4 @@
-import { type Datatype, type ValidationIssue, validationError } from "../../core/index.js";
+import { type Datatype, NUMERIC_DATATYPES, type ValidationIssue, validationError } from "../../core/index.js";
 import type { ColumnSchema } from "../../registry/index.js";
 import type { ModelMetadata } from "../protocol/index.js";
 
@@ -40,20 +40,6 @@ export interface PlanColumnsInput {
   passthrough?: readonly string[];
   onInvalidRow: InvalidRowPolicy;
 }
-
-const NUMERIC_DATATYPES: ReadonlySet<Datatype> = new Set<Datatype>([
-  "UINT8",
-  "UINT16",
-  "UINT32",
-  "UINT64",
-  "INT8",
-  "INT16",
-  "INT32",
-  "INT64",
-  "FP16",
-  "FP32",
-  "FP64",
-]);
 
 const NUMERIC_COLUMN_TYPES: ReadonlySet<ColumnSchema["type"]> = new Set(["integer", "number"]);
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import { parse } from "csv-parse";
 import type { Digest } from "../../artifacts/index.js";
-import { type Clock, type Datatype, isSkalaError } from "../../core/index.js";
+import { type Clock, type Datatype, INTEGER_DATATYPES, isSkalaError } from "../../core/index.js";
 import { type JobContext, PermanentJobError } from "../../jobs/index.js";
 import type { Registry } from "../../registry/index.js";
 import type { InferenceService } from "../inference.service.js";
@@ -30,16 +30,6 @@ export const OUTPUT_ARTIFACT = "scores.csv";
 const MAX_INVALID_EXAMPLES = 10;
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const INTEGER_TYPES: ReadonlySet<Datatype> = new Set<Datatype>([
-  "UINT8",
-  "UINT16",
-  "UINT32",
-  "UINT64",
-  "INT8",
-  "INT16",
-  "INT32",
-  "INT64",
-]);
 
 /** A cell's number, or why it is not one. */
 function parseCell(raw: string, datatype: Datatype): number | string {
@@ -48,7 +38,7 @@ function parseCell(raw: string, datatype: Datatype): number | string {
   if (!NUMBER.test(text)) return "not a number";
   const value = Number(text);
   if (!Number.isFinite(value)) return "out of range";
-  if (INTEGER_TYPES.has(datatype)) {
+  if (INTEGER_DATATYPES.has(datatype)) {
     if (!Number.isInteger(value)) return `not an integer (the input is ${datatype})`;
     if (datatype.startsWith("U") && value < 0) return `negative (the input is ${datatype})`;
   }
