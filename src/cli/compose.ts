@@ -133,10 +133,15 @@ export async function startServer(
   // The server's logger exists only once the app does; registry events logged before that are dropped.
   let log: ((versions: number) => void) | undefined;
   let logCacheEvent: ((event: ModelCacheEvent) => void) | undefined;
+  // The registry exists before the inference service; its deployment changes are passed on once both do.
+  let deploymentChanged: RegistryObserver["deploymentChanged"];
   let logBackgroundError: ((what: string, error: unknown) => void) | undefined;
   const services = await openServices(config, {
     workers: config.workers.enabled,
-    observer: { registrationTransactionStarted: (versions) => log?.(versions) },
+    observer: {
+      registrationTransactionStarted: (versions) => log?.(versions),
+      deploymentChanged: (change) => deploymentChanged?.(change),
+    },
     onCacheEvent: (event) => logCacheEvent?.(event),
     onBackgroundError: (what, error) => logBackgroundError?.(what, error),
   });
@@ -151,6 +156,7 @@ export async function startServer(
     logger: config.log.level === "silent" ? false : { level: config.log.level },
   });
   log = (versions) => app.log.debug({ versions }, "registration transaction started");
+  deploymentChanged = (change) => services.inference.deploymentChanged(change);
   // One line per load, failure and eviction: `bench:serve` reads load latencies from these.
   logCacheEvent = (event) => app.log.debug({ cacheEvent: event }, "model cache event");
   logBackgroundError = (what, error) =>

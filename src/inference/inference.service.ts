@@ -70,7 +70,11 @@ export interface InferenceServiceOptions {
   onCacheEvent?: (event: ModelCacheEvent) => void;
   /** The environment whose deployments route requests that name no version. Default "prod". */
   environment?: EnvironmentName;
-  /** How long a deployment read from the registry is used before it is read again. Default 1,000 ms. */
+  /**
+   * How long a deployment read from the registry is used before it is read again. Changes made in this
+   * process reach the service at once through `deploymentChanged`; this bounds how long another process
+   * sharing the database keeps serving an old split. Default 10,000 ms.
+   */
   deploymentTtlMs?: number;
   /** Receives every answered (and failed) prediction; it samples and writes asynchronously. */
   predictionLog?: PredictionRecorder;
@@ -169,6 +173,8 @@ export interface InferenceService {
    * resident before the first request. Failures are reported through onBackgroundError, never thrown.
    */
   warmUp(): Promise<{ pinned: number; failed: number }>;
+  /** Forgets the cached deployment of a model (the registry observer calls it when one is set or deleted). */
+  deploymentChanged(change: { project: string; environment: string; model: string }): void;
   close(): Promise<void>;
 }
 
@@ -256,7 +262,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
   const admission = new AdmissionGate(options.maxInflight);
   const deployments = new DeploymentCache(
     (model) => registry.deployments.find(project, environment, model),
-    options.deploymentTtlMs ?? 1_000,
+    options.deploymentTtlMs ?? 10_000,
   );
   /** Which key each pinned deployment target resolved to last, by `model \0 target`. */
   const pinnedTargets = new Map<string, string>();
@@ -645,6 +651,11 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
         loads: loadDurations.summary(),
         batching: (({ batches, requests }) => ({ batches, requests }))(runtimes.onnx.batchStats()),
       };
+    },
+
+    deploymentChanged(change) {
+      if (change.project === project && change.environment === environment)
+        deployments.invalidate(change.model);
     },
 
     async warmUp() {

@@ -352,3 +352,39 @@ describe("dynamic batching per version", () => {
     }
   });
 });
+
+describe("deployment changes", () => {
+  it("take effect at once in this process, although deployments are cached", async () => {
+    const ctx = await testApp({ inference: true });
+    try {
+      await ctx.registry.versions.bulkRegister(DEFAULT_PROJECT, {
+        versions: [1, 2].map((seed) => ({
+          model: "cached",
+          runtime: "onnx",
+          artifact: { base64: base64(buildTestModel(SPEC(seed))) },
+        })),
+      });
+      const version = async () =>
+        (await ctx.app.inject({ method: "POST", url: "/v2/models/cached/infer", payload: BODY })).json()
+          .model_version;
+      expect(await version()).toBe("2");
+      await ctx.registry.deployments.set(DEFAULT_PROJECT, "prod", "cached", {
+        routes: [{ target: "1", weight: 100 }],
+      });
+      expect(await version()).toBe("1");
+      await ctx.registry.deployments.set(DEFAULT_PROJECT, "prod", "cached", {
+        routes: [{ target: "2", weight: 100 }],
+      });
+      expect(await version()).toBe("2");
+      // Another environment's deployment does not concern this server.
+      await ctx.registry.deployments.set(DEFAULT_PROJECT, "dev", "cached", {
+        routes: [{ target: "1", weight: 100 }],
+      });
+      expect(await version()).toBe("2");
+      await ctx.registry.deployments.delete(DEFAULT_PROJECT, "prod", "cached");
+      expect(await version()).toBe("2");
+    } finally {
+      await ctx.close();
+    }
+  });
+});

@@ -11,7 +11,7 @@ import type { Database } from "../store/index.js";
 import type { ProjectResolver } from "./project-resolver.js";
 import type { SetDeploymentInput } from "./registry.schemas.js";
 import type { Deployment, EnvironmentName } from "./registry.types.js";
-import { parseVersionRef, type VersionService } from "./version.service.js";
+import { parseVersionRef, type RegistryObserver, type VersionService } from "./version.service.js";
 
 /**
  * Deployments: how one environment of a project serves a model. Routes split the traffic of requests that
@@ -25,6 +25,7 @@ export class DeploymentService {
     private readonly projects: ProjectResolver,
     private readonly versions: VersionService,
     private readonly clock: Clock,
+    private readonly observer: RegistryObserver = {},
   ) {}
 
   async set(
@@ -66,7 +67,16 @@ export class DeploymentService {
         oc.columns(["environment_id", "model_id"]).doUpdateSet({ routes, shadow, pinned, updated_at: now }),
       )
       .execute();
+    this.changed(project, environment, model);
     return this.get(project, environment, model);
+  }
+
+  private changed(project: string, environment: EnvironmentName, model: string): void {
+    try {
+      this.observer.deploymentChanged?.({ project, environment, model });
+    } catch {
+      // An observer must not turn a stored change into a failed request.
+    }
   }
 
   async get(project: string, environment: EnvironmentName, model: string): Promise<Deployment> {
@@ -138,6 +148,7 @@ export class DeploymentService {
       .where("model_id", "=", modelId)
       .executeTakeFirst();
     if (Number(deleted.numDeletedRows) === 0) await this.get(project, environment, model);
+    this.changed(project, environment, model);
   }
 
   /** Every problem at once: weights, duplicate targets, and targets that do not resolve now. */

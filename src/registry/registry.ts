@@ -53,7 +53,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     versions,
     runs: new RunService(db, projects, artifacts, options.clock, options.limits.pageSizeMax),
     datasets: new DatasetService(db, projects, artifacts, options.clock),
-    deployments: new DeploymentService(db, projects, versions, options.clock),
+    deployments: new DeploymentService(db, projects, versions, options.clock, options.observer),
     artifacts,
   };
 }

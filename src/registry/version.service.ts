@@ -24,6 +24,8 @@ type Db = Kysely<Database> | Transaction<Database>;
 export interface RegistryObserver {
   /** The artifacts are stored and the all-or-nothing transaction has begun. */
   registrationTransactionStarted?: (versions: number) => void;
+  /** A deployment was set or deleted; servers in this process drop what they cached of it. */
+  deploymentChanged?: (change: { project: string; environment: string; model: string }) => void;
 }
 
 /** What a bulk registration returns per item: enough to address the version, without re-reading it. */

@@ -38,8 +38,11 @@ export async function testApp(
   close(): Promise<void>;
 }> {
   const fresh = await freshStore(options.dialect ?? "sqlite");
+  // As in the server: deployment changes reach the inference service at once.
+  let inferenceService: InferenceService | undefined;
   const registry = createRegistry({
     store: fresh.store,
+    observer: { deploymentChanged: (change) => inferenceService?.deploymentChanged(change) },
     blobs: createMemoryBlobStore(),
     clock: systemClock,
     limits: {
@@ -90,6 +93,7 @@ export async function testApp(
   const scoring = options.scoring
     ? options.scoring(scoringDeps)
     : new ScoringService({ ...scoringDeps, jobs: new JobQueue({ store: fresh.store, clock: systemClock }) });
+  inferenceService = inference;
   const app = await buildApp({
     store: fresh.store,
     registry,
