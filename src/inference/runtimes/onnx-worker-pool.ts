@@ -320,9 +320,19 @@ export class OnnxWorkerPool {
         // The replacement died before it was ready; the old thread stays and a later recycle tries again.
         return;
       }
+      // The slot's resident sessions load into the replacement while the old thread still serves them, so
+      // the swap costs requests no reload.
+      const resident = [...this.sessions.values()].filter((entry) => entry.slot === slot);
+      await Promise.all(resident.map((entry) => this.ensureLoaded(entry, fresh).catch(() => undefined)));
       if (this.closed) {
         await fresh.terminate();
         return;
+      }
+      // Sessions unloaded while the replacement was loading them must not stay behind in it.
+      for (const id of [...fresh.loaded]) {
+        if (this.sessions.has(id)) continue;
+        fresh.loaded.delete(id);
+        void fresh.send({ kind: "unload", id: this.nextRequest++, session: id }).catch(() => undefined);
       }
       // A crash of the old thread meanwhile left the slot empty or with a thread of its own; either way the
       // ready replacement takes the slot.
@@ -384,8 +394,10 @@ export class OnnxWorkerPool {
   }
 
   /** Loads the session into its slot's current thread (a no-op answer when it is already there). */
-  private async ensureLoaded(entry: SessionEntry): Promise<WorkerResponse | undefined> {
-    const thread = this.thread(entry.slot);
+  private async ensureLoaded(
+    entry: SessionEntry,
+    thread: WorkerThread = this.thread(entry.slot),
+  ): Promise<WorkerResponse | undefined> {
     if (thread.loaded.has(entry.id)) return undefined;
     thread.loaded.add(entry.id);
     let response: WorkerResponse;

@@ -229,6 +229,31 @@ describe("onnx runtime", () => {
     await model.unload();
   });
 
+  it("loads a slot's sessions into the replacement before the swap, and leaves out those unloaded meanwhile", async () => {
+    const single = createOnnxRuntime({ workers: 1 });
+    try {
+      const keep = await single.load(linearModel({ inputs: FEATURES, outputs: 2, seed: 31 }), {
+        key: "keep",
+      });
+      const drop = await single.load(linearModel({ inputs: FEATURES, outputs: 2, seed: 32 }), {
+        key: "drop",
+      });
+      const recycling = single.recycle();
+      await drop.unload();
+      await recycling;
+      expect(single.stats()[0]).toMatchObject({ generation: 2, sessions: 1, loaded: 1 });
+      const input = randomInput(FEATURES, 2, 5);
+      const [output] = await keep.infer([onnxInput(input.slice(), 2)]);
+      expectClose(
+        numbers(output),
+        referenceOutput({ kind: "linear", inputs: FEATURES, outputs: 2, seed: 31 }, input),
+        1e-5,
+      );
+    } finally {
+      await single.close();
+    }
+  });
+
   it("refuses work past the queue limit with 503 and recovers", async () => {
     const small = createOnnxRuntime({ workers: 1, maxQueue: 2 });
     try {
