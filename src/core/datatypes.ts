@@ -21,21 +21,11 @@ export const DATATYPES = [
 export type Datatype = (typeof DATATYPES)[number];
 
 /** Datatypes whose elements are integers. */
-export const INTEGER_DATATYPES: ReadonlySet<Datatype> = new Set<Datatype>([
-  "UINT8",
-  "UINT16",
-  "UINT32",
-  "UINT64",
-  "INT8",
-  "INT16",
-  "INT32",
-  "INT64",
-]);
+export const INTEGER_DATATYPES: ReadonlySet<Datatype> = new Set<Datatype>(
+  DATATYPES.filter((d) => d.startsWith("INT") || d.startsWith("UINT")),
+);
 
 /** Datatypes whose elements are numbers (integers and floats; not BOOL or BYTES). */
-export const NUMERIC_DATATYPES: ReadonlySet<Datatype> = new Set<Datatype>([
-  ...INTEGER_DATATYPES,
-  "FP16",
-  "FP32",
-  "FP64",
-]);
+export const NUMERIC_DATATYPES: ReadonlySet<Datatype> = new Set<Datatype>(
+  DATATYPES.filter((d) => d !== "BOOL" && d !== "BYTES"),
+);
