@@ -11,6 +11,7 @@ import {
   type ModelCacheEvent,
   PredictionLogger,
   ScoringService,
+  schedulePredictionPruning,
 } from "../inference/index.js";
 import { JobQueue, WorkerPool } from "../jobs/index.js";
 import { createRegistry, DEFAULT_PROJECT, type Registry, type RegistryObserver } from "../registry/index.js";
@@ -75,6 +76,12 @@ export async function openServices(
       sampleRate: config.inference.predictionSampleRate,
       onError: (error, context) => options.onBackgroundError?.(`prediction log (${context.stage})`, error),
     });
+    // Predictions past the retention go at start and hourly; stopped before the store closes.
+    const stopPruning = schedulePredictionPruning({
+      db: store.db,
+      retentionDays: config.inference.predictionRetentionDays,
+      onError: (error) => options.onBackgroundError?.("prediction log retention", error),
+    });
     const inference = createInferenceService({
       predictionLog,
       registry,
@@ -117,6 +124,7 @@ export async function openServices(
         await runtimes.close();
         // After the runtimes: nothing records any more, and what is buffered is written before the store goes.
         await predictionLog.close();
+        await stopPruning();
         await fleets.close();
         await store.close();
       },

@@ -171,6 +171,13 @@ export const SETTINGS = [
     doc: "Share of predictions written to the prediction log (0 to 1); a request's id decides, so retries agree.",
   },
   {
+    key: "inference.predictionRetentionDays",
+    env: "SKALA_INFERENCE_PREDICTION_RETENTION_DAYS",
+    flag: "--inference-prediction-retention-days",
+    default: 30,
+    doc: "Logged predictions older than this many days are deleted (checked hourly); 0 keeps them all.",
+  },
+  {
     key: "inference.metricsTopModels",
     env: "SKALA_INFERENCE_METRICS_TOP_MODELS",
     flag: "--inference-metrics-top-models",
@@ -226,6 +233,7 @@ const ConfigSchema = Type.Object(
         batchMaxDelayMs: Type.Integer({ minimum: 0, maximum: 1000 }),
         recycleEveryLoads: NonNegativeInt,
         predictionSampleRate: Type.Number({ minimum: 0, maximum: 1 }),
+        predictionRetentionDays: Type.Integer({ minimum: 0, maximum: 36_500 }),
         metricsTopModels: Type.Integer({ minimum: 0, maximum: 1000 }),
       },
       { additionalProperties: false },

@@ -50,7 +50,9 @@ export {
   type PredictionRecord,
   type PredictionRoute,
   type PredictionSink,
+  prunePredictions,
   sampleFraction,
+  schedulePredictionPruning,
   type TruncatedTensors,
 } from "./prediction-log/index.js";
 export {

@@ -361,6 +361,16 @@ function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.alterTable("jobs").addColumn("progress", "text").execute();
       },
     },
+    "0006_prediction_log_age": {
+      async up(db: AnyDb) {
+        // Retention deletes the oldest predictions by time across every model.
+        await db.schema
+          .createIndex("prediction_log_created")
+          .on("prediction_log")
+          .column("created_at")
+          .execute();
+      },
+    },
   };
 }
 

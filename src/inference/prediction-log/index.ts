@@ -7,6 +7,8 @@ export {
   type ListPredictionsQuery,
   type LoggedPrediction,
   listPredictions,
+  prunePredictions,
+  schedulePredictionPruning,
 } from "./prediction-log.repository.js";
 export {
   type PredictionLogErrorContext,

@@ -122,3 +122,62 @@ export async function listPredictions(
     at: new Date(row.created_at),
   }));
 }
+
+/** Rows deleted per statement, so a large backlog never holds the database (or SQLite's writer) for long. */
+const PRUNE_CHUNK = 5_000;
+
+/**
+ * Deletes predictions recorded before `before`, oldest first, in chunks, yielding to the event loop between
+ * them. Returns how many rows went.
+ */
+export async function prunePredictions(db: Kysely<Database>, before: Date): Promise<number> {
+  const cutoff = before.toISOString();
+  let total = 0;
+  for (;;) {
+    const result = await db
+      .deleteFrom("prediction_log")
+      .where("seq", "in", (eb) =>
+        eb.selectFrom("prediction_log").select("seq").where("created_at", "<", cutoff).limit(PRUNE_CHUNK),
+      )
+      .executeTakeFirst();
+    const deleted = Number(result.numDeletedRows);
+    total += deleted;
+    if (deleted < PRUNE_CHUNK) return total;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/**
+ * Runs `prunePredictions` now and every `intervalMs` (timer unref'd) with a cutoff of `retentionDays` ago; 0
+ * days keeps everything. Returns a stop function that waits for a prune in progress.
+ */
+export function schedulePredictionPruning(options: {
+  db: Kysely<Database>;
+  retentionDays: number;
+  intervalMs?: number;
+  now?: () => Date;
+  onPruned?: (deleted: number) => void;
+  onError?: (error: unknown) => void;
+}): () => Promise<void> {
+  if (options.retentionDays <= 0) return async () => {};
+  const now = options.now ?? (() => new Date());
+  let running: Promise<void> = Promise.resolve();
+  const prune = () => {
+    running = running.then(async () => {
+      try {
+        const before = new Date(now().getTime() - options.retentionDays * 86_400_000);
+        const deleted = await prunePredictions(options.db, before);
+        if (deleted > 0) options.onPruned?.(deleted);
+      } catch (error) {
+        options.onError?.(error);
+      }
+    });
+  };
+  prune();
+  const timer = setInterval(prune, options.intervalMs ?? 3_600_000);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}

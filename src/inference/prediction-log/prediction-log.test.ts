@@ -14,7 +14,9 @@ import {
   type PredictionLogRow,
   type PredictionRecord,
   type PredictionSink,
+  prunePredictions,
   sampleFraction,
+  schedulePredictionPruning,
   type TruncatedTensors,
 } from "./index.js";
 import { statementChunks } from "./prediction-log.repository.js";
@@ -559,5 +561,37 @@ describe.each(testDialects())("prediction log store on %s", (dialect) => {
     const rows = await listPredictions(store.db, { project: "default", model: "bulk", limit: 10_000 });
     expect(rows).toHaveLength(5_000);
     expect(log.stats()).toMatchObject({ written: 5_000, failedFlushes: 0 });
+  });
+
+  it("deletes predictions older than the retention, and only those", async () => {
+    const sink = createStorePredictionSink(store.db);
+    const log = logger({ sink, batchSize: 6_000, maxBuffered: 6_000 });
+    const day = 86_400_000;
+    // 5,500 old rows (more than one delete chunk) and 10 recent ones.
+    for (let i = 0; i < 5_500; i++)
+      log.record(prediction({ model: "aged", at: new Date(AT.getTime() - 40 * day + i) }));
+    for (let i = 0; i < 10; i++)
+      log.record(prediction({ model: "aged", at: new Date(AT.getTime() - day + i) }));
+    await log.close();
+    const pruned: number[] = [];
+    const stop = schedulePredictionPruning({
+      db: store.db,
+      retentionDays: 30,
+      now: () => AT,
+      onPruned: (deleted) => pruned.push(deleted),
+      onError: (error) => {
+        throw error;
+      },
+    });
+    await stop();
+    expect(pruned).toEqual([5_500]);
+    const left = await listPredictions(store.db, { project: "default", model: "aged", limit: 10_000 });
+    expect(left).toHaveLength(10);
+    expect(await prunePredictions(store.db, new Date(AT.getTime() - 30 * day))).toBe(0);
+    // Zero days keeps everything and schedules nothing.
+    await schedulePredictionPruning({ db: store.db, retentionDays: 0 })();
+    expect(
+      await listPredictions(store.db, { project: "default", model: "aged", limit: 10_000 }),
+    ).toHaveLength(10);
   });
 });
