@@ -19,7 +19,6 @@ import {
   resolveBatching,
 } from "./onnx-batcher.js";
 import type { SessionMetadata } from "./onnx-messages.js";
-import { describeRuntimeContract } from "./runtime.contract.js";
 
 const FEATURES = 4;
 
@@ -474,28 +473,6 @@ function filterInputs(x: number[], keep: number[]): Tensor[] {
     { name: "keep", datatype: "BOOL", shape: [keep.length], data: Uint8Array.from(keep) },
   ];
 }
-
-describeRuntimeContract("onnx with dynamic batching", async () => {
-  const runtime = createOnnxRuntime({ workers: 1, batching: { maxBatchSize: 8, maxDelayMs: 2 } });
-  return {
-    runtime,
-    key: "contract/batched-linear:1",
-    artifact: linearModel({ inputs: FEATURES, outputs: 2, seed: 1 }),
-    brokenArtifact: new TextEncoder().encode("this is not an ONNX model"),
-    validInputs: () => [onnxInput(randomInput(FEATURES, 3, 1), 3)],
-    badInputs: () => ({
-      unknownName: [
-        { name: "nope", datatype: "FP32", shape: [1, FEATURES], data: new Float32Array(FEATURES) },
-      ],
-      wrongDatatype: [
-        { name: "input", datatype: "FP64", shape: [1, FEATURES], data: new Float64Array(FEATURES) },
-      ],
-      wrongShape: [onnxInput(new Float32Array(5), 1, 5)],
-      missing: [],
-    }),
-    cleanup: () => runtime.close(),
-  };
-});
 
 describe("onnx runtime with dynamic batching", () => {
   let batched: OnnxRuntime;

@@ -80,27 +80,33 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
 
 // ── the shared contract ───────────────────────────────────────────────────────────────────────────────
 
-describeRuntimeContract("onnx", async () => {
-  const runtime = createOnnxRuntime({ workers: 2 });
-  return {
-    runtime,
-    key: "contract/linear:1",
-    artifact: linearModel({ inputs: FEATURES, outputs: 2, seed: 1 }),
-    brokenArtifact: new TextEncoder().encode("this is not an ONNX model"),
-    validInputs: () => [onnxInput(randomInput(FEATURES, 3, 1), 3)],
-    badInputs: () => ({
-      unknownName: [
-        { name: "nope", datatype: "FP32", shape: [1, FEATURES], data: new Float32Array(FEATURES) },
-      ],
-      wrongDatatype: [
-        { name: "input", datatype: "FP64", shape: [1, FEATURES], data: new Float64Array(FEATURES) },
-      ],
-      wrongShape: [onnxInput(new Float32Array(5), 1, 5)],
-      missing: [],
-    }),
-    cleanup: () => runtime.close(),
-  };
-});
+// The same contract with and without dynamic batching: a batched runtime must be indistinguishable.
+for (const [label, options] of [
+  ["onnx", { workers: 2 }],
+  ["onnx with dynamic batching", { workers: 1, batching: { maxBatchSize: 8, maxDelayMs: 2 } }],
+] as const) {
+  describeRuntimeContract(label, async () => {
+    const runtime = createOnnxRuntime(options);
+    return {
+      runtime,
+      key: "contract/linear:1",
+      artifact: linearModel({ inputs: FEATURES, outputs: 2, seed: 1 }),
+      brokenArtifact: new TextEncoder().encode("this is not an ONNX model"),
+      validInputs: () => [onnxInput(randomInput(FEATURES, 3, 1), 3)],
+      badInputs: () => ({
+        unknownName: [
+          { name: "nope", datatype: "FP32", shape: [1, FEATURES], data: new Float32Array(FEATURES) },
+        ],
+        wrongDatatype: [
+          { name: "input", datatype: "FP64", shape: [1, FEATURES], data: new Float64Array(FEATURES) },
+        ],
+        wrongShape: [onnxInput(new Float32Array(5), 1, 5)],
+        missing: [],
+      }),
+      cleanup: () => runtime.close(),
+    };
+  });
+}
 
 const SERIES = [112, 118, 132, 129, 121, 135, 148, 148, 136, 119, 104, 118, 115, 126, 141, 135, 125, 149];
 const LEVELS = [0.1, 0.5, 0.9];
