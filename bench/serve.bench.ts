@@ -30,7 +30,7 @@ import {
   type LinearSpec,
   linearModel,
   randomInput,
-} from "../src/inference/onnx-models/index.js";
+} from "../src/serving/test-support/onnx-models/index.js";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -72,7 +72,7 @@ const MB = 1_048_576;
 const FEATURES = 16;
 /** Seeds with the same number of digits give artifacts of the same byte size (the graph name holds the seed). */
 const SEED_BASE = 10_000;
-/** The server's estimate per ONNX model: artifact bytes × 1.25 (SIZE_FACTOR in src/inference/inference.service.ts). */
+/** The server's estimate per ONNX model: artifact bytes × 1.25 (SIZE_FACTOR in src/serving/inference.service.ts). */
 const ONNX_SIZE_FACTOR = 1.25;
 const FORECAST_HORIZON = 12;
 /** The fleet spec's default quantile levels (src/fleets/fleet-spec.ts DEFAULT_QUANTILES). */

@@ -18,9 +18,23 @@ const ALLOWED: Record<string, string[]> = {
   registry: ["core", "store", "artifacts"],
   jobs: ["core", "store"],
   fleets: ["core", "store", "artifacts", "registry", "forecasting", "jobs"],
-  inference: ["core", "store", "artifacts", "registry", "forecasting", "jobs"],
-  http: ["core", "store", "artifacts", "registry", "jobs", "fleets", "inference"],
-  cli: ["core", "store", "artifacts", "registry", "http", "forecasting", "jobs", "fleets", "inference"],
+  serving: ["core", "artifacts", "registry", "forecasting"],
+  scoring: ["core", "store", "artifacts", "registry", "jobs", "serving"],
+  monitoring: ["core", "store", "jobs", "serving"],
+  http: ["core", "store", "artifacts", "registry", "jobs", "fleets", "serving", "scoring", "monitoring"],
+  cli: [
+    "core",
+    "store",
+    "artifacts",
+    "registry",
+    "http",
+    "forecasting",
+    "jobs",
+    "fleets",
+    "serving",
+    "scoring",
+    "monitoring",
+  ],
 };
 
 function sourceFiles(dir: string): string[] {
@@ -44,7 +58,7 @@ const imports = sourceFiles(SRC).flatMap((file) => {
 });
 
 /**
- * A capability's end-to-end tests (e.g. inference's protocol conformance suite) run through the whole app, so
+ * A capability's end-to-end tests (e.g. serving's protocol conformance suite) run through the whole app, so
  * their test code may import the app's test harness; production code never may, so this is no real edge.
  */
 const isAppHarnessImport = (i: (typeof imports)[number]) =>

@@ -3,18 +3,20 @@ import { createFsBlobStore } from "../artifacts/index.js";
 import { type SkalaConfig, systemClock } from "../core/index.js";
 import { createFleets, type Fleets } from "../fleets/index.js";
 import { buildApp, type SkalaApp } from "../http/index.js";
+import { JobQueue, WorkerPool } from "../jobs/index.js";
+import {
+  createStorePredictionSink,
+  PredictionLogger,
+  schedulePredictionPruning,
+} from "../monitoring/index.js";
+import { createRegistry, DEFAULT_PROJECT, type Registry, type RegistryObserver } from "../registry/index.js";
+import { ScoringService } from "../scoring/index.js";
 import {
   createInferenceService,
   createRuntimes,
-  createStorePredictionSink,
   type InferenceService,
   type ModelCacheEvent,
-  PredictionLogger,
-  ScoringService,
-  schedulePredictionPruning,
-} from "../inference/index.js";
-import { JobQueue, WorkerPool } from "../jobs/index.js";
-import { createRegistry, DEFAULT_PROJECT, type Registry, type RegistryObserver } from "../registry/index.js";
+} from "../serving/index.js";
 import { migrateToLatest, openStore, type Store } from "../store/index.js";
 
 export interface Services {

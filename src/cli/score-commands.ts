@@ -5,7 +5,7 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import cliProgress from "cli-progress";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import type { ScoringJob, SubmitScoringInput } from "../inference/index.js";
+import type { ScoringJob, SubmitScoringInput } from "../scoring/index.js";
 import { ClientError, type SkalaClient } from "./client.js";
 import { printObject } from "./output.js";
 

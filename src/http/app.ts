@@ -4,16 +4,10 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { SkalaError } from "../core/index.js";
 import { type FleetService, fleetRoutes } from "../fleets/index.js";
-import {
-  type InferenceService,
-  isOipUrl,
-  oipRoutes,
-  type ScoringService,
-  scoringRoutes,
-  sendOipError,
-} from "../inference/index.js";
 import type { Registry } from "../registry/index.js";
 import { registryRoutes } from "../registry/index.js";
+import { type ScoringService, scoringRoutes } from "../scoring/index.js";
+import { type InferenceService, isOipUrl, oipRoutes, sendOipError } from "../serving/index.js";
 import type { Store } from "../store/index.js";
 import { pendingMigrations } from "../store/index.js";
 import { installErrorHandler, sendError } from "./error-handler.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ModelTraffic, OTHER_MODELS } from "../inference/index.js";
+import { ModelTraffic, OTHER_MODELS } from "../serving/index.js";
 import { inferenceMetricsText } from "./metrics.js";
 
 describe("bounded per-model metrics", () => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
-import { type InferenceStats, LATENCY_BUCKETS_SECONDS } from "../inference/index.js";
+import { type InferenceStats, LATENCY_BUCKETS_SECONDS } from "../serving/index.js";
 
 /**
  * Prometheus metrics for one app instance. Durations are labelled by route template

@@ -2,7 +2,11 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTestModel, randomInput, type TestModelSpec } from "../../src/inference/onnx-models/index.js";
+import {
+  buildTestModel,
+  randomInput,
+  type TestModelSpec,
+} from "../../src/serving/test-support/onnx-models/index.js";
 import { startSkala, stopSkala } from "./server-process.js";
 
 /**

@@ -1,6 +1,9 @@
 import { createMemoryBlobStore } from "../../artifacts/index.js";
 import { systemClock } from "../../core/index.js";
 import { createFleets } from "../../fleets/index.js";
+import { JobQueue } from "../../jobs/index.js";
+import { createRegistry, DEFAULT_PROJECT, type Registry } from "../../registry/index.js";
+import { ScoringService } from "../../scoring/index.js";
 import {
   createInferenceService,
   createRuntimes,
@@ -8,10 +11,7 @@ import {
   type InferenceServiceOptions,
   type OnnxRuntimeOptions,
   type RuntimeSet,
-  ScoringService,
-} from "../../inference/index.js";
-import { JobQueue } from "../../jobs/index.js";
-import { createRegistry, DEFAULT_PROJECT, type Registry } from "../../registry/index.js";
+} from "../../serving/index.js";
 import type { DialectName, Store } from "../../store/index.js";
 import { freshStore } from "../../store/test-support/dialects.js";
 import { buildApp, type SkalaApp } from "../app.js";

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FittedModel, fitModel } from "../../forecasting/index.js";
+import { isProtocolError, type Tensor } from "../protocol/index.js";
 import {
   buildTestModel,
   encodeModel,
@@ -9,8 +10,7 @@ import {
   TENSOR_DATA_TYPE,
   type TensorDataType,
   type TestModelSpec,
-} from "../onnx-models/index.js";
-import { isProtocolError, type Tensor } from "../protocol/index.js";
+} from "../test-support/onnx-models/index.js";
 import {
   createForecastRuntime,
   createOnnxRuntime,

@@ -1,6 +1,6 @@
-import { type Datatype, NUMERIC_DATATYPES, type ValidationIssue, validationError } from "../../core/index.js";
-import type { ColumnSchema } from "../../registry/index.js";
-import type { ModelMetadata } from "../protocol/index.js";
+import { type Datatype, NUMERIC_DATATYPES, type ValidationIssue, validationError } from "../core/index.js";
+import type { ColumnSchema } from "../registry/index.js";
+import type { ModelMetadata } from "../serving/index.js";
 
 /**
  * Which CSV columns feed which model input, and which columns the output file gets: decided once, at submit,

@@ -1,9 +1,9 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { backoffDelayMs } from "../../jobs/index.js";
+import { backoffDelayMs } from "../jobs/index.js";
+import type { PredictionRecord } from "../serving/index.js";
 import {
   type PendingPrediction,
   type PredictionLogRow,
-  type PredictionRecord,
   preparePrediction,
   serialisePrediction,
 } from "./prediction-record.js";

@@ -1,31 +1,17 @@
-import type { PredictionLogTable } from "../../store/index.js";
-import { type Datatype, encodeTensor, type Tensor, type TensorJson } from "../protocol/index.js";
+import {
+  type Datatype,
+  encodeTensor,
+  type PredictionRecord,
+  type Tensor,
+  type TensorJson,
+} from "../serving/index.js";
+import type { PredictionLogTable } from "../store/index.js";
 
 /**
  * What the inference path hands the prediction logger, and how a record becomes a `prediction_log` row. The
  * cheap part (sizing, see `preparePrediction`) runs in `record()`; the JSON encoding (`serialisePrediction`)
  * runs at flush time, off the response path.
  */
-
-/** How the answering version was chosen: by number, the model's default, or a deployment route's target. */
-export type PredictionRoute = "direct" | "default" | "shadow" | (string & {});
-
-/** One prediction, as the inference path saw it. Tensors are the protocol's decoded tensors, not copies. */
-export interface PredictionRecord {
-  project: string;
-  model: string;
-  version: number;
-  versionId: string;
-  route: PredictionRoute;
-  requestId?: string;
-  inputs: Tensor[];
-  /** Absent when the prediction failed. */
-  outputs?: Tensor[];
-  /** The failure's message; absent on success. */
-  error?: string;
-  latencyMs: number;
-  at: Date;
-}
 
 /** A `prediction_log` row as the sink writes it (`seq` is the database's). */
 export type PredictionLogRow = Omit<PredictionLogTable, "seq">;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { SkalaError } from "../../core/index.js";
-import type { ColumnSchema } from "../../registry/index.js";
+import type { SkalaError } from "../core/index.js";
+import type { ColumnSchema } from "../registry/index.js";
 import { type PlanColumnsInput, planColumns } from "./column-plan.js";
 
 const num = (name: string, type: ColumnSchema["type"] = "number"): ColumnSchema => ({

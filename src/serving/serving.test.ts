@@ -2,9 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testApp } from "../http/test-support/test-app.js";
 import { DEFAULT_PROJECT } from "../registry/index.js";
 import { AdmissionGate } from "./admission.js";
-import { buildTestModel, randomInput, referenceOutput, type TestModelSpec } from "./onnx-models/index.js";
-import type { PredictionRecord } from "./prediction-log/index.js";
+import type { PredictionRecord } from "./prediction-record.js";
 import { pickRoute, trafficPoint } from "./routing.js";
+import {
+  buildTestModel,
+  randomInput,
+  referenceOutput,
+  type TestModelSpec,
+} from "./test-support/onnx-models/index.js";
 import { OTHER_MODELS, RecentDurations } from "./traffic.js";
 
 /**

@@ -1,6 +1,6 @@
 /**
- * The inference server: the Open Inference Protocol v2 over every registered model of a project, loaded on
- * demand through a memory-bounded model cache by the runtime each version names. See README.md.
+ * Serving: the Open Inference Protocol v2 over every registered model of a project, loaded on demand through a
+ * memory-bounded model cache by the runtime each version names. See README.md.
  */
 
 export { AdmissionGate } from "./admission.js";
@@ -36,30 +36,13 @@ export {
   sendOipError,
   toOipFailure,
 } from "./oip.routes.js";
-export {
-  createStorePredictionSink,
-  type ListPredictionsQuery,
-  type LoggedPrediction,
-  type LoggedTensors,
-  listPredictions,
-  type PredictionLogErrorContext,
-  PredictionLogger,
-  type PredictionLoggerOptions,
-  type PredictionLogRow,
-  type PredictionLogStats,
-  type PredictionRecord,
-  type PredictionRoute,
-  type PredictionSink,
-  prunePredictions,
-  sampleFraction,
-  schedulePredictionPruning,
-  type TruncatedTensors,
-} from "./prediction-log/index.js";
+export type { PredictionRecord, PredictionRoute } from "./prediction-record.js";
 export {
   DATATYPES,
   type Datatype,
   decodeInferRequest,
   encodeInferResponse,
+  encodeTensor,
   type InferLimits,
   type InferRequest,
   type InferResponseBody,
@@ -68,6 +51,7 @@ export {
   ProtocolError,
   type ServerMetadata,
   type Tensor,
+  type TensorJson,
 } from "./protocol/index.js";
 export { pickRoute, stableHash, trafficPoint } from "./routing.js";
 export {
@@ -83,17 +67,4 @@ export {
   type RuntimeName,
   type RuntimeSet,
 } from "./runtimes/index.js";
-export {
-  type InvalidRow,
-  type InvalidRowPolicy,
-  planColumns,
-  SCORE_JOB,
-  type ScoringJob,
-  type ScoringOutputFile,
-  ScoringService,
-  type ScoringServiceOptions,
-  type SubmitScoringInput,
-  type SubmitScoringResult,
-  scoringRoutes,
-} from "./scoring/index.js";
 export { LATENCY_BUCKETS_SECONDS, ModelTraffic, OTHER_MODELS, type TrafficSnapshot } from "./traffic.js";

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { isProtocolError, ProtocolError, type Tensor } from "../protocol/index.js";
 import {
   buildTestModel,
   encodeModel,
@@ -8,8 +9,7 @@ import {
   type TensorDataType,
   type TestModelSpec,
   type ValueInfo,
-} from "../onnx-models/index.js";
-import { isProtocolError, ProtocolError, type Tensor } from "../protocol/index.js";
+} from "../test-support/onnx-models/index.js";
 import { createOnnxRuntime, type LoadedModel, type OnnxRuntime } from "./index.js";
 import {
   BatchCounters,

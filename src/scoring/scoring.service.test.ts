@@ -1,12 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type SkalaError, systemClock } from "../../core/index.js";
-import { testApp } from "../../http/test-support/test-app.js";
-import { JobQueue, WorkerPool } from "../../jobs/index.js";
-import { DEFAULT_PROJECT, type Registry } from "../../registry/index.js";
-import { testDialects } from "../../store/test-support/dialects.js";
-import type { InferenceService } from "../inference.service.js";
-import { evaluateLinear, type LinearSpec, linearModel, randomInput } from "../onnx-models/index.js";
-import { ProtocolError } from "../protocol/index.js";
+import { type SkalaError, systemClock } from "../core/index.js";
+import { testApp } from "../http/test-support/test-app.js";
+import { JobQueue, WorkerPool } from "../jobs/index.js";
+import { DEFAULT_PROJECT, type Registry } from "../registry/index.js";
+import type { InferenceService } from "../serving/index.js";
+import { ProtocolError } from "../serving/index.js";
+import {
+  evaluateLinear,
+  type LinearSpec,
+  linearModel,
+  randomInput,
+} from "../serving/test-support/onnx-models/index.js";
+import { testDialects } from "../store/test-support/dialects.js";
 import { ScoringService } from "./scoring.service.js";
 import type { ScoringJob, SubmitScoringInput } from "./scoring.types.js";
 

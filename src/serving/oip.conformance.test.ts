@@ -5,8 +5,13 @@ import { fitModel } from "../forecasting/index.js";
 import { testApp } from "../http/test-support/test-app.js";
 import { DEFAULT_PROJECT } from "../registry/index.js";
 import { createInferenceService, createRuntimes, FORECAST_FORMAT, oipRoutes } from "./index.js";
-import { buildTestModel, randomInput, referenceOutput, type TestModelSpec } from "./onnx-models/index.js";
 import { DATATYPES } from "./protocol/index.js";
+import {
+  buildTestModel,
+  randomInput,
+  referenceOutput,
+  type TestModelSpec,
+} from "./test-support/onnx-models/index.js";
 
 /**
  * The Open Inference Protocol v2 REST conformance suite, written from the specification (kserve

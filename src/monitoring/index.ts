@@ -1,6 +1,6 @@
 /**
- * The prediction log: sampled predictions buffered in memory and written in batches, off the response path,
- * for the monitoring capability to read. See ../README.md, "Prediction log".
+ * Monitoring. Today: the prediction log, sampled predictions buffered in memory and written in batches off the
+ * response path (serving hands records to it through its `PredictionRecorder` port). See README.md.
  */
 export {
   createStorePredictionSink,
@@ -18,10 +18,4 @@ export {
   type PredictionSink,
   sampleFraction,
 } from "./prediction-logger.js";
-export type {
-  LoggedTensors,
-  PredictionLogRow,
-  PredictionRecord,
-  PredictionRoute,
-  TruncatedTensors,
-} from "./prediction-record.js";
+export type { LoggedTensors, PredictionLogRow, TruncatedTensors } from "./prediction-record.js";

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Digest } from "../../artifacts/index.js";
+import type { Digest } from "../artifacts/index.js";
 import {
   type Clock,
   isSkalaError,
@@ -7,18 +7,22 @@ import {
   systemClock,
   type ValidationIssue,
   validationError,
-} from "../../core/index.js";
-import type { Job, JobQueue, WorkerPool } from "../../jobs/index.js";
+} from "../core/index.js";
+import type { Job, JobQueue, WorkerPool } from "../jobs/index.js";
 import {
   type DatasetVersion,
   type ModelVersion,
   parseVersionRef,
   type Registry,
   type VersionRef,
-} from "../../registry/index.js";
-import { ModelLoadError } from "../cache/index.js";
-import { DEFAULT_ALIAS, type InferenceService } from "../inference.service.js";
-import { isProtocolError, type ModelMetadata } from "../protocol/index.js";
+} from "../registry/index.js";
+import {
+  DEFAULT_ALIAS,
+  type InferenceService,
+  isProtocolError,
+  ModelLoadError,
+  type ModelMetadata,
+} from "../serving/index.js";
 import { type InvalidRowPolicy, planColumns } from "./column-plan.js";
 import { runScoringJob } from "./score-runner.js";
 import {

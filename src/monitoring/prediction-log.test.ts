@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from "vitest";
-import type { Store } from "../../store/index.js";
-import { freshStore, testDialects } from "../../store/test-support/dialects.js";
-import type { PredictionRecorder } from "../inference.service.js";
-import type { Tensor } from "../protocol/index.js";
-import { trafficPoint } from "../routing.js";
+import {
+  type PredictionRecord,
+  type PredictionRecorder,
+  type Tensor,
+  trafficPoint,
+} from "../serving/index.js";
+import type { Store } from "../store/index.js";
+import { freshStore, testDialects } from "../store/test-support/dialects.js";
 import {
   createStorePredictionSink,
   type LoggedTensors,
@@ -12,7 +15,6 @@ import {
   PredictionLogger,
   type PredictionLoggerOptions,
   type PredictionLogRow,
-  type PredictionRecord,
   type PredictionSink,
   prunePredictions,
   sampleFraction,

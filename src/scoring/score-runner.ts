@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import { parse } from "csv-parse";
-import type { Digest } from "../../artifacts/index.js";
-import { type Clock, type Datatype, INTEGER_DATATYPES, isSkalaError } from "../../core/index.js";
-import { type JobContext, PermanentJobError } from "../../jobs/index.js";
-import type { Registry } from "../../registry/index.js";
-import type { InferenceService } from "../inference.service.js";
-import { type InferResponseBody, isProtocolError } from "../protocol/index.js";
+import type { Digest } from "../artifacts/index.js";
+import { type Clock, type Datatype, INTEGER_DATATYPES, isSkalaError } from "../core/index.js";
+import { type JobContext, PermanentJobError } from "../jobs/index.js";
+import type { Registry } from "../registry/index.js";
+import type { InferenceService } from "../serving/index.js";
+import { type InferResponseBody, isProtocolError } from "../serving/index.js";
 import { outputColumnNames } from "./column-plan.js";
 import type { InvalidRow, ScorePayload, ScoreProgress, ScoreResult } from "./scoring.types.js";
 

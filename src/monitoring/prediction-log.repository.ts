@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import { type Database, literalLimit } from "../../store/index.js";
+import { type Database, literalLimit } from "../store/index.js";
 import type { PredictionSink } from "./prediction-logger.js";
 import type { LoggedTensors, PredictionLogRow } from "./prediction-record.js";
 

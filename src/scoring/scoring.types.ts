@@ -1,4 +1,4 @@
-import type { JobStatus } from "../../jobs/index.js";
+import type { JobStatus } from "../jobs/index.js";
 import type { InvalidRowPolicy, ScoringInput, ScoringOutput } from "./column-plan.js";
 
 /** The job kind batch scoring jobs are enqueued and claimed under. */

@@ -19,7 +19,7 @@ import {
   type ModelState,
   type RetryPolicy,
 } from "./cache/index.js";
-import type { PredictionRecord, PredictionRoute } from "./prediction-log/index.js";
+import type { PredictionRecord, PredictionRoute } from "./prediction-record.js";
 import {
   decodeInferRequest,
   encodeInferResponse,
