@@ -62,7 +62,7 @@ export async function openServices(
     if (options.migrate !== false) await registry.projects.ensure(DEFAULT_PROJECT, "Created at first start.");
     const jobs = new JobQueue({ store, clock: systemClock });
     const trainingThreads = config.workers.trainingThreads || Math.max(1, availableParallelism());
-    const fleets = createFleets({ db: store.db, registry, jobs, clock: systemClock, trainingThreads });
+    const fleets = createFleets({ store, registry, jobs, clock: systemClock, trainingThreads });
     const runtimes = createRuntimes({
       onnx: {
         ...(config.inference.onnxWorkers > 0 && { workers: config.inference.onnxWorkers }),

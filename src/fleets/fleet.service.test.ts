@@ -56,7 +56,7 @@ describe.each(testDialects())("fleets on %s", (dialect) => {
     });
     await registry.projects.ensure(DEFAULT_PROJECT);
     const jobs = new JobQueue({ store: fresh.store, clock: systemClock });
-    fleets = createFleets({ db: fresh.store.db, registry, jobs, clock: systemClock, trainingThreads: 1 });
+    fleets = createFleets({ store: fresh.store, registry, jobs, clock: systemClock, trainingThreads: 1 });
     pool = new WorkerPool({ queue: jobs, concurrency: 2, pollMs: 20 });
     fleets.attach(pool);
     pool.start();
