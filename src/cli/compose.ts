@@ -98,7 +98,7 @@ export async function openServices(
       ...(options.onCacheEvent && { onCacheEvent: options.onCacheEvent }),
       ...(options.onBackgroundError && { onBackgroundError: options.onBackgroundError }),
     });
-    const scoring = new ScoringService({ registry, jobs, inference });
+    const scoring = new ScoringService({ store, registry, jobs, inference });
     let workers: WorkerPool | undefined;
     if (options.workers ?? false) {
       // One more job than training threads, so one chunk registers while the others train.

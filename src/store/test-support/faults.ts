@@ -9,9 +9,10 @@ export interface WriteFault {
 
 /**
  * Makes the database refuse writes to `table` (a trigger that raises) until `remove()`: for a transaction
- * under test, exactly what a crash at that write looks like, since nothing it wrote commits. `when` is a
- * condition over `NEW` in the syntax both dialects share (`NEW.status = 'succeeded'`). Test code only: the
- * table and condition are written into the SQL as given.
+ * under test, exactly what a crash at that write looks like, since nothing it wrote commits. `when` narrows
+ * it to the rows for which a boolean SQL expression holds; it may read `NEW` and query other tables
+ * (`(select max(attempts) from jobs where status = 'running') = 1`). Test code only: the table and the
+ * condition are written into the SQL as given.
  */
 export async function failWrites(
   store: Store,
@@ -36,14 +37,15 @@ export async function failWrites(
           .then(() => {}),
     };
   }
+  // PostgreSQL allows no subquery in a trigger's WHEN, so the condition goes into the function.
   await sql
     .raw(
-      `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '${message}'; END $$`,
+      `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ` +
+        `IF ${options.when ?? "true"} THEN RAISE EXCEPTION '${message}'; END IF; RETURN NEW; END $$`,
     )
     .execute(store.db);
-  const when = options.when ? `WHEN (${options.when})` : "";
   await sql
-    .raw(`CREATE TRIGGER ${name} BEFORE ${event} ON ${table} FOR EACH ROW ${when} EXECUTE FUNCTION ${name}()`)
+    .raw(`CREATE TRIGGER ${name} BEFORE ${event} ON ${table} FOR EACH ROW EXECUTE FUNCTION ${name}()`)
     .execute(store.db);
   return {
     async remove() {
