@@ -1,6 +1,6 @@
 import { type Clock, newId, SkalaError } from "../core/index.js";
 import type { JobQueue } from "../jobs/index.js";
-import type { Registry } from "../registry/index.js";
+import type { ProfiledDataset, Registry } from "../registry/index.js";
 import { type Executor, inTransaction, type SqlDialect, type Store } from "../store/index.js";
 import { FleetRepository, type SegmentRecord, type StoredRun } from "./fleet.repository.js";
 import type { Distribution, FleetProgress, FleetReport, FleetRun } from "./fleet.types.js";
@@ -136,7 +136,7 @@ export class FleetService {
       /** The latest run under the key, failed or cancelled, if any. */
       latest: StoredRun | undefined;
       data: LoadedSeries;
-      profiled: Awaited<ReturnType<Registry["datasets"]["profile"]>>;
+      profiled: ProfiledDataset;
     },
     trx: Executor,
   ): Promise<{ runId: string; chunks: number }> {
