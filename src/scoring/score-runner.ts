@@ -178,7 +178,7 @@ interface Batch {
  * The job's registry run, holding its output: one per job (`sourceRef: scoring:<job id>`), created, given the
  * output and finished in the caller's transaction. An attempt that dies before the commit leaves no run; one
  * that dies after it (before the job completed) leaves a finished run, which the next attempt returns as it is,
- * with the output that attempt published.
+ * with the output the earlier attempt published.
  */
 async function recordRun(
   registry: Registry,
