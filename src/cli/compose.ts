@@ -62,7 +62,7 @@ export async function openServices(
     if (options.migrate !== false) await registry.projects.ensure(DEFAULT_PROJECT, "Created at first start.");
     const jobs = new JobQueue({ store, clock: systemClock });
     const trainingThreads = config.workers.trainingThreads || Math.max(1, availableParallelism());
-    const fleets = createFleets({ db: store.db, registry, jobs, clock: systemClock, trainingThreads });
+    const fleets = createFleets({ store, registry, jobs, clock: systemClock, trainingThreads });
     const runtimes = createRuntimes({
       onnx: {
         ...(config.inference.onnxWorkers > 0 && { workers: config.inference.onnxWorkers }),
@@ -98,7 +98,7 @@ export async function openServices(
       ...(options.onCacheEvent && { onCacheEvent: options.onCacheEvent }),
       ...(options.onBackgroundError && { onBackgroundError: options.onBackgroundError }),
     });
-    const scoring = new ScoringService({ registry, jobs, inference });
+    const scoring = new ScoringService({ store, registry, jobs, inference });
     let workers: WorkerPool | undefined;
     if (options.workers ?? false) {
       // One more job than training threads, so one chunk registers while the others train.

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
-import type { Kysely } from "kysely";
 import type { Digest } from "../artifacts/index.js";
 import { type Clock, SkalaError } from "../core/index.js";
 import { WQL_LEVELS } from "../forecasting/index.js";
 import type { JobContext, JobQueue } from "../jobs/index.js";
-import type { Registry } from "../registry/index.js";
-import type { Database } from "../store/index.js";
+import type { Registry, Run } from "../registry/index.js";
+import { type Executor, inTransaction } from "../store/index.js";
 import { FleetRepository, type SegmentRecord, type StoredRun } from "./fleet.repository.js";
+import type { FleetRunStatus } from "./fleet.types.js";
 import { type FleetRunSettings, modelNameFor } from "./fleet-settings.js";
 import type { SegmentPlan } from "./segment-plan.js";
 import type { SegmentOutcome, SegmentSuccess } from "./segment-trainer.js";
@@ -26,6 +26,13 @@ export interface FinalizePayload {
   runId: string;
 }
 
+/** How a fleet run's end reads on its registry run. */
+const REGISTRY_STATUS = {
+  succeeded: "finished",
+  failed: "failed",
+  cancelled: "killed",
+} as const satisfies Record<Exclude<FleetRunStatus, "queued" | "running">, Exclude<Run["status"], "running">>;
+
 /** Runs a fleet's jobs: trains chunks of segments on the training threads and registers the results. */
 export class FleetRunner {
   private readonly fleets: FleetRepository;
@@ -33,7 +40,7 @@ export class FleetRunner {
   private readonly datasets = new Map<string, Promise<LoadedSeries>>();
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Executor,
     private readonly registry: Registry,
     private readonly jobs: JobQueue,
     private readonly training: TrainingPool,
@@ -77,10 +84,8 @@ export class FleetRunner {
       const outcomes = await this.training.train({ plan, segments });
       if (context.signal.aborted) return { trained: 0, skipped: pending.length };
       await this.record(run, settings, plan, payload.chunk, outcomes);
-      // Fitting is CPU-bound on its thread, so the summed fitting time is the training's CPU time.
-      const trainMs = outcomes.reduce((sum, o) => sum + (o.ok ? o.fitMs : 0), 0);
-      await this.fleets.addResources(run.id, trainMs, Math.round(process.memoryUsage.rss() / 1_048_576));
     }
+    // After the commit: of chunks recording at once, the last to commit sees every segment.
     await this.maybeFinalize(run);
     return { trained: pending.length, skipped: done.size };
   }
@@ -89,14 +94,7 @@ export class FleetRunner {
     const run = await this.fleets.runById(runId);
     if (!run || run.status === "cancelled" || run.status === "failed" || run.status === "succeeded")
       return undefined;
-    if (run.status === "queued") {
-      await this.db
-        .updateTable("fleet_runs")
-        .set({ status: "running", started_at: this.clock.now().toISOString() })
-        .where("id", "=", runId)
-        .where("status", "=", "queued")
-        .execute();
-    }
+    if (run.status === "queued") await this.fleets.markStarted(runId, this.clock.now().toISOString());
     return run;
   }
 
@@ -110,6 +108,14 @@ export class FleetRunner {
     const at = this.clock.now().toISOString();
     const records: SegmentRecord[] = outcomes.map((outcome) => segmentRecord(settings, chunk, outcome));
     const successes = outcomes.filter((o): o is SegmentSuccess => o.ok);
+    // Fitting is CPU-bound on its thread, so the summed fitting time is the training's CPU time. Counted with
+    // the segments, in their transaction: a retried chunk, which skips them, does not count them again.
+    const trainMs = successes.reduce((sum, o) => sum + o.fitMs, 0);
+    const rssMb = Math.round(process.memoryUsage.rss() / 1_048_576);
+    const insert = async (trx: Executor) => {
+      await this.fleets.insertSegments(run.id, records, at, trx);
+      await this.fleets.addResources(run.id, trainMs, rssMb, trx);
+    };
     if (!settings.output.register || run.atomic || successes.length === 0) {
       // Atomic runs keep trained states as blobs until every segment is in; finalize registers them at once.
       if (run.atomic) {
@@ -122,7 +128,7 @@ export class FleetRunner {
           (records[index] as SegmentRecord).stateDigest = stored.digest;
         }
       }
-      await this.fleets.insertSegments(run.id, records, at);
+      await inTransaction(this.db, insert);
       return;
     }
     const bySeries = new Map(records.map((r) => [r.seriesId, r]));
@@ -138,7 +144,7 @@ export class FleetRunner {
             record.version = version.version;
             record.stateDigest = version.digest;
           });
-          await this.fleets.insertSegments(run.id, records, at, trx);
+          await insert(trx);
         },
       },
     );
@@ -161,24 +167,50 @@ export class FleetRunner {
   /** Ends a run as failed (a job gave up); its registry run is marked failed too. */
   async failRun(runId: string, message: string): Promise<void> {
     const run = await this.fleets.runById(runId);
-    if (!run) return;
-    if (await this.fleets.finishRun(runId, "failed", this.clock.now().toISOString(), message)) {
-      await this.jobs.cancelGroup(runId);
-      await this.registry.runs.finish(run.project, runId, "failed").catch(() => undefined);
-    }
+    if (run) await this.endRun(run, "failed", message, { cancelJobs: true });
+  }
+
+  /**
+   * Ends a run unless it has ended already (false then), in one transaction: the fleet run's status, its
+   * summary metrics, with `cancelJobs` the cancellation of its remaining jobs, and the end of its registry run.
+   */
+  async endRun(
+    run: StoredRun,
+    status: keyof typeof REGISTRY_STATUS,
+    error: string | null,
+    options: { metrics?: Record<string, number>; cancelJobs?: boolean } = {},
+  ): Promise<boolean> {
+    const metrics = options.metrics ?? {};
+    return inTransaction(this.db, async (trx) => {
+      if (!(await this.fleets.finishRun(run.id, status, this.clock.now().toISOString(), error, trx))) {
+        return false;
+      }
+      if (options.cancelJobs) await this.jobs.cancelGroup(run.id, trx);
+      const registryRun = await this.registry.runs.get(run.project, run.id, trx);
+      // A registry run someone finished through the API keeps its end.
+      if (registryRun.status !== "running") return true;
+      if (Object.keys(metrics).length > 0) {
+        await this.registry.runs.logMetrics(
+          run.project,
+          run.id,
+          { metrics: Object.entries(metrics).map(([key, value]) => ({ key, value })) },
+          trx,
+        );
+      }
+      await this.registry.runs.finish(run.project, run.id, REGISTRY_STATUS[status], trx);
+      return true;
+    });
   }
 
   async finalize(payload: FinalizePayload): Promise<{ status: string }> {
     const run = await this.activeRun(payload.runId);
     if (!run) return { status: "already finished" };
     const settings = JSON.parse(run.spec) as FleetRunSettings;
-    const at = () => this.clock.now().toISOString();
     if (run.atomic && settings.output.register) {
       const counts = await this.fleets.counts(run.id);
       if (counts.failed > 0) {
         const message = `all-or-nothing fleet: ${counts.failed} of ${run.total} segments failed, nothing was registered`;
-        await this.fleets.finishRun(run.id, "failed", at(), message);
-        await this.registry.runs.finish(run.project, run.id, "failed");
+        await this.endRun(run, "failed", message);
         return { status: "failed" };
       }
       const trained = await this.fleets.segments(run.id, "trained");
@@ -207,15 +239,9 @@ export class FleetRunner {
         },
       );
     }
-    const summary = await summaryMetrics(this.fleets, run.id);
-    if (Object.keys(summary).length > 0) {
-      await this.registry.runs.logMetrics(run.project, run.id, {
-        metrics: Object.entries(summary).map(([key, value]) => ({ key, value })),
-      });
-    }
-    await this.fleets.finishRun(run.id, "succeeded", at(), null);
-    await this.registry.runs.finish(run.project, run.id, "finished");
-    return { status: "succeeded" };
+    const metrics = await summaryMetrics(this.fleets, run.id);
+    const ended = await this.endRun(run, "succeeded", null, { metrics });
+    return { status: ended ? "succeeded" : "already finished" };
   }
 }
 

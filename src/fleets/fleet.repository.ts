@@ -1,8 +1,5 @@
-import type { Kysely, Transaction } from "kysely";
-import type { Database, FleetRunsTable, FleetSegmentsTable } from "../store/index.js";
+import type { Executor, FleetRunsTable, FleetSegmentsTable } from "../store/index.js";
 import type { FleetRun, FleetRunStatus, SegmentStatus } from "./fleet.types.js";
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 export interface StoredRun extends FleetRun {
   fleetId: string;
@@ -55,12 +52,12 @@ export interface SegmentRecord {
 }
 
 export class FleetRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Executor) {}
 
   /** Finds or creates the fleet row; the spec text is updated to the latest submitted one. */
   async upsertFleet(
     input: { id: string; projectId: string; name: string; spec: string; at: string },
-    db: Db = this.db,
+    db: Executor = this.db,
   ) {
     await db
       .insertInto("fleets")
@@ -84,7 +81,7 @@ export class FleetRepository {
       .executeTakeFirstOrThrow();
   }
 
-  private runQuery(db: Db = this.db) {
+  private runQuery(db: Executor = this.db) {
     return db
       .selectFrom("fleet_runs as r")
       .innerJoin("fleets as f", "f.id", "r.fleet_id")
@@ -93,18 +90,33 @@ export class FleetRepository {
       .select(["f.name as fleet_name", "p.name as project_name"]);
   }
 
-  async runById(id: string, db: Db = this.db): Promise<StoredRun | undefined> {
+  async runById(id: string, db: Executor = this.db): Promise<StoredRun | undefined> {
     const row = await this.runQuery(db).where("r.id", "=", id).executeTakeFirst();
     return row && toRun(row);
   }
 
-  async runByKey(key: string, db: Db = this.db): Promise<StoredRun | undefined> {
-    const row = await this.runQuery(db).where("r.idempotency_key", "=", key).executeTakeFirst();
+  /**
+   * The latest run submitted under `key`: the first holds the key itself, each resubmission after a failed or
+   * cancelled run holds `key:<its own id>`.
+   */
+  async latestRunOfKey(key: string, db: Executor = this.db): Promise<StoredRun | undefined> {
+    const family = `${key}:`;
+    const row = await this.runQuery(db)
+      .where((eb) =>
+        eb.or([
+          eb("r.idempotency_key", "=", key),
+          // substr is exact in both dialects, unlike LIKE (wildcards; case folding on SQLite).
+          eb(eb.fn("substr", ["r.idempotency_key", eb.val(1), eb.val(family.length)]), "=", family),
+        ]),
+      )
+      .orderBy("r.created_at", "desc")
+      .orderBy("r.id", "desc")
+      .executeTakeFirst();
     return row && toRun(row);
   }
 
-  async latestRun(projectId: string, fleet: string): Promise<StoredRun | undefined> {
-    const row = await this.runQuery()
+  async latestRun(projectId: string, fleet: string, db: Executor = this.db): Promise<StoredRun | undefined> {
+    const row = await this.runQuery(db)
       .where("f.project_id", "=", projectId)
       .where("f.name", "=", fleet)
       .orderBy("r.created_at", "desc")
@@ -113,8 +125,8 @@ export class FleetRepository {
     return row && toRun(row);
   }
 
-  async listFleets(projectId: string) {
-    return this.db
+  async listFleets(projectId: string, db: Executor = this.db) {
+    return db
       .selectFrom("fleets")
       .select(["id", "name", "created_at", "updated_at"])
       .where("project_id", "=", projectId)
@@ -122,12 +134,19 @@ export class FleetRepository {
       .execute();
   }
 
-  async insertRun(row: FleetRunsTable, db: Db = this.db): Promise<void> {
+  async insertRun(row: FleetRunsTable, db: Executor = this.db): Promise<void> {
     await db.insertInto("fleet_runs").values(row).execute();
   }
 
-  async updateRun(id: string, changes: Partial<FleetRunsTable>, db: Db = this.db): Promise<void> {
-    await db.updateTable("fleet_runs").set(changes).where("id", "=", id).execute();
+  /** A queued run becomes running at its first job; true when this call did it. */
+  async markStarted(id: string, at: string, db: Executor = this.db): Promise<boolean> {
+    const result = await db
+      .updateTable("fleet_runs")
+      .set({ status: "running", started_at: at })
+      .where("id", "=", id)
+      .where("status", "=", "queued")
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   /** Moves a run to a terminal status unless it already has one; true when this call did it. */
@@ -136,7 +155,7 @@ export class FleetRepository {
     status: FleetRunStatus,
     at: string,
     error: string | null,
-    db: Db = this.db,
+    db: Executor = this.db,
   ): Promise<boolean> {
     const result = await db
       .updateTable("fleet_runs")
@@ -147,12 +166,13 @@ export class FleetRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async addResources(id: string, cpuMs: number, rssMb: number, db: Db = this.db): Promise<void> {
+  async addResources(id: string, cpuMs: number, rssMb: number, db: Executor = this.db): Promise<void> {
     await db
       .updateTable("fleet_runs")
       .set((eb) => ({
         train_cpu_ms: eb("train_cpu_ms", "+", cpuMs),
-        peak_rss_mb: eb.fn("max", [eb.ref("peak_rss_mb"), eb.val(rssMb)]),
+        // CASE, not max(): PostgreSQL has no two-argument max (it is greatest there).
+        peak_rss_mb: eb.case().when("peak_rss_mb", "<", rssMb).then(rssMb).else(eb.ref("peak_rss_mb")).end(),
       }))
       .where("id", "=", id)
       .execute();
@@ -162,7 +182,7 @@ export class FleetRepository {
     runId: string,
     segments: SegmentRecord[],
     at: string,
-    db: Db = this.db,
+    db: Executor = this.db,
   ): Promise<void> {
     const rows: FleetSegmentsTable[] = segments.map((s) => ({
       run_id: runId,
@@ -191,7 +211,7 @@ export class FleetRepository {
   async markRegistered(
     runId: string,
     versions: Array<{ seriesId: string; version: number }>,
-    db: Db,
+    db: Executor = this.db,
   ): Promise<void> {
     for (const v of versions) {
       await db
@@ -203,10 +223,14 @@ export class FleetRepository {
     }
   }
 
-  async segmentIds(runId: string, seriesIds: readonly string[]): Promise<Set<string>> {
+  async segmentIds(
+    runId: string,
+    seriesIds: readonly string[],
+    db: Executor = this.db,
+  ): Promise<Set<string>> {
     const found = new Set<string>();
     for (let start = 0; start < seriesIds.length; start += 1_000) {
-      const rows = await this.db
+      const rows = await db
         .selectFrom("fleet_segments")
         .select("series_id")
         .where("run_id", "=", runId)
@@ -217,8 +241,8 @@ export class FleetRepository {
     return found;
   }
 
-  async counts(runId: string): Promise<Record<SegmentStatus, number>> {
-    const rows = await this.db
+  async counts(runId: string, db: Executor = this.db): Promise<Record<SegmentStatus, number>> {
+    const rows = await db
       .selectFrom("fleet_segments")
       .select(["status", (eb) => eb.fn.countAll<number>().as("n")])
       .where("run_id", "=", runId)
@@ -229,8 +253,8 @@ export class FleetRepository {
     return counts;
   }
 
-  async segments(runId: string, status?: SegmentStatus): Promise<SegmentRecord[]> {
-    let q = this.db.selectFrom("fleet_segments").selectAll().where("run_id", "=", runId);
+  async segments(runId: string, status?: SegmentStatus, db: Executor = this.db): Promise<SegmentRecord[]> {
+    let q = db.selectFrom("fleet_segments").selectAll().where("run_id", "=", runId);
     if (status) q = q.where("status", "=", status);
     const rows = await q.orderBy("chunk").orderBy("series_id").execute();
     return rows.map((r) => ({

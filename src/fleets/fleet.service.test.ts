@@ -4,7 +4,9 @@ import { createMemoryBlobStore } from "../artifacts/index.js";
 import { type SkalaError, systemClock } from "../core/index.js";
 import { JobQueue, WorkerPool } from "../jobs/index.js";
 import { createRegistry, DEFAULT_PROJECT, type Registry } from "../registry/index.js";
+import type { Store } from "../store/index.js";
 import { freshStore, testDialects } from "../store/test-support/dialects.js";
+import { failWrites, rowCounts } from "../store/test-support/faults.js";
 import type { FleetProgress } from "./fleet.types.js";
 import { settingsFromSpec } from "./fleet-settings.js";
 import { parseFleetSpec, toSegmentPlan } from "./fleet-spec.js";
@@ -40,14 +42,29 @@ selection: { metric: wql }
 gate: { baseline: { method: snaive, distribution: negbin }, metric: wql, minImprovementPct: 0 }
 ${overrides}`;
 
+/** Every table a submission writes (`blobs` is written by the upload, before it). */
+const SUBMISSION_TABLES = [
+  "datasets",
+  "dataset_versions",
+  "runs",
+  "run_params",
+  "fleets",
+  "fleet_runs",
+  "fleet_segments",
+  "jobs",
+] as const;
+
 describe.each(testDialects())("fleets on %s", (dialect) => {
+  let store: Store;
   let registry: Registry;
+  let jobs: JobQueue;
   let fleets: Fleets;
   let pool: WorkerPool;
   let dispose: () => Promise<void>;
 
   beforeAll(async () => {
     const fresh = await freshStore(dialect);
+    store = fresh.store;
     registry = createRegistry({
       store: fresh.store,
       blobs: createMemoryBlobStore(),
@@ -55,8 +72,8 @@ describe.each(testDialects())("fleets on %s", (dialect) => {
       limits: { bulkMaxVersions: 10_000, pageSizeMax: 1_000, artifactMaxBytes: 64 << 20 },
     });
     await registry.projects.ensure(DEFAULT_PROJECT);
-    const jobs = new JobQueue({ store: fresh.store, clock: systemClock });
-    fleets = createFleets({ db: fresh.store.db, registry, jobs, clock: systemClock, trainingThreads: 1 });
+    jobs = new JobQueue({ store: fresh.store, clock: systemClock });
+    fleets = createFleets({ store: fresh.store, registry, jobs, clock: systemClock, trainingThreads: 1 });
     pool = new WorkerPool({ queue: jobs, concurrency: 2, pollMs: 20 });
     fleets.attach(pool);
     pool.start();
@@ -69,9 +86,13 @@ describe.each(testDialects())("fleets on %s", (dialect) => {
   afterAll(() => dispose());
 
   async function submit(csv: string, overrides = "", chunkSize = 10) {
+    const { digest } = await registry.artifacts.upload(Buffer.from(csv));
+    return submitUploaded(digest, overrides, chunkSize);
+  }
+
+  function submitUploaded(digest: string, overrides = "", chunkSize = 10) {
     const text = SPEC(overrides.includes("name:") ? overrides : `name: parts\n${overrides}`);
     const spec = parseFleetSpec(text, { baseDir: "/tmp" });
-    const { digest } = await registry.artifacts.upload(Buffer.from(csv));
     return fleets.service.submit(DEFAULT_PROJECT, {
       settings: settingsFromSpec(spec, chunkSize),
       plan: toSegmentPlan(spec),
@@ -133,6 +154,11 @@ describe.each(testDialects())("fleets on %s", (dialect) => {
     const runRecord = await registry.runs.get(DEFAULT_PROJECT, run.id);
     expect(runRecord.status).toBe("finished");
     expect(runRecord.latestMetrics.mean_validation_wql).toBeGreaterThan(0);
+    // Resources are counted with each chunk's segments, and no chunk needed a second attempt to record them.
+    expect(report.resources.trainCpuSeconds).toBeGreaterThan(0);
+    expect(report.resources.peakRssMb).toBeGreaterThan(0);
+    const chunkJobs = await jobs.list({ groupId: run.id, kind: "fleet.chunk" });
+    expect(chunkJobs.map((j) => [j.status, j.attempts])).toEqual(chunkJobs.map(() => ["succeeded", 1]));
 
     // The same spec over the same data is the same run: nothing is trained or registered again.
     const again = await submit(csv);
@@ -178,6 +204,78 @@ describe.each(testDialects())("fleets on %s", (dialect) => {
     await expect(fleets.service.progress(DEFAULT_PROJECT, "parts-bad")).rejects.toMatchObject({
       code: "FLEET_NOT_FOUND",
     });
+  });
+
+  it.each(SUBMISSION_TABLES.filter((t) => t !== "datasets" && t !== "fleets"))(
+    "a submission that fails at its write to %s leaves nothing, and submitting again starts a run that works",
+    async (table) => {
+      const name = `parts-crash-${table.replaceAll("_", "-")}`;
+      // One series too short to train, so that the submission writes a failed segment too.
+      const { digest } = await registry.artifacts.upload(Buffer.from(carpartsSubset(12, "short,1,3\n")));
+      const before = await rowCounts(store, SUBMISSION_TABLES);
+      const fault = await failWrites(store, table);
+      try {
+        await expect(submitUploaded(digest, `name: ${name}`)).rejects.toThrow(/injected failure/);
+      } finally {
+        await fault.remove();
+      }
+      expect(await rowCounts(store, SUBMISSION_TABLES)).toEqual(before);
+      await expect(fleets.service.progress(DEFAULT_PROJECT, name)).rejects.toMatchObject({
+        code: "FLEET_NOT_FOUND",
+      });
+
+      const again = await submitUploaded(digest, `name: ${name}`);
+      expect(again.created).toBe(true);
+      const progress = await finished(name, again.run.id);
+      expect(progress).toMatchObject({ run: { status: "succeeded" }, registered: 12, failed: 1 });
+      expect((await registry.datasets.versions(DEFAULT_PROJECT, name)).map((v) => v.version)).toEqual([1]);
+    },
+  );
+
+  it("turns identical submissions at the same moment into one run with one set of jobs", async () => {
+    const name = "parts-twice";
+    const { digest } = await registry.artifacts.upload(Buffer.from(carpartsSubset(25)));
+    const results = await Promise.all([1, 2, 3].map(() => submitUploaded(digest, `name: ${name}`)));
+    expect(results.map((r) => r.created).sort()).toEqual([false, false, true]);
+    const runId = results[0]?.run.id as string;
+    expect(results.every((r) => r.run.id === runId)).toBe(true);
+    expect((await jobs.list({ groupId: runId, kind: "fleet.chunk" })).map((j) => j.payload)).toHaveLength(3);
+    expect((await registry.datasets.versions(DEFAULT_PROJECT, name)).map((v) => v.version)).toEqual([1]);
+    const runs = await registry.runs.list(DEFAULT_PROJECT, { limit: 1000 });
+    expect(runs.items.filter((r) => r.sourceRef === `fleet:${name}`).map((r) => r.id)).toEqual([runId]);
+    expect((await finished(name, runId)).run.status).toBe("succeeded");
+  });
+
+  it("resumes the run that replaced a cancelled one instead of starting another each time", async () => {
+    const name = "parts-resubmit";
+    const { digest } = await registry.artifacts.upload(Buffer.from(carpartsSubset(30)));
+    const first = await submitUploaded(digest, `name: ${name}`, 2);
+    await fleets.service.cancel(DEFAULT_PROJECT, name, first.run.id);
+    const second = await submitUploaded(digest, `name: ${name}`, 2);
+    expect(second.created).toBe(true);
+    expect(second.run.id).not.toBe(first.run.id);
+    const third = await submitUploaded(digest, `name: ${name}`, 2);
+    expect(third).toMatchObject({ created: false, run: { id: second.run.id } });
+    await fleets.service.cancel(DEFAULT_PROJECT, name, second.run.id);
+  });
+
+  it("finishes a run in which every series failed to load at once, with its finalize job committed too", async () => {
+    const name = "parts-nothing";
+    const { run, created } = await submit(
+      "series_id,period_index,value\na,1,3\nb,1,4\nb,2,5\n",
+      `name: ${name}`,
+    );
+    expect(created).toBe(true);
+    expect(run).toMatchObject({ status: "succeeded", total: 2 });
+    expect(await fleets.service.progress(DEFAULT_PROJECT, name, run.id)).toMatchObject({
+      done: 2,
+      failed: 2,
+    });
+    expect((await registry.runs.get(DEFAULT_PROJECT, run.id)).status).toBe("finished");
+    const [finalize] = await jobs.list({ groupId: run.id, kind: "fleet.finalize" });
+    expect(finalize).toBeDefined();
+    // Whoever runs it finds the run finished and changes nothing.
+    expect(await fleets.runner.finalize({ runId: run.id })).toEqual({ status: "already finished" });
   });
 
   it("cancels a run: its queued jobs stop and it ends cancelled", async () => {

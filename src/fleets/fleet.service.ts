@@ -1,13 +1,20 @@
-import type { Kysely } from "kysely";
 import { type Clock, newId, SkalaError } from "../core/index.js";
 import type { JobQueue } from "../jobs/index.js";
-import type { Registry } from "../registry/index.js";
-import type { Database } from "../store/index.js";
+import type { ProfiledDataset, Registry } from "../registry/index.js";
+import { type Executor, inTransaction, type SqlDialect, type Store } from "../store/index.js";
 import { FleetRepository, type SegmentRecord, type StoredRun } from "./fleet.repository.js";
 import type { Distribution, FleetProgress, FleetReport, FleetRun } from "./fleet.types.js";
-import { CHUNK_JOB, type ChunkPayload, type FleetRunner, runKey } from "./fleet-runner.js";
+import {
+  CHUNK_JOB,
+  type ChunkPayload,
+  FINALIZE_JOB,
+  type FinalizePayload,
+  type FleetRunner,
+  runKey,
+} from "./fleet-runner.js";
 import type { FleetRunSettings } from "./fleet-settings.js";
 import type { SegmentPlan } from "./segment-plan.js";
+import type { LoadedSeries } from "./series-loader.js";
 
 export interface SubmitFleetInput {
   settings: FleetRunSettings;
@@ -37,6 +44,11 @@ function publicRun(run: StoredRun): FleetRun {
   return rest;
 }
 
+/** A run that a resubmission resumes; after a failed or cancelled one, the same submission starts anew. */
+function resumable(run: StoredRun | undefined): run is StoredRun {
+  return run !== undefined && run.status !== "cancelled" && run.status !== "failed";
+}
+
 function distribution(values: number[]): Distribution | undefined {
   const finite = values.filter(Number.isFinite).sort((a, b) => a - b);
   if (finite.length === 0) return undefined;
@@ -52,133 +64,186 @@ function distribution(values: number[]): Distribution | undefined {
 
 /**
  * Fleets: one spec trained over every segment of a dataset. Submitting registers the dataset version, opens
- * a run, records segments the loader already rejected, and fans the rest out as chunk jobs; workers (any
- * process sharing the database) do the training and registration (FleetRunner).
+ * a run, records segments the loader already rejected, and fans the rest out as chunk jobs, all in one
+ * transaction; workers (any process sharing the database) do the training and registration (FleetRunner).
  */
 export class FleetService {
+  private readonly db: Executor;
+  private readonly dialect: SqlDialect;
   private readonly fleets: FleetRepository;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    store: Pick<Store, "db" | "sqlDialect">,
     private readonly registry: Registry,
     private readonly jobs: JobQueue,
     private readonly runner: FleetRunner,
     private readonly clock: Clock,
   ) {
-    this.fleets = new FleetRepository(db);
+    this.db = store.db;
+    this.dialect = store.sqlDialect;
+    this.fleets = new FleetRepository(store.db);
   }
 
   private async projectId(project: string): Promise<string> {
     return (await this.registry.projects.get(project)).id;
   }
 
+  /**
+   * Submits a fleet run, or returns the live run of the same spec over the same data. Everything the run
+   * needs to start (dataset version, registry run, fleet run, failed segments, chunk jobs) commits in one
+   * transaction or not at all, and identical submissions at the same moment yield one run.
+   */
   async submit(project: string, input: SubmitFleetInput): Promise<SubmitFleetResult> {
     const projectId = await this.projectId(project);
     const key = runKey(projectId, input.settings, input.plan, input.datasetDigest);
-    const existing = await this.fleets.runByKey(key);
-    if (existing && existing.status !== "cancelled" && existing.status !== "failed") {
-      return { run: publicRun(existing), created: false };
-    }
-    // Parse before anything is written: a file error (line, column) rejects the submission as a whole.
+    // The usual resubmission (`npm start` again) is answered from one read, without parsing the file.
+    const known = await this.fleets.latestRunOfKey(key);
+    if (resumable(known)) return { run: publicRun(known), created: false };
+    // Parsed and profiled before the transaction, which must not hold the database while CPU work and blob
+    // reads run; a file error (line, column) rejects the submission before anything is written.
     const data = await this.runner.dataset(input.datasetDigest, input.settings);
-    const dataset = await this.registry.datasets.registerVersion(project, input.settings.fleet, {
-      digest: input.datasetDigest,
+    const profiled = await this.registry.datasets.profile(input.datasetDigest);
+    const submitted = await inTransaction(this.db, async (trx) => {
+      // Identical submissions queue here, so the check below sees the run an earlier one committed.
+      await this.dialect.lockKey(trx, `fleet-submission:${key}`);
+      const latest = await this.fleets.latestRunOfKey(key, trx);
+      if (resumable(latest)) return { runId: latest.id, created: false, chunks: 0 };
+      const { runId, chunks } = await this.createRun(
+        project,
+        projectId,
+        input,
+        { key, latest, data, profiled },
+        trx,
+      );
+      return { runId, created: true, chunks };
     });
+    if (submitted.created && submitted.chunks === 0) {
+      // Nothing to train (every series failed to load): finish now, through the path of a normal run. The
+      // finalize job committed with the run does it instead if this process stops first.
+      await this.runner.finalize({ runId: submitted.runId });
+    }
+    const run = (await this.fleets.runById(submitted.runId)) as StoredRun;
+    return { run: publicRun(run), created: submitted.created };
+  }
+
+  /** The writes of a new run, on the submission's transaction. */
+  private async createRun(
+    project: string,
+    projectId: string,
+    input: SubmitFleetInput,
+    prepared: {
+      key: string;
+      /** The latest run under the key, failed or cancelled, if any. */
+      latest: StoredRun | undefined;
+      data: LoadedSeries;
+      profiled: ProfiledDataset;
+    },
+    trx: Executor,
+  ): Promise<{ runId: string; chunks: number }> {
+    const { settings, plan } = input;
+    const dataset = await this.registry.datasets.recordVersion(
+      project,
+      settings.fleet,
+      prepared.profiled,
+      trx,
+    );
     const now = this.clock.now();
     const at = now.toISOString();
-    const registryRun = await this.registry.runs.create(project, {
-      name: `fleet ${input.settings.fleet}`,
-      params: {
-        fleet: input.settings.fleet,
-        horizon: String(input.plan.horizon),
-        period: String(input.plan.period),
-        candidates: input.plan.candidates.map((c) => c.name).join(","),
-        selection: input.plan.selectionMetric,
-        dataset_version: dataset.id,
+    const registryRun = await this.registry.runs.create(
+      project,
+      {
+        name: `fleet ${settings.fleet}`,
+        params: {
+          fleet: settings.fleet,
+          horizon: String(plan.horizon),
+          period: String(plan.period),
+          candidates: plan.candidates.map((c) => c.name).join(","),
+          selection: plan.selectionMetric,
+          dataset_version: dataset.id,
+        },
+        sourceRef: `fleet:${settings.fleet}`,
       },
-      sourceRef: `fleet:${input.settings.fleet}`,
-    });
-    const seriesIds = [...data.series.keys()];
-    const total = seriesIds.length + data.failures.length;
+      trx,
+    );
+    const seriesIds = [...prepared.data.series.keys()];
+    const failures = prepared.data.failures;
     const chunks: ChunkPayload[] = [];
-    for (let start = 0; start < seriesIds.length; start += input.settings.chunkSize) {
+    for (let start = 0; start < seriesIds.length; start += settings.chunkSize) {
       chunks.push({
         runId: registryRun.id,
         chunk: chunks.length,
-        seriesIds: seriesIds.slice(start, start + input.settings.chunkSize),
+        seriesIds: seriesIds.slice(start, start + settings.chunkSize),
       });
     }
-    await this.db.transaction().execute(async (trx) => {
-      const fleet = await this.fleets.upsertFleet(
-        {
-          id: newId("flt", now),
-          projectId,
-          name: input.settings.fleet,
-          spec: JSON.stringify(input.settings),
-          at,
-        },
-        trx,
-      );
-      await this.fleets.insertRun(
-        {
-          id: registryRun.id,
-          fleet_id: fleet.id,
-          status: "queued",
-          // A resubmission after a failed or cancelled run starts a new run: the key must stay unique.
-          idempotency_key: existing ? `${key}:${registryRun.id}` : key,
-          spec: JSON.stringify(input.settings),
-          plan: JSON.stringify(input.plan),
-          dataset_version_id: dataset.id,
-          dataset_digest: input.datasetDigest,
-          total,
-          chunk_size: input.settings.chunkSize,
-          atomic: input.settings.output.atomic ? 1 : 0,
-          error: null,
-          train_cpu_ms: 0,
-          peak_rss_mb: 0,
-          created_at: at,
-          started_at: null,
-          finished_at: null,
-        },
-        trx,
-      );
-      await this.fleets.insertSegments(
-        registryRun.id,
-        data.failures.map(
-          (failure): SegmentRecord => ({
-            seriesId: failure.seriesId,
-            chunk: -1,
-            status: "failed",
-            reason: failure.reason,
-            message: failure.message,
-            model: null,
-            winner: null,
-            version: null,
-            gatePassed: null,
-            metrics: {},
-            stateDigest: null,
-            fitMs: 0,
-          }),
-        ),
-        at,
-        trx,
-      );
-    });
-    await this.jobs.enqueue([
-      ...chunks.map((payload) => ({
-        kind: CHUNK_JOB,
-        payload,
-        idempotencyKey: `${payload.runId}:chunk:${payload.chunk}`,
-        groupId: payload.runId,
-        maxAttempts: 5,
-      })),
-    ]);
-    if (chunks.length === 0) {
-      // Nothing to train (every series failed to load): finish through the same path as a normal run.
-      await this.runner.finalize({ runId: registryRun.id });
-    }
-    const run = (await this.fleets.runById(registryRun.id)) as StoredRun;
-    return { run: publicRun(run), created: true };
+    const fleet = await this.fleets.upsertFleet(
+      { id: newId("flt", now), projectId, name: settings.fleet, spec: JSON.stringify(settings), at },
+      trx,
+    );
+    await this.fleets.insertRun(
+      {
+        id: registryRun.id,
+        fleet_id: fleet.id,
+        status: "queued",
+        // A resubmission after a failed or cancelled run starts a new run: the key must stay unique.
+        idempotency_key: prepared.latest ? `${prepared.key}:${registryRun.id}` : prepared.key,
+        spec: JSON.stringify(settings),
+        plan: JSON.stringify(plan),
+        dataset_version_id: dataset.id,
+        dataset_digest: input.datasetDigest,
+        total: seriesIds.length + failures.length,
+        chunk_size: settings.chunkSize,
+        atomic: settings.output.atomic ? 1 : 0,
+        error: null,
+        train_cpu_ms: 0,
+        peak_rss_mb: 0,
+        created_at: at,
+        started_at: null,
+        finished_at: null,
+      },
+      trx,
+    );
+    await this.fleets.insertSegments(
+      registryRun.id,
+      failures.map(
+        (failure): SegmentRecord => ({
+          seriesId: failure.seriesId,
+          chunk: -1,
+          status: "failed",
+          reason: failure.reason,
+          message: failure.message,
+          model: null,
+          winner: null,
+          version: null,
+          gatePassed: null,
+          metrics: {},
+          stateDigest: null,
+          fitMs: 0,
+        }),
+      ),
+      at,
+      trx,
+    );
+    await this.jobs.enqueue(
+      chunks.length > 0
+        ? chunks.map((payload) => ({
+            kind: CHUNK_JOB,
+            payload,
+            idempotencyKey: `${payload.runId}:chunk:${payload.chunk}`,
+            groupId: payload.runId,
+            maxAttempts: 5,
+          }))
+        : [
+            {
+              kind: FINALIZE_JOB,
+              payload: { runId: registryRun.id } satisfies FinalizePayload,
+              // The key the runner's own finalize enqueue uses: one finalize job per run.
+              idempotencyKey: `${registryRun.id}:finalize`,
+              groupId: registryRun.id,
+            },
+          ],
+      trx,
+    );
+    return { runId: registryRun.id, chunks: chunks.length };
   }
 
   async run(project: string, fleet: string, runId?: string): Promise<StoredRun> {
@@ -232,12 +297,7 @@ export class FleetService {
 
   async cancel(project: string, fleet: string, runId?: string): Promise<FleetRun> {
     const run = await this.run(project, fleet, runId);
-    if (
-      await this.fleets.finishRun(run.id, "cancelled", this.clock.now().toISOString(), "cancelled by request")
-    ) {
-      await this.jobs.cancelGroup(run.id);
-      await this.registry.runs.finish(project, run.id, "killed");
-    }
+    await this.runner.endRun(run, "cancelled", "cancelled by request", { cancelJobs: true });
     return publicRun(await this.run(project, fleet, run.id));
   }
 

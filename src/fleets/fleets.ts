@@ -1,8 +1,7 @@
-import type { Kysely } from "kysely";
 import type { Clock } from "../core/index.js";
 import type { Job, JobQueue, WorkerPool } from "../jobs/index.js";
 import type { Registry } from "../registry/index.js";
-import type { Database } from "../store/index.js";
+import type { Store } from "../store/index.js";
 import { FleetService } from "./fleet.service.js";
 import {
   CHUNK_JOB,
@@ -26,20 +25,21 @@ export interface Fleets {
  * Wires the fleet capability over the registry and the job queue.
  *
  * @example
- * const fleets = createFleets({ db, registry, jobs, clock: systemClock, trainingThreads: 2 });
+ * const fleets = createFleets({ store, registry, jobs, clock: systemClock, trainingThreads: 2 });
  * fleets.attach(workerPool);
  * await fleets.service.submit("default", { settings, plan, datasetDigest });
  */
 export function createFleets(options: {
-  db: Kysely<Database>;
+  /** Submissions are transactions over the store's database, serialised per run key by its dialect. */
+  store: Pick<Store, "db" | "sqlDialect">;
   registry: Registry;
   jobs: JobQueue;
   clock: Clock;
   trainingThreads?: number;
 }): Fleets {
   const training = new TrainingPool(options.trainingThreads);
-  const runner = new FleetRunner(options.db, options.registry, options.jobs, training, options.clock);
-  const service = new FleetService(options.db, options.registry, options.jobs, runner, options.clock);
+  const runner = new FleetRunner(options.store.db, options.registry, options.jobs, training, options.clock);
+  const service = new FleetService(options.store, options.registry, options.jobs, runner, options.clock);
   return {
     service,
     runner,

@@ -1,6 +1,6 @@
 import type { Clock, ValidationIssue } from "../core/index.js";
 import { newId, systemClock, validationError } from "../core/index.js";
-import type { Store } from "../store/index.js";
+import type { Executor, Store } from "../store/index.js";
 import { JobsRepository, type NewJobRow } from "./jobs.repository.js";
 import type {
   ClaimOptions,
@@ -20,7 +20,7 @@ export interface BackoffOptions {
 }
 
 export interface JobQueueOptions {
-  store: Pick<Store, "db" | "dialect">;
+  store: Pick<Store, "db" | "sqlDialect">;
   clock?: Clock;
   /** Claims allowed per job when enqueue does not say. Default 3. */
   defaultMaxAttempts?: number;
@@ -77,6 +77,7 @@ function jsonText(value: unknown, path: string, issues: ValidationIssue[]): stri
  * if (job) await queue.complete(job.id, "worker-1", { fitted: 50 });
  */
 export class JobQueue {
+  private readonly db: Executor;
   private readonly jobs: JobsRepository;
   private readonly clock: Clock;
   private readonly defaultMaxAttempts: number;
@@ -84,7 +85,8 @@ export class JobQueue {
   private readonly random: () => number;
 
   constructor(options: JobQueueOptions) {
-    this.jobs = new JobsRepository(options.store.db, options.store.dialect === "postgres");
+    this.db = options.store.db;
+    this.jobs = new JobsRepository(options.store.db, options.store.sqlDialect);
     this.clock = options.clock ?? systemClock;
     this.defaultMaxAttempts = options.defaultMaxAttempts ?? 3;
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
@@ -92,10 +94,11 @@ export class JobQueue {
   }
 
   /**
-   * Adds jobs in one transaction. A job whose idempotency key exists already is not added again: the existing
-   * job comes back in its place, whatever its status, so resuming a fleet never duplicates work.
+   * Adds jobs in one transaction: the caller's when `db` is one, so that the jobs commit (or vanish) with the
+   * rows they work on. A job whose idempotency key exists already is not added again: the existing job comes
+   * back in its place, whatever its status, so resuming a fleet never duplicates work.
    */
-  async enqueue(inputs: readonly EnqueueInput[]): Promise<EnqueueResult> {
+  async enqueue(inputs: readonly EnqueueInput[], db: Executor = this.db): Promise<EnqueueResult> {
     const now = this.clock.now();
     const nowIso = now.toISOString();
     const issues: ValidationIssue[] = [];
@@ -142,7 +145,7 @@ export class JobQueue {
     if (issues.length > 0) throw validationError(issues);
     if (rows.length === 0) return { jobs: [], created: 0 };
     const unique = [...new Set(rows)];
-    const stored = await this.jobs.insertMany(unique);
+    const stored = await this.jobs.insertMany(unique, db);
     const byRowId = new Map(unique.map((row, i) => [row.id, stored.jobs[i] as Job]));
     return { jobs: rows.map((row) => byRowId.get(row.id) as Job), created: stored.created };
   }
@@ -152,123 +155,135 @@ export class JobQueue {
    * expired (their worker crashed or stalled). Each claim counts as an attempt; a job whose lease expired on
    * its last attempt fails instead of being claimed again.
    */
-  async claim(options: ClaimOptions): Promise<Job[]> {
+  async claim(options: ClaimOptions, db: Executor = this.db): Promise<Job[]> {
     if (!Number.isSafeInteger(options.limit) || options.limit < 0) {
       throw validationError([{ path: "/limit", message: "must be an integer ≥ 0" }]);
     }
     if (!(options.leaseMs > 0)) throw validationError([{ path: "/leaseMs", message: "must be > 0" }]);
     if (options.limit === 0 || options.kinds?.length === 0) return [];
     const now = this.clock.now();
-    await this.jobs.failExpired(now.toISOString());
-    return this.jobs.claim({
-      owner: options.owner,
-      kinds: options.kinds,
-      limit: options.limit,
-      now: now.toISOString(),
-      leaseExpiresAt: new Date(now.getTime() + options.leaseMs).toISOString(),
-    });
+    await this.jobs.failExpired(now.toISOString(), db);
+    return this.jobs.claim(
+      {
+        owner: options.owner,
+        kinds: options.kinds,
+        limit: options.limit,
+        now: now.toISOString(),
+        leaseExpiresAt: new Date(now.getTime() + options.leaseMs).toISOString(),
+      },
+      db,
+    );
   }
 
   /** Extends the lease; false when `owner` no longer holds the job (cancelled, finished, or reclaimed). */
-  async heartbeat(jobId: string, owner: string, leaseMs: number): Promise<boolean> {
+  async heartbeat(jobId: string, owner: string, leaseMs: number, db: Executor = this.db): Promise<boolean> {
     const now = this.clock.now();
-    return this.jobs.heartbeat({
-      id: jobId,
-      owner,
-      now: now.toISOString(),
-      leaseExpiresAt: new Date(now.getTime() + leaseMs).toISOString(),
-    });
+    return this.jobs.heartbeat(
+      {
+        id: jobId,
+        owner,
+        now: now.toISOString(),
+        leaseExpiresAt: new Date(now.getTime() + leaseMs).toISOString(),
+      },
+      db,
+    );
   }
 
   /**
    * Stores what the running attempt reports about itself (rows done, …) as the job's `progress`, replacing the
    * previous report; a new claim clears it. False (and nothing written) when `owner` no longer holds the job.
    */
-  async reportProgress(jobId: string, owner: string, progress: unknown): Promise<boolean> {
+  async reportProgress(
+    jobId: string,
+    owner: string,
+    progress: unknown,
+    db: Executor = this.db,
+  ): Promise<boolean> {
     const issues: ValidationIssue[] = [];
     const text = jsonText(progress, "/progress", issues);
     if (issues.length > 0) throw validationError(issues);
-    return this.jobs.reportProgress({
-      id: jobId,
-      owner,
-      now: this.clock.now().toISOString(),
-      progress: text,
-    });
+    return this.jobs.reportProgress(
+      { id: jobId, owner, now: this.clock.now().toISOString(), progress: text },
+      db,
+    );
   }
 
   /** Records success; false (and nothing written) when `owner` no longer holds the job. */
-  async complete(jobId: string, owner: string, result?: unknown): Promise<boolean> {
+  async complete(jobId: string, owner: string, result?: unknown, db: Executor = this.db): Promise<boolean> {
     const issues: ValidationIssue[] = [];
     const text = jsonText(result, "/result", issues);
     if (issues.length > 0) throw validationError(issues);
-    return this.jobs.finish({
-      id: jobId,
-      owner,
-      now: this.clock.now().toISOString(),
-      status: "succeeded",
-      result: text,
-      error: null,
-    });
+    return this.jobs.finish(
+      {
+        id: jobId,
+        owner,
+        now: this.clock.now().toISOString(),
+        status: "succeeded",
+        result: text,
+        error: null,
+      },
+      db,
+    );
   }
 
   /**
    * Records a failed attempt: back to queued after a backoff while attempts remain (and the error is
    * retryable), failed for good otherwise. False when `owner` no longer holds the job.
    */
-  async fail(jobId: string, owner: string, error: unknown, options: FailOptions = {}): Promise<boolean> {
-    const job = await this.jobs.findOwned(jobId, owner);
+  async fail(
+    jobId: string,
+    owner: string,
+    error: unknown,
+    options: FailOptions = {},
+    db: Executor = this.db,
+  ): Promise<boolean> {
+    const job = await this.jobs.findOwned(jobId, owner, db);
     if (!job) return false;
     const now = this.clock.now();
     const message = errorText(error);
     if (options.retryable === false || job.attempts >= job.maxAttempts) {
-      return this.jobs.finish({
-        id: jobId,
-        owner,
-        now: now.toISOString(),
-        status: "failed",
-        result: null,
-        error: message,
-      });
+      return this.jobs.finish(
+        { id: jobId, owner, now: now.toISOString(), status: "failed", result: null, error: message },
+        db,
+      );
     }
     const delay = backoffDelayMs(job.attempts, this.backoff, this.random);
-    return this.jobs.requeue({
-      id: jobId,
-      owner,
-      attempts: job.attempts,
-      now: now.toISOString(),
-      runAfter: new Date(now.getTime() + delay).toISOString(),
-      error: message,
-      countAttempt: true,
-    });
+    return this.jobs.requeue(
+      {
+        id: jobId,
+        owner,
+        attempts: job.attempts,
+        now: now.toISOString(),
+        runAfter: new Date(now.getTime() + delay).toISOString(),
+        error: message,
+        countAttempt: true,
+      },
+      db,
+    );
   }
 
   /**
    * Gives a job back without using up an attempt, claimable at once: for a worker that stops before
    * finishing. False when `owner` no longer holds the job.
    */
-  async release(jobId: string, owner: string): Promise<boolean> {
-    const job = await this.jobs.findOwned(jobId, owner);
+  async release(jobId: string, owner: string, db: Executor = this.db): Promise<boolean> {
+    const job = await this.jobs.findOwned(jobId, owner, db);
     if (!job) return false;
     const now = this.clock.now().toISOString();
-    return this.jobs.requeue({
-      id: jobId,
-      owner,
-      attempts: job.attempts,
-      now,
-      runAfter: now,
-      error: null,
-      countAttempt: false,
-    });
+    return this.jobs.requeue(
+      { id: jobId, owner, attempts: job.attempts, now, runAfter: now, error: null, countAttempt: false },
+      db,
+    );
   }
 
   /** Cancels the group's queued and running jobs; running ones learn it at their next heartbeat. */
-  async cancelGroup(groupId: string): Promise<number> {
-    return this.jobs.cancel({ groupId }, this.clock.now().toISOString());
+  async cancelGroup(groupId: string, db: Executor = this.db): Promise<number> {
+    return this.jobs.cancel({ groupId }, this.clock.now().toISOString(), db);
   }
 
   /** Cancels one job if it is queued or running; false otherwise. */
-  async cancel(jobId: string): Promise<boolean> {
-    return (await this.jobs.cancel({ id: jobId }, this.clock.now().toISOString())) > 0;
+  async cancel(jobId: string, db: Executor = this.db): Promise<boolean> {
+    return (await this.jobs.cancel({ id: jobId }, this.clock.now().toISOString(), db)) > 0;
   }
 
   /** Counts by status with rate and ETA, measured from the group's first start to now (or its last finish). */

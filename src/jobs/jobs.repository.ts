@@ -1,6 +1,6 @@
-import type { Insertable, Kysely, Selectable } from "kysely";
-import type { Database, JobsTable } from "../store/index.js";
-import { literalLimit } from "../store/index.js";
+import type { Insertable, Selectable } from "kysely";
+import type { Executor, JobsTable, SqlDialect } from "../store/index.js";
+import { inTransaction, literalLimit } from "../store/index.js";
 import type { GroupProgress, Job, JobStatus } from "./jobs.types.js";
 import { JOB_STATUSES } from "./jobs.types.js";
 
@@ -54,17 +54,21 @@ const changed = (result: { numUpdatedRows: bigint }) => result.numUpdatedRows > 
  */
 export class JobsRepository {
   constructor(
-    private readonly db: Kysely<Database>,
-    /** PostgreSQL: claimers skip rows another claimer has locked instead of waiting for them. */
-    private readonly skipLocked: boolean,
+    private readonly db: Executor,
+    /** Claimers skip rows another claimer has locked (PostgreSQL) instead of waiting for them. */
+    private readonly dialect: SqlDialect,
   ) {}
 
   /**
-   * Inserts rows whose idempotency key is new, in one transaction; returns the stored row for every input
-   * (the existing one where the key was taken) and how many were inserted. Keys are unique within `rows`.
+   * Inserts rows whose idempotency key is new, in one transaction (the caller's, when `db` is one); returns the
+   * stored row for every input (the existing one where the key was taken) and how many were inserted. Keys are
+   * unique within `rows`.
    */
-  async insertMany(rows: readonly NewJobRow[]): Promise<{ jobs: Job[]; created: number }> {
-    return this.db.transaction().execute(async (trx) => {
+  async insertMany(
+    rows: readonly NewJobRow[],
+    db: Executor = this.db,
+  ): Promise<{ jobs: Job[]; created: number }> {
+    return inTransaction(db, async (trx) => {
       const inserted = new Set<string>();
       for (const chunk of chunks(rows, INSERT_CHUNK)) {
         const returned = await trx
@@ -102,38 +106,40 @@ export class JobsRepository {
    * One statement: pick due queued jobs and expired running ones (attempts left), lock them (skipping rows
    * another claimer holds on PostgreSQL; SQLite serialises writers), and lease them to `owner`.
    */
-  async claim(input: {
-    owner: string;
-    kinds: readonly string[] | undefined;
-    limit: number;
-    now: string;
-    leaseExpiresAt: string;
-  }): Promise<Job[]> {
+  async claim(
+    input: {
+      owner: string;
+      kinds: readonly string[] | undefined;
+      limit: number;
+      now: string;
+      leaseExpiresAt: string;
+    },
+    db: Executor = this.db,
+  ): Promise<Job[]> {
     const { owner, kinds, now, leaseExpiresAt } = input;
-    const rows = await this.db
+    const rows = await db
       .with(
         (cte) => cte("picked").materialized(),
-        (qb) => {
-          let q = qb
-            .selectFrom("jobs")
-            .select("id")
-            .where((eb) =>
-              eb.or([
-                eb.and([eb("status", "=", "queued"), eb("run_after", "<=", now)]),
-                eb.and([
-                  eb("status", "=", "running"),
-                  eb("lease_expires_at", "<=", now),
-                  eb("attempts", "<", eb.ref("max_attempts")),
+        (qb) =>
+          this.dialect.forUpdateSkipLocked(
+            qb
+              .selectFrom("jobs")
+              .select("id")
+              .where((eb) =>
+                eb.or([
+                  eb.and([eb("status", "=", "queued"), eb("run_after", "<=", now)]),
+                  eb.and([
+                    eb("status", "=", "running"),
+                    eb("lease_expires_at", "<=", now),
+                    eb("attempts", "<", eb.ref("max_attempts")),
+                  ]),
                 ]),
-              ]),
-            )
-            .$if(kinds !== undefined, (q) => q.where("kind", "in", kinds as string[]))
-            .orderBy("run_after")
-            .orderBy("seq")
-            .limit(literalLimit(input.limit));
-          if (this.skipLocked) q = q.forUpdate().skipLocked();
-          return q;
-        },
+              )
+              .$if(kinds !== undefined, (q) => q.where("kind", "in", kinds as string[]))
+              .orderBy("run_after")
+              .orderBy("seq")
+              .limit(literalLimit(input.limit)),
+          ),
       )
       .updateTable("jobs")
       .set((eb) => ({
@@ -155,20 +161,19 @@ export class JobsRepository {
   }
 
   /** Running jobs whose lease expired on their last allowed attempt fail: a worker died on them every time. */
-  async failExpired(now: string): Promise<number> {
-    const result = await this.db
+  async failExpired(now: string, db: Executor = this.db): Promise<number> {
+    const result = await db
       .with(
         (cte) => cte("expired").materialized(),
-        (qb) => {
-          let q = qb
-            .selectFrom("jobs")
-            .select("id")
-            .where("status", "=", "running")
-            .where("lease_expires_at", "<=", now)
-            .where((eb) => eb("attempts", ">=", eb.ref("max_attempts")));
-          if (this.skipLocked) q = q.forUpdate().skipLocked();
-          return q;
-        },
+        (qb) =>
+          this.dialect.forUpdateSkipLocked(
+            qb
+              .selectFrom("jobs")
+              .select("id")
+              .where("status", "=", "running")
+              .where("lease_expires_at", "<=", now)
+              .where((eb) => eb("attempts", ">=", eb.ref("max_attempts"))),
+          ),
       )
       .updateTable("jobs")
       .set({
@@ -183,13 +188,16 @@ export class JobsRepository {
     return Number(result.numUpdatedRows);
   }
 
-  async heartbeat(input: {
-    id: string;
-    owner: string;
-    now: string;
-    leaseExpiresAt: string;
-  }): Promise<boolean> {
-    const result = await this.db
+  async heartbeat(
+    input: {
+      id: string;
+      owner: string;
+      now: string;
+      leaseExpiresAt: string;
+    },
+    db: Executor = this.db,
+  ): Promise<boolean> {
+    const result = await db
       .updateTable("jobs")
       .set({ lease_expires_at: input.leaseExpiresAt, heartbeat_at: input.now, updated_at: input.now })
       .where("id", "=", input.id)
@@ -199,13 +207,16 @@ export class JobsRepository {
     return changed(result);
   }
 
-  async reportProgress(input: {
-    id: string;
-    owner: string;
-    now: string;
-    progress: string;
-  }): Promise<boolean> {
-    const result = await this.db
+  async reportProgress(
+    input: {
+      id: string;
+      owner: string;
+      now: string;
+      progress: string;
+    },
+    db: Executor = this.db,
+  ): Promise<boolean> {
+    const result = await db
       .updateTable("jobs")
       .set({ progress: input.progress, updated_at: input.now })
       .where("id", "=", input.id)
@@ -215,15 +226,18 @@ export class JobsRepository {
     return changed(result);
   }
 
-  async finish(input: {
-    id: string;
-    owner: string;
-    now: string;
-    status: "succeeded" | "failed";
-    result: string | null;
-    error: string | null;
-  }): Promise<boolean> {
-    const result = await this.db
+  async finish(
+    input: {
+      id: string;
+      owner: string;
+      now: string;
+      status: "succeeded" | "failed";
+      result: string | null;
+      error: string | null;
+    },
+    db: Executor = this.db,
+  ): Promise<boolean> {
+    const result = await db
       .updateTable("jobs")
       .set({
         status: input.status,
@@ -244,16 +258,19 @@ export class JobsRepository {
    * Back to queued, not before `runAfter`. `attempts` guards against a reclaim between the caller's read and
    * this write; `countAttempt: false` gives the attempt back (a graceful shutdown is not the job's fault).
    */
-  async requeue(input: {
-    id: string;
-    owner: string;
-    attempts: number;
-    now: string;
-    runAfter: string;
-    error: string | null;
-    countAttempt: boolean;
-  }): Promise<boolean> {
-    const result = await this.db
+  async requeue(
+    input: {
+      id: string;
+      owner: string;
+      attempts: number;
+      now: string;
+      runAfter: string;
+      error: string | null;
+      countAttempt: boolean;
+    },
+    db: Executor = this.db,
+  ): Promise<boolean> {
+    const result = await db
       .updateTable("jobs")
       .set((eb) => ({
         status: "queued",
@@ -272,8 +289,8 @@ export class JobsRepository {
     return changed(result);
   }
 
-  async findOwned(id: string, owner: string): Promise<Job | undefined> {
-    const row = await this.db
+  async findOwned(id: string, owner: string, db: Executor = this.db): Promise<Job | undefined> {
+    const row = await db
       .selectFrom("jobs")
       .selectAll()
       .where("id", "=", id)
@@ -283,8 +300,12 @@ export class JobsRepository {
     return row && toJob(row);
   }
 
-  async cancel(filter: { groupId: string } | { id: string }, now: string): Promise<number> {
-    const result = await this.db
+  async cancel(
+    filter: { groupId: string } | { id: string },
+    now: string,
+    db: Executor = this.db,
+  ): Promise<number> {
+    const result = await db
       .updateTable("jobs")
       .set({ status: "cancelled", lease_expires_at: null, finished_at: now, updated_at: now })
       .$if("groupId" in filter, (q) => q.where("group_id", "=", (filter as { groupId: string }).groupId))

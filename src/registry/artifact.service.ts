@@ -1,9 +1,6 @@
-import type { Kysely, Transaction } from "kysely";
 import type { BlobStore, Digest } from "../artifacts/index.js";
 import { type Clock, SkalaError } from "../core/index.js";
-import type { Database } from "../store/index.js";
-
-type Db = Kysely<Database> | Transaction<Database>;
+import type { Executor } from "../store/index.js";
 
 export interface GcReport {
   scanned: number;
@@ -22,21 +19,23 @@ export interface GcReport {
  */
 export class ArtifactService {
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Executor,
     private readonly blobs: BlobStore,
     private readonly clock: Clock,
     private readonly maxBytes: number,
   ) {}
 
+  /** Stores the bytes, then records the blob through `db` (a caller's transaction may hold the reference). */
   async upload(
     source: AsyncIterable<Uint8Array> | Uint8Array,
     expectedDigest?: Digest,
+    db: Executor = this.db,
   ): Promise<{ digest: Digest; size: number; created: boolean }> {
     const stored = await this.blobs.put(source, {
       maxBytes: this.maxBytes,
       ...(expectedDigest && { expectedDigest }),
     });
-    await this.record(stored.digest, stored.size);
+    await this.record(stored.digest, stored.size, db);
     return stored;
   }
 
@@ -45,7 +44,10 @@ export class ArtifactService {
     return this.blobs.put(bytes, { maxBytes: this.maxBytes });
   }
 
-  async recordMany(blobs: ReadonlyArray<{ digest: string; size: number }>, db: Db = this.db): Promise<void> {
+  async recordMany(
+    blobs: ReadonlyArray<{ digest: string; size: number }>,
+    db: Executor = this.db,
+  ): Promise<void> {
     const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
     const createdAt = this.clock.now().toISOString();
     for (let start = 0; start < unique.length; start += 2_000) {
@@ -62,7 +64,7 @@ export class ArtifactService {
   }
 
   /** Sizes of recorded blobs; ARTIFACT_NOT_FOUND names the first digest that was never uploaded. */
-  async sizesOf(digests: readonly string[], db: Db = this.db): Promise<Map<string, number>> {
+  async sizesOf(digests: readonly string[], db: Executor = this.db): Promise<Map<string, number>> {
     const wanted = [...new Set(digests)];
     const sizes = new Map<string, number>();
     for (let start = 0; start < wanted.length; start += 2_000) {
@@ -81,7 +83,7 @@ export class ArtifactService {
     return sizes;
   }
 
-  async record(digest: string, size: number, db: Db = this.db): Promise<void> {
+  async record(digest: string, size: number, db: Executor = this.db): Promise<void> {
     await db
       .insertInto("blobs")
       .values({ digest, size, created_at: this.clock.now().toISOString() })
@@ -90,7 +92,7 @@ export class ArtifactService {
   }
 
   /** Size of a recorded blob, or ARTIFACT_NOT_FOUND: a version may only reference what was uploaded. */
-  async sizeOf(digest: string, db: Db = this.db): Promise<number> {
+  async sizeOf(digest: string, db: Executor = this.db): Promise<number> {
     const row = await db.selectFrom("blobs").select("size").where("digest", "=", digest).executeTakeFirst();
     if (!row)
       throw new SkalaError("ARTIFACT_NOT_FOUND", `no artifact with digest ${digest} was uploaded`, {

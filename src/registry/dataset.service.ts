@@ -1,7 +1,12 @@
-import type { Kysely } from "kysely";
 import { type Digest, parseDigest } from "../artifacts/index.js";
 import { type Clock, newId, SkalaError } from "../core/index.js";
-import type { Database, DatasetVersionsTable } from "../store/index.js";
+import {
+  type DatasetVersionsTable,
+  type Executor,
+  inTransaction,
+  type SqlDialect,
+  type Store,
+} from "../store/index.js";
 import type { ArtifactService } from "./artifact.service.js";
 import { profileCsv } from "./csv-profile.js";
 import type { ProjectResolver } from "./project-resolver.js";
@@ -22,36 +27,69 @@ function toDatasetVersion(dataset: string, row: DatasetVersionsTable): DatasetVe
   };
 }
 
+/** An uploaded CSV with what profiling it found: what `recordVersion` stores. */
+export interface ProfiledDataset {
+  digest: Digest;
+  size: number;
+  rows: number;
+  schema: ColumnSchema[];
+}
+
 export class DatasetService {
+  private readonly db: Executor;
+  private readonly dialect: SqlDialect;
+
   constructor(
-    private readonly db: Kysely<Database>,
+    store: Pick<Store, "db" | "sqlDialect">,
     private readonly projects: ProjectResolver,
     private readonly artifacts: ArtifactService,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.db = store.db;
+    this.dialect = store.sqlDialect;
+  }
 
   /**
    * Registers an uploaded file as the next version of a dataset, after profiling it (rows, column types).
-   * The same bytes registered again return the existing version: datasets are content-addressed.
+   * The same bytes registered again return the existing version: datasets are content-addressed. Profiling
+   * reads the whole file; in a transaction of its own, call `profile` before it and `recordVersion` in it.
    */
-  async registerVersion(project: string, name: string, input: RegisterDatasetInput): Promise<DatasetVersion> {
-    const projectId = await this.projects.idOf(project);
+  async registerVersion(
+    project: string,
+    name: string,
+    input: RegisterDatasetInput,
+    db: Executor = this.db,
+  ): Promise<DatasetVersion> {
+    const projectId = await this.projects.idOf(project, db);
     const digest: Digest = parseDigest(input.digest, "/digest");
-    const size = await this.artifacts.sizeOf(digest);
-    const existing = await this.db
-      .selectFrom("dataset_versions as dv")
-      .innerJoin("datasets as d", "d.id", "dv.dataset_id")
-      .selectAll("dv")
-      .where("d.project_id", "=", projectId)
-      .where("d.name", "=", name)
-      .where("dv.digest", "=", digest)
-      .executeTakeFirst();
+    const existing = await this.findByDigest(projectId, name, digest, db);
     if (existing) return toDatasetVersion(name, existing);
+    return this.recordVersion(project, name, await this.profile(digest, db), db);
+  }
 
-    const { body } = await this.artifacts.open(digest);
-    const profile = await profileCsv(body);
+  /** Reads and profiles an uploaded CSV (ARTIFACT_NOT_FOUND unless it was uploaded). */
+  async profile(digest: string, db: Executor = this.db): Promise<ProfiledDataset> {
+    const parsed = parseDigest(digest, "/digest");
+    const size = await this.artifacts.sizeOf(parsed, db);
+    const { body } = await this.artifacts.open(parsed);
+    const { rows, schema } = await profileCsv(body);
+    return { digest: parsed, size, rows, schema };
+  }
+
+  /**
+   * Stores a profiled file as the next version of the dataset, or returns the version that holds the same
+   * bytes already. Concurrent registrations of one dataset queue on its row, so the same bytes never get two
+   * versions.
+   */
+  async recordVersion(
+    project: string,
+    name: string,
+    profiled: ProfiledDataset,
+    db: Executor = this.db,
+  ): Promise<DatasetVersion> {
+    const projectId = await this.projects.idOf(project, db);
     const now = this.clock.now();
-    const row = await this.db.transaction().execute(async (trx) => {
+    const row = await inTransaction(db, async (trx) => {
       await trx
         .insertInto("datasets")
         .values({
@@ -63,22 +101,32 @@ export class DatasetService {
         })
         .onConflict((oc) => oc.columns(["project_id", "name"]).doNothing())
         .execute();
-      const dataset = await trx
-        .updateTable("datasets")
-        .set((eb) => ({ latest_version: eb("latest_version", "+", 1) }))
-        .where("project_id", "=", projectId)
-        .where("name", "=", name)
-        .returning(["id", "latest_version"])
+      const dataset = await this.dialect
+        .forUpdate(
+          trx
+            .selectFrom("datasets")
+            .select(["id", "latest_version"])
+            .where("project_id", "=", projectId)
+            .where("name", "=", name),
+        )
         .executeTakeFirstOrThrow();
+      const existing = await this.findByDigest(projectId, name, profiled.digest, trx);
+      if (existing) return existing;
+      const version = dataset.latest_version + 1;
+      await trx
+        .updateTable("datasets")
+        .set({ latest_version: version })
+        .where("id", "=", dataset.id)
+        .execute();
       const inserted: DatasetVersionsTable = {
         id: newId("dsv", now),
         dataset_id: dataset.id,
-        version: dataset.latest_version,
-        digest,
-        size,
+        version,
+        digest: profiled.digest,
+        size: profiled.size,
         format: "csv",
-        rows: profile.rows,
-        schema: JSON.stringify(profile.schema),
+        rows: profiled.rows,
+        schema: JSON.stringify(profiled.schema),
         created_at: now.toISOString(),
       };
       await trx.insertInto("dataset_versions").values(inserted).execute();
@@ -87,9 +135,25 @@ export class DatasetService {
     return toDatasetVersion(name, row);
   }
 
-  async list(project: string): Promise<Dataset[]> {
-    const projectId = await this.projects.idOf(project);
-    const rows = await this.db
+  private findByDigest(
+    projectId: string,
+    name: string,
+    digest: string,
+    db: Executor,
+  ): Promise<DatasetVersionsTable | undefined> {
+    return db
+      .selectFrom("dataset_versions as dv")
+      .innerJoin("datasets as d", "d.id", "dv.dataset_id")
+      .selectAll("dv")
+      .where("d.project_id", "=", projectId)
+      .where("d.name", "=", name)
+      .where("dv.digest", "=", digest)
+      .executeTakeFirst();
+  }
+
+  async list(project: string, db: Executor = this.db): Promise<Dataset[]> {
+    const projectId = await this.projects.idOf(project, db);
+    const rows = await db
       .selectFrom("datasets")
       .selectAll()
       .where("project_id", "=", projectId)
@@ -104,9 +168,9 @@ export class DatasetService {
     }));
   }
 
-  async versions(project: string, name: string): Promise<DatasetVersion[]> {
-    const projectId = await this.projects.idOf(project);
-    const rows = await this.db
+  async versions(project: string, name: string, db: Executor = this.db): Promise<DatasetVersion[]> {
+    const projectId = await this.projects.idOf(project, db);
+    const rows = await db
       .selectFrom("dataset_versions as dv")
       .innerJoin("datasets as d", "d.id", "dv.dataset_id")
       .selectAll("dv")
@@ -123,8 +187,13 @@ export class DatasetService {
     return rows.map((r) => toDatasetVersion(name, r));
   }
 
-  async version(project: string, name: string, version: number): Promise<DatasetVersion> {
-    const found = (await this.versions(project, name)).find((v) => v.version === version);
+  async version(
+    project: string,
+    name: string,
+    version: number,
+    db: Executor = this.db,
+  ): Promise<DatasetVersion> {
+    const found = (await this.versions(project, name, db)).find((v) => v.version === version);
     if (!found) {
       throw new SkalaError("DATASET_NOT_FOUND", `dataset "${name}" has no version ${version}`, {
         project,

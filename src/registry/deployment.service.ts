@@ -1,4 +1,3 @@
-import type { Kysely } from "kysely";
 import {
   type Clock,
   isSkalaError,
@@ -7,7 +6,7 @@ import {
   type ValidationIssue,
   validationError,
 } from "../core/index.js";
-import type { Database } from "../store/index.js";
+import type { Executor } from "../store/index.js";
 import type { ProjectResolver } from "./project-resolver.js";
 import type { SetDeploymentInput } from "./registry.schemas.js";
 import type { Deployment, EnvironmentName } from "./registry.types.js";
@@ -21,7 +20,7 @@ import { parseVersionRef, type RegistryObserver, type VersionService } from "./v
  */
 export class DeploymentService {
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Executor,
     private readonly projects: ProjectResolver,
     private readonly versions: VersionService,
     private readonly clock: Clock,
@@ -33,9 +32,10 @@ export class DeploymentService {
     environment: EnvironmentName,
     model: string,
     input: SetDeploymentInput,
+    db: Executor = this.db,
   ): Promise<Deployment> {
-    const { environmentId, modelId } = await this.ids(project, environment, model);
-    const archived = await this.db
+    const { environmentId, modelId } = await this.ids(project, environment, model, db);
+    const archived = await db
       .selectFrom("registered_models")
       .select("archived_at")
       .where("id", "=", modelId)
@@ -46,12 +46,12 @@ export class DeploymentService {
         model,
       });
     }
-    await this.checkInput(project, model, input);
+    await this.checkInput(project, model, input, db);
     const now = this.clock.now().toISOString();
     const routes = JSON.stringify(input.routes.map((r) => ({ target: r.target, weight: r.weight })));
     const shadow = input.shadow ?? null;
     const pinned = (input.pinned ?? environment === "prod") ? 1 : 0;
-    await this.db
+    await db
       .insertInto("deployments")
       .values({
         id: newId("dep", this.clock.now()),
@@ -68,7 +68,7 @@ export class DeploymentService {
       )
       .execute();
     this.changed(project, environment, model);
-    return this.get(project, environment, model);
+    return this.get(project, environment, model, db);
   }
 
   private changed(project: string, environment: EnvironmentName, model: string): void {
@@ -79,8 +79,13 @@ export class DeploymentService {
     }
   }
 
-  async get(project: string, environment: EnvironmentName, model: string): Promise<Deployment> {
-    const found = await this.find(project, environment, model);
+  async get(
+    project: string,
+    environment: EnvironmentName,
+    model: string,
+    db: Executor = this.db,
+  ): Promise<Deployment> {
+    const found = await this.find(project, environment, model, db);
     if (found === undefined) {
       throw new SkalaError(
         "DEPLOYMENT_NOT_FOUND",
@@ -92,9 +97,14 @@ export class DeploymentService {
   }
 
   /** The deployment, or undefined: the inference server's per-request question, so a miss does not throw. */
-  async find(project: string, environment: EnvironmentName, model: string): Promise<Deployment | undefined> {
-    const projectId = await this.projects.idOf(project);
-    const row = await this.db
+  async find(
+    project: string,
+    environment: EnvironmentName,
+    model: string,
+    db: Executor = this.db,
+  ): Promise<Deployment | undefined> {
+    const projectId = await this.projects.idOf(project, db);
+    const row = await db
       .selectFrom("deployments as d")
       .innerJoin("environments as e", "e.id", "d.environment_id")
       .innerJoin("registered_models as m", "m.id", "d.model_id")
@@ -117,9 +127,9 @@ export class DeploymentService {
     };
   }
 
-  async list(project: string, environment: EnvironmentName): Promise<Deployment[]> {
-    const projectId = await this.projects.idOf(project);
-    const rows = await this.db
+  async list(project: string, environment: EnvironmentName, db: Executor = this.db): Promise<Deployment[]> {
+    const projectId = await this.projects.idOf(project, db);
+    const rows = await db
       .selectFrom("deployments as d")
       .innerJoin("environments as e", "e.id", "d.environment_id")
       .innerJoin("registered_models as m", "m.id", "d.model_id")
@@ -140,19 +150,29 @@ export class DeploymentService {
     }));
   }
 
-  async delete(project: string, environment: EnvironmentName, model: string): Promise<void> {
-    const { environmentId, modelId } = await this.ids(project, environment, model);
-    const deleted = await this.db
+  async delete(
+    project: string,
+    environment: EnvironmentName,
+    model: string,
+    db: Executor = this.db,
+  ): Promise<void> {
+    const { environmentId, modelId } = await this.ids(project, environment, model, db);
+    const deleted = await db
       .deleteFrom("deployments")
       .where("environment_id", "=", environmentId)
       .where("model_id", "=", modelId)
       .executeTakeFirst();
-    if (Number(deleted.numDeletedRows) === 0) await this.get(project, environment, model);
+    if (Number(deleted.numDeletedRows) === 0) await this.get(project, environment, model, db);
     this.changed(project, environment, model);
   }
 
   /** Every problem at once: weights, duplicate targets, and targets that do not resolve now. */
-  private async checkInput(project: string, model: string, input: SetDeploymentInput): Promise<void> {
+  private async checkInput(
+    project: string,
+    model: string,
+    input: SetDeploymentInput,
+    db: Executor,
+  ): Promise<void> {
     const issues: ValidationIssue[] = [];
     const total = input.routes.reduce((sum, r) => sum + r.weight, 0);
     if (total !== 100)
@@ -177,7 +197,7 @@ export class DeploymentService {
     }
     for (const { path, target } of targets) {
       try {
-        await this.versions.get(project, model, parseVersionRef(target));
+        await this.versions.get(project, model, parseVersionRef(target), db);
       } catch (error) {
         if (!isSkalaError(error) || !["VERSION_NOT_FOUND", "ALIAS_NOT_FOUND"].includes(error.code))
           throw error;
@@ -191,16 +211,17 @@ export class DeploymentService {
     project: string,
     environment: EnvironmentName,
     model: string,
+    db: Executor,
   ): Promise<{ environmentId: string; modelId: string }> {
-    const projectId = await this.projects.idOf(project);
+    const projectId = await this.projects.idOf(project, db);
     const [env, modelRow] = await Promise.all([
-      this.db
+      db
         .selectFrom("environments")
         .select("id")
         .where("project_id", "=", projectId)
         .where("name", "=", environment)
         .executeTakeFirst(),
-      this.db
+      db
         .selectFrom("registered_models")
         .select("id")
         .where("project_id", "=", projectId)

@@ -1,5 +1,6 @@
 export type { GcReport } from "./artifact.service.js";
 export { profileCsv } from "./csv-profile.js";
+export type { ProfiledDataset } from "./dataset.service.js";
 export type { DeploymentService } from "./deployment.service.js";
 export type { ListModelsOptions } from "./model.service.js";
 export { createRegistry, DEFAULT_PROJECT, type Registry, type RegistryOptions } from "./registry.js";

@@ -1,6 +1,5 @@
-import type { Kysely } from "kysely";
 import { type Clock, newId, SkalaError } from "../core/index.js";
-import type { Database } from "../store/index.js";
+import { type Executor, inTransaction, type Store } from "../store/index.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { type ModelSort, ModelsRepository } from "./models.repository.js";
 import type { ProjectResolver } from "./project-resolver.js";
@@ -19,21 +18,26 @@ export interface ListModelsOptions {
 }
 
 export class ModelService {
+  private readonly db: Executor;
+  /** Reads that are not part of a caller's transaction: the store's read connection. */
+  private readonly readDb: Executor;
   private readonly models: ModelsRepository;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    store: Pick<Store, "db" | "readDb">,
     private readonly projects: ProjectResolver,
     private readonly clock: Clock,
     private readonly pageSizeMax: number,
   ) {
-    this.models = new ModelsRepository(db);
+    this.db = store.db;
+    this.readDb = store.readDb;
+    this.models = new ModelsRepository(store.db);
   }
 
-  async create(project: string, input: CreateModelInput): Promise<RegisteredModel> {
-    const projectId = await this.projects.idOf(project);
+  async create(project: string, input: CreateModelInput, db: Executor = this.db): Promise<RegisteredModel> {
+    const projectId = await this.projects.idOf(project, db);
     const now = this.clock.now();
-    const created = await this.db.transaction().execute((trx) =>
+    const created = await inTransaction(db, (trx) =>
       this.models.insert(
         {
           id: newId("mdl", now),
@@ -54,12 +58,12 @@ export class ModelService {
         model: input.name,
       });
     }
-    return this.get(project, input.name);
+    return this.get(project, input.name, db);
   }
 
-  async get(project: string, name: string): Promise<RegisteredModel> {
-    const projectId = await this.projects.idOf(project);
-    const model = await this.models.findByName(projectId, project, name);
+  async get(project: string, name: string, db: Executor = this.readDb): Promise<RegisteredModel> {
+    const projectId = await this.projects.idOf(project, db);
+    const model = await this.models.findByName(projectId, project, name, db);
     if (!model) {
       throw new SkalaError("MODEL_NOT_FOUND", `model "${name}" does not exist in project "${project}"`, {
         project,
@@ -69,8 +73,12 @@ export class ModelService {
     return model;
   }
 
-  async list(project: string, options: ListModelsOptions = {}): Promise<Page<RegisteredModel>> {
-    const projectId = await this.projects.idOf(project);
+  async list(
+    project: string,
+    options: ListModelsOptions = {},
+    db: Executor = this.readDb,
+  ): Promise<Page<RegisteredModel>> {
+    const projectId = await this.projects.idOf(project, db);
     const sort = options.sort ?? "name";
     const order = options.order ?? "asc";
     const limit = Math.min(options.limit ?? 100, this.pageSizeMax);
@@ -97,6 +105,7 @@ export class ModelService {
         ...(after && { after: { key: String(after.key), id: after.id } }),
       },
       project,
+      db,
     );
     const hasMore = items.length > limit;
     const page = hasMore ? items.slice(0, limit) : items;
@@ -109,15 +118,20 @@ export class ModelService {
     };
   }
 
-  async update(project: string, name: string, input: UpdateModelInput): Promise<RegisteredModel> {
-    const model = await this.get(project, name);
+  async update(
+    project: string,
+    name: string,
+    input: UpdateModelInput,
+    db: Executor = this.db,
+  ): Promise<RegisteredModel> {
+    const model = await this.get(project, name, db);
     if (model.archived) {
       throw new SkalaError("MODEL_ARCHIVED", `model "${name}" is archived; restore it first`, {
         project,
         model: name,
       });
     }
-    await this.db.transaction().execute(async (trx) => {
+    await inTransaction(db, async (trx) => {
       await this.models.update(
         model.id,
         {
@@ -129,23 +143,27 @@ export class ModelService {
       );
       if (input.tags !== undefined) await this.models.replaceTags(model.id, input.tags, trx);
     });
-    return this.get(project, name);
+    return this.get(project, name, db);
   }
 
-  async archive(project: string, name: string): Promise<RegisteredModel> {
-    const model = await this.get(project, name);
+  async archive(project: string, name: string, db: Executor = this.db): Promise<RegisteredModel> {
+    const model = await this.get(project, name, db);
     if (!model.archived) {
       const now = this.clock.now().toISOString();
-      await this.models.update(model.id, { archived_at: now, updated_at: now });
+      await this.models.update(model.id, { archived_at: now, updated_at: now }, db);
     }
-    return this.get(project, name);
+    return this.get(project, name, db);
   }
 
-  async restore(project: string, name: string): Promise<RegisteredModel> {
-    const model = await this.get(project, name);
+  async restore(project: string, name: string, db: Executor = this.db): Promise<RegisteredModel> {
+    const model = await this.get(project, name, db);
     if (model.archived) {
-      await this.models.update(model.id, { archived_at: null, updated_at: this.clock.now().toISOString() });
+      await this.models.update(
+        model.id,
+        { archived_at: null, updated_at: this.clock.now().toISOString() },
+        db,
+      );
     }
-    return this.get(project, name);
+    return this.get(project, name, db);
   }
 }

@@ -1,5 +1,4 @@
-import type { Kysely, Transaction } from "kysely";
-import type { Database, RegisteredModelsTable } from "../store/index.js";
+import type { Executor, RegisteredModelsTable } from "../store/index.js";
 import { literalLimit } from "../store/index.js";
 import { groupKeyValues } from "./key-values.js";
 import type { RegisteredModel } from "./registry.types.js";
@@ -20,15 +19,13 @@ export interface ModelQuery {
 
 const SORT_COLUMN = { name: "name", createdAt: "created_at", updatedAt: "updated_at" } as const;
 
-type Db = Kysely<Database> | Transaction<Database>;
-
 export class ModelsRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Executor) {}
 
   private async withTags(
     rows: RegisteredModelsTable[],
     projectName: string,
-    db: Db = this.db,
+    db: Executor = this.db,
   ): Promise<RegisteredModel[]> {
     if (rows.length === 0) return [];
     const tagRows = await db
@@ -60,7 +57,7 @@ export class ModelsRepository {
     projectId: string,
     projectName: string,
     name: string,
-    db: Db = this.db,
+    db: Executor = this.db,
   ): Promise<RegisteredModel | undefined> {
     const row = await db
       .selectFrom("registered_models")
@@ -74,7 +71,7 @@ export class ModelsRepository {
 
   async insert(
     model: Omit<RegisteredModelsTable, "latest_version" | "archived_at"> & { tags: Record<string, string> },
-    db: Db = this.db,
+    db: Executor = this.db,
   ): Promise<boolean> {
     const { tags, ...row } = model;
     const inserted = await db
@@ -88,7 +85,7 @@ export class ModelsRepository {
     return true;
   }
 
-  async replaceTags(modelId: string, tags: Record<string, string>, db: Db = this.db): Promise<void> {
+  async replaceTags(modelId: string, tags: Record<string, string>, db: Executor = this.db): Promise<void> {
     await db.deleteFrom("model_tags").where("model_id", "=", modelId).execute();
     const entries = Object.entries(tags);
     if (entries.length > 0) {
@@ -102,14 +99,14 @@ export class ModelsRepository {
   async update(
     modelId: string,
     changes: Partial<Pick<RegisteredModelsTable, "description" | "fleet" | "archived_at" | "updated_at">>,
-    db: Db = this.db,
+    db: Executor = this.db,
   ): Promise<void> {
     await db.updateTable("registered_models").set(changes).where("id", "=", modelId).execute();
   }
 
-  async list(query: ModelQuery, projectName: string): Promise<RegisteredModel[]> {
+  async list(query: ModelQuery, projectName: string, db: Executor = this.db): Promise<RegisteredModel[]> {
     const column = SORT_COLUMN[query.sort];
-    let q = this.db
+    let q = db
       .selectFrom("registered_models as m")
       .selectAll("m")
       .where("m.project_id", "=", query.projectId);
@@ -146,6 +143,6 @@ export class ModelsRepository {
       .orderBy("m.id", query.order)
       .limit(literalLimit(query.limit))
       .execute();
-    return this.withTags(rows, projectName);
+    return this.withTags(rows, projectName, db);
   }
 }

@@ -1,6 +1,5 @@
-import type { Kysely } from "kysely";
 import { SkalaError } from "../core/index.js";
-import type { Database } from "../store/index.js";
+import type { Executor } from "../store/index.js";
 
 /**
  * Maps project names to ids for every service. Projects are never renamed or deleted,
@@ -9,16 +8,13 @@ import type { Database } from "../store/index.js";
 export class ProjectResolver {
   private readonly ids = new Map<string, string>();
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Executor) {}
 
-  async idOf(project: string): Promise<string> {
+  /** `db`: the caller's transaction, or the read connection; a lookup inside a transaction must not leave it. */
+  async idOf(project: string, db: Executor = this.db): Promise<string> {
     const cached = this.ids.get(project);
     if (cached) return cached;
-    const row = await this.db
-      .selectFrom("projects")
-      .select("id")
-      .where("name", "=", project)
-      .executeTakeFirst();
+    const row = await db.selectFrom("projects").select("id").where("name", "=", project).executeTakeFirst();
     if (!row) throw new SkalaError("PROJECT_NOT_FOUND", `project "${project}" does not exist`, { project });
     this.ids.set(project, row.id);
     return row.id;

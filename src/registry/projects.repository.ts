@@ -1,6 +1,5 @@
-import type { Kysely } from "kysely";
 import { newId } from "../core/index.js";
-import type { Database, ProjectsTable } from "../store/index.js";
+import { type Executor, inTransaction, type ProjectsTable } from "../store/index.js";
 import { ENVIRONMENTS, type Project } from "./registry.types.js";
 
 function toProject(row: ProjectsTable): Project {
@@ -14,10 +13,10 @@ function toProject(row: ProjectsTable): Project {
 }
 
 export class ProjectsRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Executor) {}
 
-  async findByName(name: string): Promise<Project | undefined> {
-    const row = await this.db.selectFrom("projects").selectAll().where("name", "=", name).executeTakeFirst();
+  async findByName(name: string, db: Executor = this.db): Promise<Project | undefined> {
+    const row = await db.selectFrom("projects").selectAll().where("name", "=", name).executeTakeFirst();
     return row && toProject(row);
   }
 
@@ -27,7 +26,10 @@ export class ProjectsRepository {
   }
 
   /** Inserts the project and its dev/test/prod environments atomically; false if the name is taken. */
-  async insert(input: { name: string; description: string; now: Date }): Promise<Project | undefined> {
+  async insert(
+    input: { name: string; description: string; now: Date },
+    db: Executor = this.db,
+  ): Promise<Project | undefined> {
     const createdAt = input.now.toISOString();
     const row: ProjectsTable = {
       id: newId("prj", input.now),
@@ -35,7 +37,7 @@ export class ProjectsRepository {
       description: input.description,
       created_at: createdAt,
     };
-    return this.db.transaction().execute(async (trx) => {
+    return inTransaction(db, async (trx) => {
       const inserted = await trx
         .insertInto("projects")
         .values(row)

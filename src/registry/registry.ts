@@ -36,23 +36,24 @@ export interface Registry {
  * await registry.versions.resolve("default", "part-A12@champion");
  */
 export function createRegistry(options: RegistryOptions): Registry {
-  const { db } = options.store;
+  const { store } = options;
+  const { db } = store;
   const projects = new ProjectResolver(db);
   const artifacts = new ArtifactService(db, options.blobs, options.clock, options.limits.artifactMaxBytes);
   const versions = new VersionService(
-    db,
+    store,
     projects,
     artifacts,
     options.clock,
-    { ...options.limits, lockRows: options.store.dialect === "postgres" },
+    options.limits,
     options.observer,
   );
   return {
     projects: new ProjectService(db, options.clock),
-    models: new ModelService(db, projects, options.clock, options.limits.pageSizeMax),
+    models: new ModelService(store, projects, options.clock, options.limits.pageSizeMax),
     versions,
-    runs: new RunService(db, projects, artifacts, options.clock, options.limits.pageSizeMax),
-    datasets: new DatasetService(db, projects, artifacts, options.clock),
+    runs: new RunService(store, projects, artifacts, options.clock, options.limits.pageSizeMax),
+    datasets: new DatasetService(store, projects, artifacts, options.clock),
     deployments: new DeploymentService(db, projects, versions, options.clock, options.observer),
     artifacts,
   };

@@ -1,7 +1,12 @@
-import type { Kysely } from "kysely";
 import { type Clock, newId, SkalaError } from "../core/index.js";
-import type { Database, RunsTable } from "../store/index.js";
-import { literalLimit } from "../store/index.js";
+import {
+  type Executor,
+  inTransaction,
+  literalLimit,
+  type RunsTable,
+  type SqlDialect,
+  type Store,
+} from "../store/index.js";
 import type { ArtifactService } from "./artifact.service.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { groupKeyValues } from "./key-values.js";
@@ -11,19 +16,25 @@ import type { Page, Run, RunMetric } from "./registry.types.js";
 import { insertChunked } from "./versions.repository.js";
 
 export class RunService {
+  private readonly db: Executor;
+  private readonly dialect: SqlDialect;
+
   constructor(
-    private readonly db: Kysely<Database>,
+    store: Pick<Store, "db" | "sqlDialect">,
     private readonly projects: ProjectResolver,
     private readonly artifacts: ArtifactService,
     private readonly clock: Clock,
     private readonly pageSizeMax: number,
-  ) {}
+  ) {
+    this.db = store.db;
+    this.dialect = store.sqlDialect;
+  }
 
-  async create(project: string, input: CreateRunInput): Promise<Run> {
-    const projectId = await this.projects.idOf(project);
+  async create(project: string, input: CreateRunInput, db: Executor = this.db): Promise<Run> {
+    const projectId = await this.projects.idOf(project, db);
     const now = this.clock.now();
     const id = newId("run", now);
-    await this.db.transaction().execute(async (trx) => {
+    await inTransaction(db, async (trx) => {
       await trx
         .insertInto("runs")
         .values({
@@ -42,12 +53,37 @@ export class RunService {
         Object.entries(input.params ?? {}).map(([key, value]) => ({ run_id: id, key, value })),
       );
     });
-    return this.get(project, id);
+    return this.get(project, id, db);
   }
 
-  private async row(project: string, runId: string): Promise<RunsTable> {
-    const projectId = await this.projects.idOf(project);
-    const row = await this.db
+  /**
+   * The project's run whose `sourceRef` is `input.sourceRef`, created as `create` would only when there is
+   * none: one run per source however often its producer retries (a job attempt after a crash), even when
+   * attempts race, since they queue on a lock of the source.
+   */
+  async ensure(
+    project: string,
+    input: CreateRunInput & { sourceRef: string },
+    db: Executor = this.db,
+  ): Promise<{ run: Run; created: boolean }> {
+    const projectId = await this.projects.idOf(project, db);
+    return inTransaction(db, async (trx) => {
+      await this.dialect.lockKey(trx, `run:${projectId}:${input.sourceRef}`);
+      const existing = await trx
+        .selectFrom("runs")
+        .select("id")
+        .where("project_id", "=", projectId)
+        .where("source_ref", "=", input.sourceRef)
+        .orderBy("id")
+        .executeTakeFirst();
+      if (existing) return { run: await this.get(project, existing.id, trx), created: false };
+      return { run: await this.create(project, input, trx), created: true };
+    });
+  }
+
+  private async row(project: string, runId: string, db: Executor): Promise<RunsTable> {
+    const projectId = await this.projects.idOf(project, db);
+    const row = await db
       .selectFrom("runs")
       .selectAll()
       .where("id", "=", runId)
@@ -61,8 +97,8 @@ export class RunService {
     return row;
   }
 
-  private async runningRow(project: string, runId: string): Promise<RunsTable> {
-    const row = await this.row(project, runId);
+  private async runningRow(project: string, runId: string, db: Executor): Promise<RunsTable> {
+    const row = await this.row(project, runId, db);
     if (row.status !== "running") {
       throw new SkalaError(
         "RUN_FINISHED",
@@ -76,29 +112,29 @@ export class RunService {
     return row;
   }
 
-  async get(project: string, runId: string): Promise<Run> {
-    const [run] = await this.hydrate(project, [await this.row(project, runId)]);
+  async get(project: string, runId: string, db: Executor = this.db): Promise<Run> {
+    const [run] = await this.hydrate(project, [await this.row(project, runId, db)], db);
     return run as Run;
   }
 
-  private async hydrate(project: string, rows: RunsTable[]): Promise<Run[]> {
+  private async hydrate(project: string, rows: RunsTable[], db: Executor): Promise<Run[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const [params, metrics, artifacts] = await Promise.all([
-      this.db
+      db
         .selectFrom("run_params")
         .select(["run_id as owner", "key", "value"])
         .where("run_id", "in", ids)
         .execute(),
       // The latest value per key: the row with the highest step, then the latest logged.
-      this.db
+      db
         .selectFrom("run_metrics")
         .select(["run_id as owner", "key", "value", "step", "seq"])
         .where("run_id", "in", ids)
         .orderBy("step")
         .orderBy("seq")
         .execute(),
-      this.db.selectFrom("run_artifacts").selectAll().where("run_id", "in", ids).orderBy("name").execute(),
+      db.selectFrom("run_artifacts").selectAll().where("run_id", "in", ids).orderBy("name").execute(),
     ]);
     const paramsBy = groupKeyValues(params);
     const metricsBy = groupKeyValues(metrics);
@@ -118,19 +154,23 @@ export class RunService {
     }));
   }
 
-  async list(project: string, options: { limit?: number; cursor?: string } = {}): Promise<Page<Run>> {
-    const projectId = await this.projects.idOf(project);
+  async list(
+    project: string,
+    options: { limit?: number; cursor?: string } = {},
+    db: Executor = this.db,
+  ): Promise<Page<Run>> {
+    const projectId = await this.projects.idOf(project, db);
     const limit = Math.min(options.limit ?? 100, this.pageSizeMax);
     const fingerprint = JSON.stringify(["runs", project]);
     const after = options.cursor ? decodeCursor(options.cursor, fingerprint) : undefined;
-    let q = this.db.selectFrom("runs").selectAll().where("project_id", "=", projectId);
+    let q = db.selectFrom("runs").selectAll().where("project_id", "=", projectId);
     if (after) q = q.where("id", "<", after.id);
     const rows = await q
       .orderBy("id", "desc")
       .limit(literalLimit(limit + 1))
       .execute();
     const hasMore = rows.length > limit;
-    const items = await this.hydrate(project, hasMore ? rows.slice(0, limit) : rows);
+    const items = await this.hydrate(project, hasMore ? rows.slice(0, limit) : rows, db);
     const last = items[items.length - 1];
     return {
       items,
@@ -139,9 +179,14 @@ export class RunService {
   }
 
   /** Params are write-once per key, as in every experiment tracker: a changed value is a new run. */
-  async logParams(project: string, runId: string, params: Record<string, string>): Promise<Run> {
-    await this.runningRow(project, runId);
-    await this.db.transaction().execute(async (trx) => {
+  async logParams(
+    project: string,
+    runId: string,
+    params: Record<string, string>,
+    db: Executor = this.db,
+  ): Promise<Run> {
+    await this.runningRow(project, runId, db);
+    await inTransaction(db, async (trx) => {
       const existing = await trx
         .selectFrom("run_params")
         .select(["key", "value"])
@@ -167,13 +212,18 @@ export class RunService {
           .map(([key, value]) => ({ run_id: runId, key, value })),
       );
     });
-    return this.get(project, runId);
+    return this.get(project, runId, db);
   }
 
-  async logMetrics(project: string, runId: string, input: LogMetricsInput): Promise<{ logged: number }> {
-    await this.runningRow(project, runId);
+  async logMetrics(
+    project: string,
+    runId: string,
+    input: LogMetricsInput,
+    db: Executor = this.db,
+  ): Promise<{ logged: number }> {
+    await this.runningRow(project, runId, db);
     const now = this.clock.now().toISOString();
-    await this.db.transaction().execute((trx) =>
+    await inTransaction(db, (trx) =>
       insertChunked(
         trx,
         "run_metrics",
@@ -190,9 +240,14 @@ export class RunService {
     return { logged: input.metrics.length };
   }
 
-  async metricHistory(project: string, runId: string, key: string): Promise<RunMetric[]> {
-    await this.row(project, runId);
-    const rows = await this.db
+  async metricHistory(
+    project: string,
+    runId: string,
+    key: string,
+    db: Executor = this.db,
+  ): Promise<RunMetric[]> {
+    await this.row(project, runId, db);
+    const rows = await db
       .selectFrom("run_metrics")
       .select(["key", "value", "step", "timestamp"])
       .where("run_id", "=", runId)
@@ -203,10 +258,15 @@ export class RunService {
     return rows;
   }
 
-  async attachArtifact(project: string, runId: string, input: AttachArtifactInput): Promise<Run> {
-    await this.runningRow(project, runId);
-    const size = await this.artifacts.sizeOf(input.digest);
-    await this.db
+  async attachArtifact(
+    project: string,
+    runId: string,
+    input: AttachArtifactInput,
+    db: Executor = this.db,
+  ): Promise<Run> {
+    await this.runningRow(project, runId, db);
+    const size = await this.artifacts.sizeOf(input.digest, db);
+    await db
       .insertInto("run_artifacts")
       .values({
         run_id: runId,
@@ -217,17 +277,22 @@ export class RunService {
       })
       .onConflict((oc) => oc.columns(["run_id", "name"]).doUpdateSet({ digest: input.digest, size }))
       .execute();
-    return this.get(project, runId);
+    return this.get(project, runId, db);
   }
 
-  async finish(project: string, runId: string, status: Exclude<RunStatus, "running">): Promise<Run> {
-    await this.runningRow(project, runId);
-    await this.db
+  async finish(
+    project: string,
+    runId: string,
+    status: Exclude<RunStatus, "running">,
+    db: Executor = this.db,
+  ): Promise<Run> {
+    await this.runningRow(project, runId, db);
+    await db
       .updateTable("runs")
       .set({ status, ended_at: this.clock.now().toISOString() })
       .where("id", "=", runId)
       .where("status", "=", "running")
       .execute();
-    return this.get(project, runId);
+    return this.get(project, runId, db);
   }
 }

@@ -1,9 +1,17 @@
-import type { CompiledQuery, Kysely, Transaction } from "kysely";
+import type { CompiledQuery, Transaction } from "kysely";
 import { type Clock, newId, SkalaError, type ValidationIssue, validationError } from "../core/index.js";
-import type { Database, ModelVersionsTable } from "../store/index.js";
+import {
+  type Database,
+  type Executor,
+  inTransaction,
+  type ModelVersionsTable,
+  type SqlDialect,
+  type Store,
+} from "../store/index.js";
 import type { ArtifactService } from "./artifact.service.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { compileVersionFilter, parseFilter } from "./filter/index.js";
+import { mapBounded } from "./map-bounded.js";
 import type { ProjectResolver } from "./project-resolver.js";
 import type {
   ArtifactRef,
@@ -15,7 +23,11 @@ import type {
 import type { AliasAssignment, AliasChange, ModelVersion, Page } from "./registry.types.js";
 import { type VersionPredicate, type VersionRowInput, VersionsRepository } from "./versions.repository.js";
 
-type Db = Kysely<Database> | Transaction<Database>;
+/**
+ * Inline artifacts written to the blob store at once by one registration: enough to overlap their fsyncs,
+ * few enough that a 10,000-version batch does not hold 10,000 open files and buffers.
+ */
+export const ARTIFACT_WRITE_CONCURRENCY = 8;
 
 /**
  * Optional observation points for logs and tests (the crash test kills the server inside this transaction).
@@ -49,8 +61,6 @@ export interface BulkRegisterOptions {
 export interface VersionServiceLimits {
   bulkMaxVersions: number;
   pageSizeMax: number;
-  /** PostgreSQL: lock model rows while numbering versions (SQLite serialises writers already). */
-  lockRows: boolean;
 }
 
 /** A version is addressed by number (`3`) or alias (`champion`); aliases never look like numbers. */
@@ -97,37 +107,54 @@ interface ModelRow {
 }
 
 export class VersionService {
+  private readonly db: Executor;
+  /** Reads that are not part of a caller's transaction: the store's read connection. */
+  private readonly readDb: Executor;
+  private readonly dialect: SqlDialect;
   private readonly versions: VersionsRepository;
   private readonly locateQueries = new Map<string, PreparedLocate>();
 
   constructor(
-    private readonly db: Kysely<Database>,
+    store: Pick<Store, "db" | "readDb" | "sqlDialect">,
     private readonly projects: ProjectResolver,
     private readonly artifacts: ArtifactService,
     private readonly clock: Clock,
     private readonly limits: VersionServiceLimits,
     private readonly observe: RegistryObserver = {},
   ) {
-    this.versions = new VersionsRepository(db);
+    this.db = store.db;
+    this.readDb = store.readDb;
+    this.dialect = store.sqlDialect;
+    this.versions = new VersionsRepository(store.db);
   }
 
-  async create(project: string, model: string, input: CreateVersionInput): Promise<ModelVersion> {
-    const [created] = await this.register(project, [{ ...input, model }], {
-      createModels: false,
-      pathPrefix: "",
-    });
+  async create(
+    project: string,
+    model: string,
+    input: CreateVersionInput,
+    db: Executor = this.db,
+  ): Promise<ModelVersion> {
+    const [created] = await this.register(
+      project,
+      [{ ...input, model }],
+      { createModels: false, pathPrefix: "" },
+      db,
+    );
     if (!created) throw new SkalaError("INTERNAL", "registration returned no version");
-    return this.get(project, model, created.version);
+    return this.get(project, model, created.version, db);
   }
 
   /**
    * Registers many versions in one transaction: all of them or none. Inline artifacts are written to the
-   * blob store first (content-addressed, so a failed or crashed batch leaves only unreferenced blobs for gc).
+   * blob store first (content-addressed, so a failed or crashed batch leaves only unreferenced blobs for gc);
+   * given a caller's transaction as `db`, that happens while it is open, so callers that can should write
+   * their further rows in `options.inTransaction` instead.
    */
   async bulkRegister(
     project: string,
     input: BulkRegisterInput,
     options: BulkRegisterOptions = {},
+    db: Executor = this.db,
   ): Promise<RegisteredVersion[]> {
     if (input.versions.length > (options.maxVersions ?? this.limits.bulkMaxVersions)) {
       throw new SkalaError(
@@ -136,11 +163,16 @@ export class VersionService {
         { max: this.limits.bulkMaxVersions, received: input.versions.length },
       );
     }
-    return this.register(project, input.versions, {
-      createModels: input.createModels ?? true,
-      pathPrefix: "/versions",
-      ...(options.inTransaction && { inTransaction: options.inTransaction }),
-    });
+    return this.register(
+      project,
+      input.versions,
+      {
+        createModels: input.createModels ?? true,
+        pathPrefix: "/versions",
+        ...(options.inTransaction && { inTransaction: options.inTransaction }),
+      },
+      db,
+    );
   }
 
   private async register(
@@ -151,17 +183,18 @@ export class VersionService {
       pathPrefix: string;
       inTransaction?: BulkRegisterOptions["inTransaction"];
     },
+    db: Executor,
   ): Promise<RegisteredVersion[]> {
-    const projectId = await this.projects.idOf(project);
+    const projectId = await this.projects.idOf(project, db);
     const at = (index: number, field: string) =>
       options.pathPrefix ? `${options.pathPrefix}/${index}/${field}` : `/${field}`;
-    const artifacts = await Promise.all(
-      items.map((item, index) => this.storeArtifact(item.artifact, at(index, "artifact"))),
+    const artifacts = await mapBounded(items, ARTIFACT_WRITE_CONCURRENCY, (item, index) =>
+      this.storeArtifact(item.artifact, at(index, "artifact")),
     );
     const now = this.clock.now();
     const createdAt = now.toISOString();
 
-    return this.db.transaction().execute(async (trx) => {
+    return inTransaction(db, async (trx) => {
       this.observe.registrationTransactionStarted?.(items.length);
       const models = await this.lockModels(trx, projectId, [...new Set(items.map((i) => i.model))], {
         create: options.createModels,
@@ -274,14 +307,13 @@ export class VersionService {
     const load = async () => {
       for (let start = 0; start < names.length; start += 1_000) {
         const chunk = names.slice(start, start + 1_000);
-        let q = trx
+        const q = trx
           .selectFrom("registered_models")
           .select(["id", "name", "latest_version", "archived_at"])
           .where("project_id", "=", projectId)
           .where("name", "in", chunk)
           .orderBy("id");
-        if (this.limits.lockRows) q = q.forUpdate();
-        for (const row of await q.execute()) found.set(row.name, row);
+        for (const row of await this.dialect.forUpdate(q).execute()) found.set(row.name, row);
       }
     };
     await load();
@@ -335,7 +367,7 @@ export class VersionService {
   }
 
   private async checkLineage(
-    trx: Db,
+    trx: Executor,
     items: BulkVersionInput[],
     at: (index: number, field: string) => string,
   ) {
@@ -426,9 +458,9 @@ export class VersionService {
   private async modelRow(
     project: string,
     model: string,
-    db: Db = this.db,
+    db: Executor,
   ): Promise<ModelRow & { project_id: string }> {
-    const projectId = await this.projects.idOf(project);
+    const projectId = await this.projects.idOf(project, db);
     const row = await db
       .selectFrom("registered_models")
       .select(["id", "name", "latest_version", "archived_at", "project_id"])
@@ -445,8 +477,13 @@ export class VersionService {
   }
 
   /** Gets a version by number or alias: one lookup on the hit path; the miss path works out what was missing. */
-  async get(project: string, model: string, ref: VersionRef): Promise<ModelVersion> {
-    const projectId = await this.projects.idOf(project);
+  async get(
+    project: string,
+    model: string,
+    ref: VersionRef,
+    db: Executor = this.readDb,
+  ): Promise<ModelVersion> {
+    const projectId = await this.projects.idOf(project, db);
     const inModel = (eb: Parameters<VersionPredicate>[0]) =>
       eb.and([eb("m.project_id", "=", projectId), eb("m.name", "=", model)]);
     const where: VersionPredicate =
@@ -465,9 +502,9 @@ export class VersionService {
                   .where("a.alias", "=", ref),
               ),
             ]);
-    const found = await this.versions.findOne(where);
+    const found = await this.versions.findOne(where, db);
     if (found) return found;
-    await this.modelRow(project, model);
+    await this.modelRow(project, model, db);
     if (typeof ref === "string") {
       throw new SkalaError("ALIAS_NOT_FOUND", `alias "${ref}" is not set on model "${model}"`, {
         project,
@@ -493,7 +530,7 @@ export class VersionService {
     ref: VersionRef | undefined,
     defaultAlias: string,
   ): Promise<VersionLocation | undefined> {
-    const projectId = await this.projects.idOf(project);
+    const projectId = await this.projects.idOf(project, this.readDb);
     const shape = typeof ref === "number" ? "number" : ref === undefined ? "default" : "alias";
     let prepared = this.locateQueries.get(shape);
     if (prepared === undefined) {
@@ -505,7 +542,7 @@ export class VersionService {
       model,
       ref: ref ?? defaultAlias,
     };
-    const result = await this.db.executeQuery<LocateRow>({
+    const result = await this.readDb.executeQuery<LocateRow>({
       ...prepared.query,
       parameters: prepared.order.map((name) => values[name]),
     });
@@ -570,26 +607,28 @@ export class VersionService {
   }
 
   /** Resolves `name@alias` or `name@3` (or plain `name`: the latest version). */
-  resolve(project: string, reference: string): Promise<ModelVersion> {
+  resolve(project: string, reference: string, db: Executor = this.readDb): Promise<ModelVersion> {
     const at = reference.lastIndexOf("@");
     if (at <= 0 || at === reference.length - 1) {
-      if (at === -1) return this.latest(project, reference);
+      if (at === -1) return this.latest(project, reference, db);
       throw validationError([{ path: "/reference", message: 'expected "model@alias" or "model@version"' }]);
     }
-    return this.get(project, reference.slice(0, at), parseVersionRef(reference.slice(at + 1)));
+    return this.get(project, reference.slice(0, at), parseVersionRef(reference.slice(at + 1)), db);
   }
 
-  async latest(project: string, model: string): Promise<ModelVersion> {
-    const projectId = await this.projects.idOf(project);
-    const found = await this.versions.findOne((eb) =>
-      eb.and([
-        eb("m.project_id", "=", projectId),
-        eb("m.name", "=", model),
-        eb("v.version", "=", eb.ref("m.latest_version")),
-      ]),
+  async latest(project: string, model: string, db: Executor = this.readDb): Promise<ModelVersion> {
+    const projectId = await this.projects.idOf(project, db);
+    const found = await this.versions.findOne(
+      (eb) =>
+        eb.and([
+          eb("m.project_id", "=", projectId),
+          eb("m.name", "=", model),
+          eb("v.version", "=", eb.ref("m.latest_version")),
+        ]),
+      db,
     );
     if (found) return found;
-    await this.modelRow(project, model);
+    await this.modelRow(project, model, db);
     throw new SkalaError("VERSION_NOT_FOUND", `model "${model}" has no versions`, { project, model });
   }
 
@@ -597,8 +636,9 @@ export class VersionService {
     project: string,
     model: string,
     options: { limit?: number; cursor?: string; order?: "asc" | "desc" } = {},
+    db: Executor = this.readDb,
   ): Promise<Page<ModelVersion>> {
-    const modelRow = await this.modelRow(project, model);
+    const modelRow = await this.modelRow(project, model, db);
     const order = options.order ?? "desc";
     const limit = Math.min(options.limit ?? 100, this.limits.pageSizeMax);
     const fingerprint = JSON.stringify(["versions", project, model, order]);
@@ -612,6 +652,7 @@ export class VersionService {
       order,
       orderBy: "version",
       limit: limit + 1,
+      db,
     });
     return this.page(items, limit, fingerprint, (v) => v.version);
   }
@@ -620,8 +661,9 @@ export class VersionService {
   async search(
     project: string,
     options: { filter?: string; limit?: number; cursor?: string; order?: "asc" | "desc" } = {},
+    db: Executor = this.readDb,
   ): Promise<Page<ModelVersion>> {
-    const projectId = await this.projects.idOf(project);
+    const projectId = await this.projects.idOf(project, db);
     const order = options.order ?? "desc";
     const limit = Math.min(options.limit ?? 100, this.limits.pageSizeMax);
     const filter = options.filter?.trim() ? compileVersionFilter(parseFilter(options.filter)) : undefined;
@@ -637,6 +679,7 @@ export class VersionService {
       order,
       orderBy: "id",
       limit: limit + 1,
+      db,
     });
     return this.page(items, limit, fingerprint, (v) => v.id);
   }
@@ -661,10 +704,11 @@ export class VersionService {
     model: string,
     ref: VersionRef,
     input: UpdateVersionInput,
+    db: Executor = this.db,
   ): Promise<ModelVersion> {
-    const version = await this.get(project, model, ref);
-    await this.db.transaction().execute((trx) => this.versions.update(version.id, input, trx));
-    return this.get(project, model, version.version);
+    const version = await this.get(project, model, ref, db);
+    await inTransaction(db, (trx) => this.versions.update(version.id, input, trx));
+    return this.get(project, model, version.version, db);
   }
 
   // --- aliases -------------------------------------------------------------------------------------------
@@ -674,33 +718,32 @@ export class VersionService {
     model: string,
     alias: string,
     input: { version: number; reason?: string },
+    db: Executor = this.db,
   ): Promise<AliasAssignment> {
-    const modelRow = await this.modelRow(project, model);
+    const modelRow = await this.modelRow(project, model, db);
     if (modelRow.archived_at !== null) {
       throw new SkalaError("MODEL_ARCHIVED", `model "${model}" is archived; restore it first`, {
         project,
         model,
       });
     }
-    const target = await this.get(project, model, input.version);
+    const target = await this.get(project, model, input.version, db);
     const at = this.clock.now().toISOString();
-    await this.db
-      .transaction()
-      .execute((trx) =>
-        this.moveAliases(
-          trx,
-          [{ modelId: modelRow.id, alias, versionId: target.id }],
-          input.reason ?? "",
-          at,
-        ),
-      );
-    return this.alias(project, model, alias);
+    await inTransaction(db, (trx) =>
+      this.moveAliases(trx, [{ modelId: modelRow.id, alias, versionId: target.id }], input.reason ?? "", at),
+    );
+    return this.alias(project, model, alias, db);
   }
 
-  async alias(project: string, model: string, alias: string): Promise<AliasAssignment> {
-    const version = await this.get(project, model, alias);
-    const modelRow = await this.modelRow(project, model);
-    const row = await this.db
+  async alias(
+    project: string,
+    model: string,
+    alias: string,
+    db: Executor = this.readDb,
+  ): Promise<AliasAssignment> {
+    const version = await this.get(project, model, alias, db);
+    const modelRow = await this.modelRow(project, model, db);
+    const row = await db
       .selectFrom("aliases")
       .select("updated_at")
       .where("model_id", "=", modelRow.id)
@@ -709,9 +752,9 @@ export class VersionService {
     return { alias, version: version.version, versionId: version.id, updatedAt: row.updated_at };
   }
 
-  async listAliases(project: string, model: string): Promise<AliasAssignment[]> {
-    const modelRow = await this.modelRow(project, model);
-    const rows = await this.db
+  async listAliases(project: string, model: string, db: Executor = this.readDb): Promise<AliasAssignment[]> {
+    const modelRow = await this.modelRow(project, model, db);
+    const rows = await db
       .selectFrom("aliases as a")
       .innerJoin("model_versions as v", "v.id", "a.version_id")
       .select(["a.alias", "a.updated_at", "v.version", "v.id"])
@@ -726,10 +769,16 @@ export class VersionService {
     }));
   }
 
-  async deleteAlias(project: string, model: string, alias: string, reason = ""): Promise<void> {
-    const modelRow = await this.modelRow(project, model);
+  async deleteAlias(
+    project: string,
+    model: string,
+    alias: string,
+    reason = "",
+    db: Executor = this.db,
+  ): Promise<void> {
+    const modelRow = await this.modelRow(project, model, db);
     const at = this.clock.now().toISOString();
-    await this.db.transaction().execute(async (trx) => {
+    await inTransaction(db, async (trx) => {
       const current = await trx
         .selectFrom("aliases")
         .select("version_id")
@@ -762,8 +811,14 @@ export class VersionService {
     });
   }
 
-  async aliasHistory(project: string, model: string, alias?: string, limit = 100): Promise<AliasChange[]> {
-    const modelRow = await this.modelRow(project, model);
-    return this.versions.aliasHistory(modelRow.id, alias, Math.min(limit, this.limits.pageSizeMax));
+  async aliasHistory(
+    project: string,
+    model: string,
+    alias?: string,
+    limit = 100,
+    db: Executor = this.readDb,
+  ): Promise<AliasChange[]> {
+    const modelRow = await this.modelRow(project, model, db);
+    return this.versions.aliasHistory(modelRow.id, alias, Math.min(limit, this.limits.pageSizeMax), db);
   }
 }

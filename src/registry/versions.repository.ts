@@ -1,19 +1,9 @@
-import {
-  type Expression,
-  type ExpressionBuilder,
-  type InsertObject,
-  type Kysely,
-  type SqlBool,
-  sql,
-  type Transaction,
-} from "kysely";
-import type { Database, ModelVersionsTable } from "../store/index.js";
+import { type Expression, type ExpressionBuilder, type InsertObject, type SqlBool, sql } from "kysely";
+import type { Database, Executor, ModelVersionsTable } from "../store/index.js";
 import { literalLimit } from "../store/index.js";
 import { groupKeyValues } from "./key-values.js";
 import type { Signature, VersionStatus } from "./registry.schemas.js";
 import type { AliasChange, ModelVersion } from "./registry.types.js";
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 /** The query every version read starts from: versions joined to their model. */
 export type VersionScope = ExpressionBuilder<
@@ -33,7 +23,7 @@ export interface VersionRowInput {
 const INSERT_CHUNK = 1_000;
 
 export async function insertChunked<T extends keyof Database>(
-  db: Db,
+  db: Executor,
   table: T,
   rows: ReadonlyArray<InsertObject<Database, T>>,
   perChunk = INSERT_CHUNK,
@@ -45,9 +35,9 @@ export async function insertChunked<T extends keyof Database>(
 }
 
 export class VersionsRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Executor) {}
 
-  async insertMany(versions: VersionRowInput[], db: Db): Promise<void> {
+  async insertMany(versions: VersionRowInput[], db: Executor): Promise<void> {
     await insertChunked(
       db,
       "model_versions",
@@ -83,7 +73,7 @@ export class VersionsRepository {
     order: "asc" | "desc";
     orderBy: "version" | "id";
     limit: number;
-    db?: Db;
+    db?: Executor;
   }): Promise<ModelVersion[]> {
     const db = options.db ?? this.db;
     const rows = await db
@@ -158,7 +148,7 @@ export class VersionsRepository {
     }));
   }
 
-  async findOne(where: VersionPredicate, db?: Db): Promise<ModelVersion | undefined> {
+  async findOne(where: VersionPredicate, db?: Executor): Promise<ModelVersion | undefined> {
     const found = await this.find({ where, order: "asc", orderBy: "id", limit: 1, ...(db && { db }) });
     return found[0];
   }
@@ -166,7 +156,7 @@ export class VersionsRepository {
   async update(
     versionId: string,
     changes: { status?: VersionStatus; description?: string; tags?: Record<string, string> },
-    db: Db,
+    db: Executor,
   ): Promise<void> {
     const { tags, ...columns } = changes;
     if (Object.keys(columns).length > 0) {
@@ -182,8 +172,13 @@ export class VersionsRepository {
     }
   }
 
-  async aliasHistory(modelId: string, alias: string | undefined, limit: number): Promise<AliasChange[]> {
-    let q = this.db
+  async aliasHistory(
+    modelId: string,
+    alias: string | undefined,
+    limit: number,
+    db: Executor = this.db,
+  ): Promise<AliasChange[]> {
+    let q = db
       .selectFrom("alias_history as h")
       .leftJoin("model_versions as f", "f.id", "h.from_version_id")
       .leftJoin("model_versions as t", "t.id", "h.to_version_id")

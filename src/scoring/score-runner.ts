@@ -11,10 +11,13 @@ import { type JobContext, PermanentJobError } from "../jobs/index.js";
 import type { Registry } from "../registry/index.js";
 import type { InferenceService } from "../serving/index.js";
 import { type InferResponseBody, isProtocolError } from "../serving/index.js";
+import { type Executor, inTransaction } from "../store/index.js";
 import { outputColumnNames } from "./column-plan.js";
 import type { InvalidRow, ScorePayload, ScoreProgress, ScoreResult } from "./scoring.types.js";
 
 export interface ScoreRunnerDeps {
+  /** The job's registry run and its output are recorded in one transaction on it. */
+  db: Executor;
   registry: Registry;
   inference: Pick<InferenceService, "infer">;
   clock: Clock;
@@ -169,6 +172,50 @@ interface Batch {
   firstLine: number;
   lastLine: number;
   rows: number;
+}
+
+/**
+ * The job's registry run, holding its output: one per job (`sourceRef: scoring:<job id>`), created, given the
+ * output and finished in the caller's transaction. An attempt that dies before the commit leaves no run; one
+ * that dies after it (before the job completed) leaves a finished run, which the next attempt returns as it is,
+ * with the output the earlier attempt published.
+ */
+async function recordRun(
+  registry: Registry,
+  trx: Executor,
+  jobId: string,
+  payload: ScorePayload,
+  stored: { digest: string },
+  rows: { rows: number; skipped: number },
+) {
+  const { run } = await registry.runs.ensure(
+    payload.project,
+    {
+      name: `score ${payload.model}:${payload.version} on ${payload.dataset}:${payload.datasetVersion}`.slice(
+        0,
+        200,
+      ),
+      params: {
+        scoring_job: jobId,
+        model: payload.model,
+        version: String(payload.version),
+        dataset: payload.dataset,
+        dataset_version: String(payload.datasetVersion),
+        rows: String(rows.rows),
+        rows_skipped: String(rows.skipped),
+      },
+      sourceRef: `scoring:${jobId}`,
+    },
+    trx,
+  );
+  if (run.status !== "running") return run;
+  await registry.runs.attachArtifact(
+    payload.project,
+    run.id,
+    { name: OUTPUT_ARTIFACT, digest: stored.digest },
+    trx,
+  );
+  return registry.runs.finish(payload.project, run.id, "finished", trx);
 }
 
 /**
@@ -354,31 +401,18 @@ export async function runScoringJob(
     await report(true);
     signal.throwIfAborted();
 
-    // Published only now: a crash or a cancellation before this point leaves no output anywhere.
+    // Published only now: a crash or a cancellation before this point leaves no output anywhere (at most an
+    // unreferenced blob, for gc).
     const stored = await deps.registry.artifacts.upload(createReadStream(path));
-    const run = await deps.registry.runs.create(payload.project, {
-      name: `score ${payload.model}:${payload.version} on ${payload.dataset}:${payload.datasetVersion}`.slice(
-        0,
-        200,
-      ),
-      params: {
-        scoring_job: jobId,
-        model: payload.model,
-        version: String(payload.version),
-        dataset: payload.dataset,
-        dataset_version: String(payload.datasetVersion),
-        rows: String(rowsWritten),
-        rows_skipped: String(rowsSkipped),
-      },
-      sourceRef: `scoring:${jobId}`,
-    });
-    await deps.registry.runs.attachArtifact(payload.project, run.id, {
-      name: OUTPUT_ARTIFACT,
-      digest: stored.digest,
-    });
-    await deps.registry.runs.finish(payload.project, run.id, "finished");
+    const run = await inTransaction(deps.db, (trx) =>
+      recordRun(deps.registry, trx, jobId, payload, stored, {
+        rows: rowsWritten,
+        skipped: rowsSkipped,
+      }),
+    );
+    const output = run.artifacts.find((a) => a.name === OUTPUT_ARTIFACT) ?? stored;
     return {
-      output: { digest: stored.digest, size: stored.size, rows: rowsWritten },
+      output: { digest: output.digest, size: output.size, rows: rowsWritten },
       rowsDone,
       rowsSkipped,
       invalidRows,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type SkalaError, systemClock } from "../core/index.js";
 import { testApp } from "../http/test-support/test-app.js";
 import { JobQueue, WorkerPool } from "../jobs/index.js";
-import { DEFAULT_PROJECT, type Registry } from "../registry/index.js";
+import { DEFAULT_PROJECT, type Registry, type Run } from "../registry/index.js";
 import type { InferenceService } from "../serving/index.js";
 import { ProtocolError } from "../serving/index.js";
 import {
@@ -11,7 +11,9 @@ import {
   linearModel,
   randomInput,
 } from "../serving/test-support/onnx-models/index.js";
+import type { Store } from "../store/index.js";
 import { testDialects } from "../store/test-support/dialects.js";
+import { failWrites } from "../store/test-support/faults.js";
 import { ScoringService } from "./scoring.service.js";
 import type { ScoringJob, SubmitScoringInput } from "./scoring.types.js";
 
@@ -67,8 +69,12 @@ async function text(body: AsyncIterable<Uint8Array>): Promise<string> {
 }
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+/** True while the running scoring job is on its first attempt: a fault for that attempt only. */
+const FIRST_ATTEMPT =
+  "(select max(attempts) from jobs where kind = 'inference.score' and status = 'running') = 1";
 
 describe.each(testDialects())("batch scoring on %s", (dialect) => {
+  let store: Store;
   let registry: Registry;
   let scoring: ScoringService;
   let pool: WorkerPool;
@@ -82,6 +88,7 @@ describe.each(testDialects())("batch scoring on %s", (dialect) => {
       dialect,
       inference: true,
       scoring: (deps) => {
+        store = deps.store;
         const slowed: InferenceService = {
           ...deps.inference,
           project: deps.inference.project,
@@ -99,6 +106,7 @@ describe.each(testDialects())("batch scoring on %s", (dialect) => {
           backoff: { baseMs: 10, maxMs: 20 },
         });
         scoring = new ScoringService({
+          store: deps.store,
           registry: deps.registry,
           jobs,
           inference: slowed,
@@ -145,6 +153,12 @@ describe.each(testDialects())("batch scoring on %s", (dialect) => {
       expect(TERMINAL.has(job.status), job.status).toBe(true);
     }, WAIT);
     return job as ScoringJob;
+  }
+
+  /** The registry runs that record a scoring job. */
+  async function runsOf(jobId: string): Promise<Run[]> {
+    const runs = await registry.runs.list(DEFAULT_PROJECT, { limit: 1_000 });
+    return runs.items.filter((run) => run.sourceRef === `scoring:${jobId}`);
   }
 
   async function rejection(input: SubmitScoringInput, project = DEFAULT_PROJECT): Promise<SkalaError> {
@@ -323,6 +337,64 @@ describe.each(testDialects())("batch scoring on %s", (dialect) => {
       V1,
       Array.from({ length: SMALL }, (_, r) => r),
     );
+  });
+
+  it("turns identical submissions at the same moment into one job", async () => {
+    const request = { model: "lin", dataset: "small", passthrough: ["id"], batchRows: 303 };
+    const results = await Promise.all([1, 2, 3].map(() => scoring.submit(DEFAULT_PROJECT, request)));
+    expect(results.map((r) => r.created).sort()).toEqual([false, false, true]);
+    const id = results[0]?.job.id as string;
+    expect(results.every((r) => r.job.id === id)).toBe(true);
+    expect((await finished(id)).status).toBe("succeeded");
+    expect(await runsOf(id)).toHaveLength(1);
+  });
+
+  it("leaves no run behind when recording it fails, and the retry records exactly one", async () => {
+    const fault = await failWrites(store, "run_artifacts", { when: FIRST_ATTEMPT });
+    try {
+      const { job } = await scoring.submit(DEFAULT_PROJECT, {
+        model: "lin",
+        dataset: "small",
+        passthrough: ["id"],
+        batchRows: 301,
+      });
+      const done = await finished(job.id);
+      expect(done).toMatchObject({ status: "succeeded", attempts: 2 });
+      const runs = await runsOf(job.id);
+      expect(runs.map((run) => run.status)).toEqual(["finished"]);
+      expect(done.runId).toBe(runs[0]?.id);
+      expect(runs[0]?.artifacts.map((a) => a.digest)).toEqual([done.output?.digest]);
+    } finally {
+      await fault.remove();
+    }
+  });
+
+  it("gives a retry the run an attempt recorded before it died without completing the job", async () => {
+    // The first attempt records its run, then cannot complete the job, as if it crashed right there: its
+    // lease runs out and another attempt scores again.
+    const fault = await failWrites(store, "jobs", {
+      on: "update",
+      when: "NEW.kind = 'inference.score' AND NEW.status = 'succeeded' AND NEW.attempts = 1",
+    });
+    try {
+      const { job } = await scoring.submit(DEFAULT_PROJECT, {
+        model: "lin",
+        dataset: "small",
+        passthrough: ["id"],
+        batchRows: 302,
+      });
+      let recorded: Run | undefined;
+      await vi.waitFor(async () => {
+        [recorded] = await runsOf(job.id);
+        expect(recorded?.status).toBe("finished");
+      }, WAIT);
+      const done = await finished(job.id);
+      expect(done).toMatchObject({ status: "succeeded", attempts: 2, runId: recorded?.id });
+      expect((await runsOf(job.id)).map((run) => run.id)).toEqual([recorded?.id]);
+      expect(done.output?.digest).toBe(recorded?.artifacts[0]?.digest);
+    } finally {
+      await fault.remove();
+    }
   });
 
   it("cancels a running job: it stops scoring and publishes nothing", async () => {

@@ -23,6 +23,7 @@ import {
   ModelLoadError,
   type ModelMetadata,
 } from "../serving/index.js";
+import { type Executor, inTransaction, type Store } from "../store/index.js";
 import { type InvalidRowPolicy, planColumns } from "./column-plan.js";
 import { runScoringJob } from "./score-runner.js";
 import {
@@ -38,6 +39,8 @@ import {
 } from "./scoring.types.js";
 
 export interface ScoringServiceOptions {
+  /** A submission and a job's published result are each one transaction over the store's database. */
+  store: Pick<Store, "db">;
   registry: Registry;
   jobs: JobQueue;
   /** Scores through its public `infer`, so batch scoring loads models through the same cache as `/v2`. */
@@ -122,12 +125,13 @@ function checkInput(input: SubmitScoringInput): ValidationIssue[] {
  * service runs it (runScoringJob). The same request again returns the same job.
  *
  * @example
- * const scoring = new ScoringService({ registry, jobs, inference });
+ * const scoring = new ScoringService({ store, registry, jobs, inference });
  * scoring.attach(workerPool);
  * const { job } = await scoring.submit("default", { model: "churn", dataset: "customers", passthrough: ["id"] });
  * const later = await scoring.get("default", job.id); // { status, rowsDone, rowsTotal, rate, etaSeconds, output? }
  */
 export class ScoringService {
+  private readonly db: Executor;
   private readonly registry: Registry;
   private readonly jobs: JobQueue;
   private readonly inference: InferenceService;
@@ -136,6 +140,7 @@ export class ScoringService {
   private readonly pools: WorkerPool[] = [];
 
   constructor(private readonly options: ScoringServiceOptions) {
+    this.db = options.store.db;
     this.registry = options.registry;
     this.jobs = options.jobs;
     this.inference = options.inference;
@@ -147,6 +152,7 @@ export class ScoringService {
   attach(pool: WorkerPool): void {
     pool.register<ScorePayload, ScoreResult>(SCORE_JOB, (job, context) =>
       runScoringJob(job.id, job.payload, context, {
+        db: this.db,
         registry: this.registry,
         inference: this.inference,
         clock: this.clock,
@@ -210,20 +216,23 @@ export class ScoringService {
       )
       .digest("hex")}`;
     // A failed or cancelled job under the key is history: the same request again gets a new job, keyed after
-    // that one, so that retrying a submission stays idempotent too.
-    let idempotencyKey = key;
-    for (;;) {
-      const { jobs, created } = await this.jobs.enqueue([
-        { kind: SCORE_JOB, payload, idempotencyKey, maxAttempts: this.maxAttempts },
-      ]);
-      const job = jobs[0] as Job;
-      if (job.status === "failed" || job.status === "cancelled") {
+    // that one, so that retrying a submission stays idempotent too. The walk down that chain and the insert
+    // at its end are one transaction; identical submissions racing meet at the unique key.
+    const { job, created } = await inTransaction(this.db, async (trx) => {
+      let idempotencyKey = key;
+      for (;;) {
+        const { jobs, created } = await this.jobs.enqueue(
+          [{ kind: SCORE_JOB, payload, idempotencyKey, maxAttempts: this.maxAttempts }],
+          trx,
+        );
+        const job = jobs[0] as Job;
+        if (job.status !== "failed" && job.status !== "cancelled") return { job, created: created > 0 };
         idempotencyKey = `${key}:after:${job.id}`;
-        continue;
       }
-      if (created > 0) for (const pool of this.pools) pool.notify();
-      return { job: this.toScoringJob(job), created: created > 0 };
-    }
+    });
+    // After the commit, or a woken worker would find nothing to claim.
+    if (created) for (const pool of this.pools) pool.notify();
+    return { job: this.toScoringJob(job), created };
   }
 
   async get(project: string, id: string): Promise<ScoringJob> {

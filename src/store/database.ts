@@ -5,13 +5,24 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import { SkalaError } from "../core/index.js";
 import type { Database } from "./schema.js";
+import { type DialectName, postgresDialect, type SqlDialect, sqliteDialect } from "./sql-dialect.js";
 
-export type DialectName = "sqlite" | "postgres";
+export type { DialectName };
 
 /** A connected metadata store. Only this module knows which driver sits underneath. */
 export interface Store {
+  /** Every write, and every read that must see a transaction's own writes, goes here. */
   readonly db: Kysely<Database>;
+  /**
+   * For reads on hot paths (docs/adr/0004-sqlite-read-connection.md): a read-only connection of its own on a
+   * file-backed SQLite store, so that reads do not queue behind a long write transaction on `db`; `db` itself
+   * on PostgreSQL (a pool) and on an in-memory SQLite store (which is private to its one connection). It sees
+   * what `db` committed, never what a transaction still open there wrote. Never write through it.
+   */
+  readonly readDb: Kysely<Database>;
   readonly dialect: DialectName;
+  /** The dialect's locking operations, for repositories. */
+  readonly sqlDialect: SqlDialect;
   /** Cheap round trip used by /readyz. */
   ping(): Promise<void>;
   /** SQLite: `PRAGMA integrity_check` result ("ok" when healthy); PostgreSQL: always "ok". */
@@ -48,25 +59,40 @@ function withStatementCache(connection: SQLite.Database): SQLite.Database {
   });
 }
 
+/** Pragmas of every connection: reads wait for a busy lock rather than fail, and have cache and mmap. */
+function tuneSqlite(connection: SQLite.Database): void {
+  connection.pragma("busy_timeout = 5000");
+  // A registry of 100,000 versions is ~0.5 GB; a 64 MiB page cache plus memory-mapped reads keep lookups off
+  // the read() syscall path. mmap only maps the file: memory stays the OS page cache's to reclaim.
+  connection.pragma("cache_size = -65536");
+  connection.pragma("mmap_size = 1073741824");
+}
+
+function sqliteKysely(connection: SQLite.Database): Kysely<Database> {
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
+}
+
 function openSqlite(path: string): Store {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  // "" is a temporary database, private to its connection like ":memory:".
+  const inMemory = path === ":memory:" || path === "";
+  if (!inMemory) mkdirSync(dirname(path), { recursive: true });
   const connection = new SQLite(path);
   // WAL lets readers proceed during writes; NORMAL sync in WAL mode survives process crashes (kill -9)
   // and loses at most the last transactions on power loss. Foreign keys are off by default in SQLite.
   connection.pragma("journal_mode = WAL");
   connection.pragma("synchronous = NORMAL");
   connection.pragma("foreign_keys = ON");
-  connection.pragma("busy_timeout = 5000");
-  // A registry of 100,000 versions is ~0.5 GB; a 64 MiB page cache plus memory-mapped reads keep lookups off
-  // the read() syscall path. mmap only maps the file: memory stays the OS page cache's to reclaim.
-  connection.pragma("cache_size = -65536");
-  connection.pragma("mmap_size = 1073741824");
-  const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(connection) }),
-  });
+  tuneSqlite(connection);
+  const db = sqliteKysely(connection);
+  // Opened after the writer has put the file in WAL mode, which a read-only connection cannot do itself.
+  const reader = inMemory ? undefined : new SQLite(path, { readonly: true });
+  if (reader) tuneSqlite(reader);
+  const readDb = reader ? sqliteKysely(reader) : db;
   return {
     db,
+    readDb,
     dialect: "sqlite",
+    sqlDialect: sqliteDialect,
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -74,7 +100,11 @@ function openSqlite(path: string): Store {
       const rows = connection.pragma("integrity_check") as Array<{ integrity_check: string }>;
       return rows.map((row) => row.integrity_check).join("; ");
     },
-    close: () => db.destroy(),
+    async close() {
+      // The reader first: the last connection to close checkpoints the WAL into the database file.
+      if (readDb !== db) await readDb.destroy();
+      await db.destroy();
+    },
   };
 }
 
@@ -95,7 +125,9 @@ function openPostgres(url: string): Store {
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
+    readDb: db,
     dialect: "postgres",
+    sqlDialect: postgresDialect,
     async ping() {
       await sql`select 1`.execute(db);
     },

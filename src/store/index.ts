@@ -1,4 +1,6 @@
-export { type DialectName, openStore, type Store } from "./database.js";
+export { openStore, type Store } from "./database.js";
+export { type Executor, inTransaction } from "./executor.js";
 export { literalLimit } from "./literal-limit.js";
 export { migrateToLatest, pendingMigrations } from "./migrations.js";
 export type * from "./schema.js";
+export type { DialectName, SqlDialect } from "./sql-dialect.js";

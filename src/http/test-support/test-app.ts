@@ -54,7 +54,7 @@ export async function testApp(
   await registry.projects.ensure(DEFAULT_PROJECT);
   // Fleets without workers: submissions queue jobs that nothing runs, which is all the HTTP tests need.
   const fleets = createFleets({
-    db: fresh.store.db,
+    store: fresh.store,
     registry,
     jobs: new JobQueue({ store: fresh.store, clock: systemClock }),
     clock: systemClock,
