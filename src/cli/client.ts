@@ -130,8 +130,5 @@ function unreachable(server: ServerAddress, error: unknown): SkalaError {
     server.from === "default"
       ? "is `skala up` running? Another server: --server URL or SKALA_SERVER=URL"
       : `is \`skala up\` running there? The address comes from ${server.from}`;
-  return new SkalaError("SERVER_UNREACHABLE", `cannot reach ${server.url} (${reason}): ${hint}`, {
-    server: server.url,
-    from: server.from,
-  });
+  return new SkalaError("SERVER_UNREACHABLE", `cannot reach ${server.url} (${reason}): ${hint}`);
 }

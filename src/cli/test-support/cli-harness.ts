@@ -1,6 +1,9 @@
 import { EventEmitter } from "node:events";
 import { Writable } from "node:stream";
+import { systemClock } from "../../core/index.js";
 import { testApp } from "../../http/test-support/test-app.js";
+import { JobQueue, WorkerPool } from "../../jobs/index.js";
+import { ScoringService } from "../../scoring/index.js";
 import type { CliProcess } from "../context.js";
 import { main } from "../main.js";
 import type { TextSink } from "../output.js";
@@ -71,10 +74,11 @@ export function runCli(args: string[], options: { env?: Record<string, string> }
 }
 
 /**
- * A real server (the whole app over a fresh SQLite store, listening on a free loopback port, no job workers)
- * and the CLI pointed at it through SKALA_SERVER, as a user's shell would.
+ * A real server (the whole app over a fresh SQLite store, listening on a free loopback port) and the CLI
+ * pointed at it through SKALA_SERVER, as a user's shell would. No job workers run unless `scoring` asks for
+ * batch scoring workers (with `/v2` inference): fleet runs stay queued.
  */
-export async function cliAgainstServer(): Promise<{
+export async function cliAgainstServer(options: { scoring?: boolean } = {}): Promise<{
   url: string;
   run(...args: string[]): Promise<CliResult>;
   start(args: string[]): CliRun;
@@ -82,7 +86,20 @@ export async function cliAgainstServer(): Promise<{
   json<T>(...args: string[]): Promise<T>;
   close(): Promise<void>;
 }> {
-  const harness = await testApp();
+  let pool: WorkerPool | undefined;
+  const harness = await testApp({
+    ...(options.scoring && {
+      inference: true,
+      scoring: (deps) => {
+        const jobs = new JobQueue({ store: deps.store, clock: systemClock });
+        const scoring = new ScoringService({ registry: deps.registry, jobs, inference: deps.inference });
+        pool = new WorkerPool({ queue: jobs, concurrency: 1, pollMs: 20, leaseMs: 5_000 });
+        scoring.attach(pool);
+        pool.start();
+        return scoring;
+      },
+    }),
+  });
   const url = await harness.app.listen({ host: "127.0.0.1", port: 0 });
   const env = { SKALA_SERVER: url };
   return {
@@ -95,6 +112,9 @@ export async function cliAgainstServer(): Promise<{
         throw new Error(`skala ${args.join(" ")} exited ${result.code}: ${result.stderr}`);
       return JSON.parse(result.stdout) as T;
     },
-    close: () => harness.close(),
+    async close() {
+      await pool?.stop({ timeoutMs: 5_000, abort: true });
+      await harness.close();
+    },
   };
 }
