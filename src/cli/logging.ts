@@ -13,12 +13,19 @@ export function resolveLogFormat(format: SkalaConfig["log"]["format"], sink: Tex
   return format;
 }
 
-/** The destination for `skala up`'s log on `sink` (stdout), in the configured format. */
-export function logDestination(format: SkalaConfig["log"]["format"], sink: TextSink): LogDestination {
+/**
+ * The destination for `skala up`'s log on `sink` (stdout), in the configured format; pretty lines are
+ * coloured on a terminal unless `NO_COLOR` is set (https://no-color.org).
+ */
+export function logDestination(
+  format: SkalaConfig["log"]["format"],
+  sink: TextSink,
+  env: Readonly<Record<string, string | undefined>>,
+): LogDestination {
   if (resolveLogFormat(format, sink) === "json") return { write: (line) => void sink.write(line) };
   return pretty({
     destination: sink,
-    colorize: sink.isTTY === true,
+    colorize: sink.isTTY === true && !env.NO_COLOR,
     sync: true,
     translateTime: "SYS:HH:MM:ss.l",
     // Fastify's request lines carry req/res objects; one line each says the same.

@@ -6,16 +6,22 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type CliRun, runCli, startCli } from "../test-support/cli-harness.js";
 
 /** Starts `skala up` in this process, makes one request, stops it with SIGTERM; returns what it printed. */
-async function upAndRequest(dataDir: string, extraArgs: string[], stdoutIsTTY: boolean) {
+async function upAndRequest(
+  dataDir: string,
+  extraArgs: string[],
+  stdoutIsTTY: boolean,
+  env: Record<string, string> = {},
+) {
   const up = startCli(["up", "--data-dir", dataDir, "--port", "0", "--log-level", "info", ...extraArgs], {
     stdoutIsTTY,
+    env,
   });
   const url = await waitForUrl(up);
   expect((await fetch(`${url}/healthz`)).status).toBe(200);
   up.signal("SIGTERM");
   const result = await up.done;
   expect(result.code, result.stderr).toBe(0);
-  return { url, stdout: stripVTControlCharacters(result.stdout) };
+  return { url, stdout: stripVTControlCharacters(result.stdout), raw: result.stdout };
 }
 
 async function waitForUrl(run: CliRun): Promise<string> {
@@ -38,7 +44,8 @@ describe("skala up, migrate and gc", () => {
   });
 
   it("logs human-readable lines on a terminal, and says how clients reach a non-default address", async () => {
-    const { url, stdout } = await upAndRequest(join(dir, "tty"), [], true);
+    const { url, stdout, raw } = await upAndRequest(join(dir, "tty"), [], true);
+    expect(raw).not.toBe(stdout); // coloured
     expect(stdout).toContain(`clients: export SKALA_SERVER=${url}`);
     expect(stdout).toMatch(/\[\d\d:\d\d:\d\d\.\d{3}\] INFO: incoming request GET \/healthz/);
     expect(stdout).toMatch(/INFO: request completed → 200 in [\d.]+ ms/);
@@ -59,8 +66,12 @@ describe("skala up, migrate and gc", () => {
   });
 
   it("forces pretty lines with --log-format pretty even off a terminal", async () => {
-    const { stdout } = await upAndRequest(join(dir, "pretty"), ["--log-format", "pretty"], false);
+    const { stdout, raw } = await upAndRequest(join(dir, "pretty"), ["--log-format", "pretty"], false);
     expect(stdout).toMatch(/INFO: incoming request GET \/healthz/);
+    expect(raw).toBe(stdout); // no colours off a terminal
+    const plain = await upAndRequest(join(dir, "pretty"), [], true, { NO_COLOR: "1" });
+    expect(plain.raw).toBe(plain.stdout);
+    expect(plain.stdout).toMatch(/INFO: incoming request GET \/healthz/);
   });
 
   it("migrates and garbage-collects the store a server command names", async () => {

@@ -23,7 +23,7 @@ export function register(program: Command, ctx: CliContext): void {
       const config = await ctx.serverConfig(options);
       const { startServer } = await compose();
       const { logDestination } = await import("../logging.js");
-      const { app, url } = await startServer(config, logDestination(config.log.format, ctx.stdout));
+      const { app, url } = await startServer(config, logDestination(config.log.format, ctx.stdout, ctx.env));
       ctx.out.line(`Skala is up at ${url}  (API docs: ${url}/api/docs, data: ${config.resolved.dataDir})`);
       // Clients default to DEFAULT_SERVER; elsewhere they need to be told, and the hints say how.
       const clientPrefix = url === DEFAULT_SERVER ? "" : `SKALA_SERVER=${url} `;
