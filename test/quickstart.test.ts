@@ -32,8 +32,9 @@ describe("the quickstart example", () => {
     const expected = rows.map((row) =>
       row.reduce((sum, x, i) => sum + x * (QUICKSTART_WEIGHTS[i] as number), 0),
     );
-    expect(forecast?.dims).toEqual([2, 1]);
-    [...(forecast?.data as Float32Array)].forEach((value, i) => {
+    if (forecast === undefined) throw new Error("no forecast output");
+    expect(forecast.dims).toEqual([2, 1]);
+    [...(forecast.data as Float32Array)].forEach((value, i) => {
       expect(value).toBeCloseTo(expected[i] as number, 5);
     });
     await session.release();

@@ -36,7 +36,7 @@ const COMMANDS: readonly CommandModule[] = [
 /** Usage errors are the user's input failing validation, so they print as one too. */
 const USAGE_ERROR = "VALIDATION_FAILED";
 
-export function buildProgram(ctx: CliContext): Command {
+function buildProgram(ctx: CliContext): Command {
   // Settings made here, before any subcommand exists, are inherited by every subcommand.
   const program = new Command("skala")
     .description("Operate a thousand models like one.")
