@@ -1,4 +1,33 @@
+import { readFileSync } from "node:fs";
 import { main } from "./main.js";
 
-// The process entry point: parse argv, run, exit with the command's status.
-process.exitCode = await main(process.argv);
+// The process entry point, and the only place the CLI reads the process: argv, environment, streams,
+// signals and the package version are read once here and passed in.
+
+// A closed pipe (`skala versions search … | head -1`) ends the command quietly: the reader has what it
+// wanted, and an EPIPE stack trace would be noise.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
+process.stderr.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+});
+
+// ../../package.json from both src/cli/bin.ts and dist/cli/bin.js.
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+process.exitCode = await main(process.argv, {
+  env: process.env,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  version,
+  onSignal: (signal, handler) => {
+    process.on(signal, handler);
+    return () => {
+      process.off(signal, handler);
+    };
+  },
+});

@@ -139,6 +139,8 @@ export async function openServices(
 
 export async function startServer(
   config: SkalaConfig,
+  /** Where log lines go (default: stdout, as JSON lines); `skala up` passes a pretty printer on a terminal. */
+  logDestination?: { write(line: string): void },
 ): Promise<{ app: SkalaApp; url: string; services: Services }> {
   // The server's logger exists only once the app does; registry events logged before that are dropped.
   let log: ((versions: number) => void) | undefined;
@@ -163,7 +165,10 @@ export async function startServer(
     scoring: services.scoring,
     bodyLimitBytes: config.server.bodyLimitBytes,
     metricsTopModels: config.inference.metricsTopModels,
-    logger: config.log.level === "silent" ? false : { level: config.log.level },
+    logger:
+      config.log.level === "silent"
+        ? false
+        : { level: config.log.level, ...(logDestination && { stream: logDestination }) },
   });
   log = (versions) => app.log.debug({ versions }, "registration transaction started");
   deploymentChanged = (change) => services.inference.deploymentChanged(change);

@@ -77,6 +77,35 @@ describe("loadConfig", () => {
     ).toMatch(/does not exist/);
   });
 
+  it("never quotes a config file's content in its errors", () => {
+    const file = join(cwd, "secret.json");
+    writeFileSync(file, "root:x:0:0:root:/root:/bin/bash\n");
+    const [issue] = problems(() => loadConfig({ cwd, configFile: file, env: {} }));
+    expect(issue?.message).toBe("is not valid JSON");
+    writeFileSync(file, '{\n  "server": { "port": 1, }\n}');
+    expect(problems(() => loadConfig({ cwd, configFile: file, env: {} }))[0]?.message).toBe(
+      "is not valid JSON at line 2, column 26",
+    );
+  });
+
+  it("reports a config path that cannot be read instead of throwing", () => {
+    expect(problems(() => loadConfig({ cwd, configFile: cwd, env: {} }))[0]?.message).toBe(
+      "cannot be read (EISDIR)",
+    );
+  });
+
+  it("passes over the client's SKALA_SERVER, which is no server setting", () => {
+    expect(loadConfig({ cwd, env: { SKALA_SERVER: "http://10.0.0.2:7070" } }).server.port).toBe(7070);
+  });
+
+  it("takes the log format from json, pretty or auto", () => {
+    expect(loadConfig({ cwd, env: {} }).log.format).toBe("auto");
+    expect(loadConfig({ cwd, env: { SKALA_LOG_FORMAT: "json" } }).log.format).toBe("json");
+    expect(problems(() => loadConfig({ cwd, flags: { "log.format": "xml" } }))[0]?.path).toBe(
+      "flag --log-format",
+    );
+  });
+
   it("rejects an unsupported database URL", () => {
     expect(problems(() => loadConfig({ cwd, env: { SKALA_DATABASE_URL: "mysql://x" } }))[0]?.path).toBe(
       "env SKALA_DATABASE_URL",

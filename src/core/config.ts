@@ -3,6 +3,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { SkalaError, type ValidationIssue } from "./errors.js";
+import { parseJsonText } from "./json-text.js";
 
 /**
  * Every setting Skala reads, with its environment variable, its CLI flag and its default.
@@ -191,7 +192,23 @@ export const SETTINGS = [
     default: "info",
     doc: "One of fatal, error, warn, info, debug, trace, silent.",
   },
+  {
+    key: "log.format",
+    env: "SKALA_LOG_FORMAT",
+    flag: "--log-format",
+    default: "auto",
+    doc: "`json` (one JSON object per line), `pretty` (human-readable lines) or `auto`: pretty when the log goes to a terminal, JSON otherwise.",
+  },
 ] as const;
+
+/**
+ * Environment variables of the `skala` client commands, not of the server: read once by the CLI's entry
+ * point, and passed over (not refused as unknown settings) by {@link loadConfig}.
+ */
+export const CLIENT_ENV = {
+  /** The server client commands talk to when `--server` is not given. */
+  server: "SKALA_SERVER",
+} as const;
 
 export type SettingKey = (typeof SETTINGS)[number]["key"];
 
@@ -243,6 +260,7 @@ const ConfigSchema = Type.Object(
         level: Type.Union(
           ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((level) => Type.Literal(level)),
         ),
+        format: Type.Union([Type.Literal("auto"), Type.Literal("json"), Type.Literal("pretty")]),
       },
       { additionalProperties: false },
     ),
@@ -370,6 +388,7 @@ export function loadConfig(input: LoadConfigInput = {}): SkalaConfig {
     if (
       name.startsWith("SKALA_") &&
       !SETTINGS.some((s) => s.env === name) &&
+      !Object.values(CLIENT_ENV).some((clientName) => clientName === name) &&
       !name.startsWith("SKALA_TEST_")
     ) {
       issues.push({ path: `env ${name}`, message: "unknown setting" });
@@ -380,13 +399,19 @@ export function loadConfig(input: LoadConfigInput = {}): SkalaConfig {
   const fileName = resolve(cwd, input.configFile ?? "skala.config.json");
   let fileLayer: Layer = {};
   if (existsSync(fileName)) {
+    let text: string | undefined;
     try {
-      const parsed: unknown = JSON.parse(readFileSync(fileName, "utf8"));
-      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
-        issues.push({ path: fileName, message: "must contain a JSON object" });
-      } else fileLayer = parsed as Layer;
+      text = readFileSync(fileName, "utf8");
     } catch (error) {
-      issues.push({ path: fileName, message: `is not valid JSON: ${(error as Error).message}` });
+      issues.push({ path: fileName, message: `cannot be read (${(error as NodeJS.ErrnoException).code})` });
+    }
+    const parsed = text === undefined ? undefined : parseJsonText(text);
+    if (parsed && !parsed.ok) issues.push({ path: fileName, message: `is ${parsed.error}` });
+    else if (parsed?.ok) {
+      const value = parsed.value;
+      if (!value || typeof value !== "object" || Array.isArray(value)) {
+        issues.push({ path: fileName, message: "must contain a JSON object" });
+      } else fileLayer = value as Layer;
     }
   } else if (explicitFile) {
     issues.push({ path: fileName, message: "config file does not exist" });

@@ -35,6 +35,18 @@ export const ERROR_CATALOGUE = {
   CONFLICT: "The request conflicts with the current state (for example, a duplicate in a bulk request).",
   SERVICE_UNAVAILABLE: "A dependency (database, storage) is not available right now.",
   INTERNAL: "An unexpected error; the server log holds the details.",
+  // Raised by the `skala` command itself, about local files and the server it talks to; never sent by a server.
+  FILE_NOT_FOUND:
+    "A local file the command was given (spec, model, dataset, config, signature) does not exist.",
+  FILE_UNREADABLE:
+    "A local file exists but cannot be read: permissions, a directory or device, or too large.",
+  FILE_UNWRITABLE: "The command cannot write its output file (missing directory, permissions).",
+  FILE_OUTSIDE_SPEC_DIR:
+    "A fleet spec names a dataset outside the spec's folder (after symlinks); --allow-outside-spec-dir permits it.",
+  SERVER_UNREACHABLE:
+    "The command could not connect to the Skala server (--server, SKALA_SERVER or the default).",
+  FLEET_RUN_FAILED: "The fleet run the command followed ended failed or cancelled.",
+  SCORING_JOB_FAILED: "The batch scoring job the command followed ended failed or cancelled.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

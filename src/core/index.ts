@@ -1,5 +1,12 @@
 export { type Clock, manualClock, systemClock } from "./clock.js";
-export { type LoadConfigInput, loadConfig, SETTINGS, type SettingKey, type SkalaConfig } from "./config.js";
+export {
+  CLIENT_ENV,
+  type LoadConfigInput,
+  loadConfig,
+  SETTINGS,
+  type SettingKey,
+  type SkalaConfig,
+} from "./config.js";
 export { DATATYPES, type Datatype, INTEGER_DATATYPES, NUMERIC_DATATYPES } from "./datatypes.js";
 export {
   ERROR_CATALOGUE,
@@ -12,4 +19,5 @@ export {
   validationError,
 } from "./errors.js";
 export { newId } from "./ids.js";
+export { parseJsonText } from "./json-text.js";
 export { err, ok, type Result } from "./result.js";

@@ -17,6 +17,13 @@ describe("error catalogue", () => {
 
   it("maps only server faults to 5xx", () => {
     const serverSide = ERROR_CODES.filter((code) => HTTP_STATUS[code] >= 500).sort();
-    expect(serverSide).toEqual(["ARTIFACT_CORRUPT", "CONFIG_INVALID", "INTERNAL", "SERVICE_UNAVAILABLE"]);
+    // SERVER_UNREACHABLE is the CLI's own: the server it wanted is down, which a server would answer with 503.
+    expect(serverSide).toEqual([
+      "ARTIFACT_CORRUPT",
+      "CONFIG_INVALID",
+      "INTERNAL",
+      "SERVER_UNREACHABLE",
+      "SERVICE_UNAVAILABLE",
+    ]);
   });
 });

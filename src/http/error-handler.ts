@@ -32,6 +32,14 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   CONFLICT: 409,
   SERVICE_UNAVAILABLE: 503,
   INTERNAL: 500,
+  // The `skala` command's own codes never reach HTTP; each maps to what it would mean there.
+  FILE_NOT_FOUND: 404,
+  FILE_UNREADABLE: 400,
+  FILE_UNWRITABLE: 400,
+  FILE_OUTSIDE_SPEC_DIR: 403,
+  SERVER_UNREACHABLE: 503,
+  FLEET_RUN_FAILED: 409,
+  SCORING_JOB_FAILED: 409,
 };
 
 export interface ErrorBody {

@@ -1,9 +1,11 @@
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runSkala, startSkala, stopSkala } from "./server-process.js";
+import { runSkala, skalaProcess, startSkala, stopSkala } from "./server-process.js";
+
+const ROOT = new URL("../..", import.meta.url);
 
 /** The `skala` command against a running server, as a user drives it: tables by default, JSON for scripts. */
 describe("skala CLI", () => {
@@ -31,6 +33,39 @@ describe("skala CLI", () => {
     expect(help.stdout).toContain("versions");
     const unknown = await runSkala(["frobnicate"]);
     expect(unknown.code).not.toBe(0);
+    const { version } = JSON.parse(readFileSync(new URL("package.json", ROOT), "utf8")) as {
+      version: string;
+    };
+    expect(await runSkala(["--version"])).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
+  });
+
+  it("talks to the server SKALA_SERVER names when no --server is given", async () => {
+    await json("models", "create", "env-1");
+    const listed = await runSkala(["models", "list", "--json"], { SKALA_SERVER: server.url });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout).items.map((m: { name: string }) => m.name)).toContain("env-1");
+  });
+
+  it("names a missing file without a stack trace", async () => {
+    const missing = join(dataDir, "absent.onnx");
+    const result = await cli("versions", "create", "pump-1", missing, "--runtime", "onnx");
+    expect(result).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `error FILE_NOT_FOUND: ${missing}: no such file\n`,
+    });
+  });
+
+  it("exits quietly, with status 0, when the reader of its output goes away (`| head`)", async () => {
+    const child = skalaProcess(["versions", "search", "--server", server.url]);
+    // The reading end closes before the CLI writes anything, as when `head` has had its lines.
+    child.stdout?.destroy();
+    let stderr = "";
+    child.stderr?.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (status) => resolve(status)));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
   });
 
   it("creates a model, uploads a version with an alias, resolves and searches it", async () => {
@@ -143,6 +178,44 @@ describe("skala CLI", () => {
     expect(result.stderr).toContain("error CONFIG_INVALID");
     expect(result.stderr).toContain("flag --port");
     expect(result.stderr).toContain("flag --log-level");
+  });
+
+  it("detaches from `fleet train` on Ctrl-C: the run goes on, exit status 130", {
+    timeout: 120_000,
+  }, async () => {
+    // A server without workers: the run stays queued, so the CLI is still following it when interrupted.
+    const idleDir = mkdtempSync(join(tmpdir(), "skala-cli-idle-"));
+    const idle = await startSkala(idleDir, ["--workers", "false"]);
+    try {
+      const child = skalaProcess(["fleet", "train", "examples/quickstart/fleet.yaml", "--server", idle.url]);
+      let stdout = "";
+      let stderr = "";
+      child.stdout?.on("data", (chunk) => {
+        stdout += chunk;
+      });
+      child.stderr?.on("data", (chunk) => {
+        stderr += chunk;
+      });
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (status) => resolve(status)));
+      // Once: the CLI listens from the moment it prints the submission; a second Ctrl-C would kill it.
+      const interrupt = setInterval(() => {
+        if (!stdout.includes("submitted")) return;
+        clearInterval(interrupt);
+        child.kill("SIGINT");
+      }, 100);
+      const code = await exited.finally(() => clearInterval(interrupt));
+      const runId = /run (run_\w+) submitted/.exec(stdout)?.[1] as string;
+      expect(code, stderr).toBe(130);
+      expect(stderr).toContain(
+        `detached: the run ${runId} goes on in the server; \`skala fleet status quickstart --server ${idle.url}\` ` +
+          `to follow, \`skala fleet cancel quickstart --server ${idle.url}\` to stop it\n`,
+      );
+      const status = await runSkala(["fleet", "status", "quickstart", "--server", idle.url, "--json"]);
+      expect(JSON.parse(status.stdout).run).toMatchObject({ id: runId, status: "queued" });
+    } finally {
+      await stopSkala(idle.child);
+      rmSync(idleDir, { recursive: true, force: true });
+    }
   });
 
   it("garbage-collects nothing that is referenced", async () => {
