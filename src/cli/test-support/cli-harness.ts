@@ -92,7 +92,12 @@ export async function cliAgainstServer(options: { scoring?: boolean } = {}): Pro
       inference: true,
       scoring: (deps) => {
         const jobs = new JobQueue({ store: deps.store, clock: systemClock });
-        const scoring = new ScoringService({ registry: deps.registry, jobs, inference: deps.inference });
+        const scoring = new ScoringService({
+          store: deps.store,
+          registry: deps.registry,
+          jobs,
+          inference: deps.inference,
+        });
         pool = new WorkerPool({ queue: jobs, concurrency: 1, pollMs: 20, leaseMs: 5_000 });
         scoring.attach(pool);
         pool.start();
