@@ -17,6 +17,12 @@ describe("error catalogue", () => {
 
   it("maps only server faults to 5xx", () => {
     const serverSide = ERROR_CODES.filter((code) => HTTP_STATUS[code] >= 500).sort();
-    expect(serverSide).toEqual(["ARTIFACT_CORRUPT", "CONFIG_INVALID", "INTERNAL", "SERVICE_UNAVAILABLE"]);
+    expect(serverSide).toEqual([
+      "ARTIFACT_CORRUPT",
+      "CONFIG_INVALID",
+      "INTERNAL",
+      "MODEL_LOAD_FAILED",
+      "SERVICE_UNAVAILABLE",
+    ]);
   });
 });

@@ -4,6 +4,7 @@
  */
 
 export { AdmissionGate } from "./admission.js";
+export { artifactValidator } from "./artifact-validator.js";
 export {
   CacheFullError,
   isModelCacheError,
@@ -12,6 +13,7 @@ export {
   type ModelCacheStats,
   ModelLoadError,
   type ModelStateInfo,
+  PermanentLoadError,
 } from "./cache/index.js";
 export {
   BATCHING_TAG,
@@ -58,6 +60,7 @@ export {
   createRuntimes,
   FORECAST_FORMAT,
   type ForecastArtifact,
+  InvalidArtifactError,
   type LoadedModel,
   type ModelRuntime,
   type OnnxBatchingOptions,

@@ -1,5 +1,5 @@
 import { isDigest } from "../artifacts/index.js";
-import { isSkalaError } from "../core/index.js";
+import { isSkalaError, SkalaError } from "../core/index.js";
 import {
   type Deployment,
   type EnvironmentName,
@@ -17,6 +17,7 @@ import {
   type ModelCacheStats,
   ModelLoadError,
   type ModelState,
+  PermanentLoadError,
   type RetryPolicy,
 } from "./cache/index.js";
 import type { PredictionRecord, PredictionRoute } from "./prediction-record.js";
@@ -33,17 +34,27 @@ import {
   type Tensor,
 } from "./protocol/index.js";
 import { DeploymentCache, pickRoute, trafficPoint } from "./routing.js";
-import { type LoadedModel, RUNTIME_NAMES, type RuntimeName, type RuntimeSet } from "./runtimes/index.js";
+import {
+  InvalidArtifactError,
+  isRuntimeName,
+  type LoadedModel,
+  type RuntimeName,
+  type RuntimeSet,
+  runtimeUnavailable,
+} from "./runtimes/index.js";
 import { type DurationSummary, ModelTraffic, RecentDurations, type TrafficSnapshot } from "./traffic.js";
 
 /**
  * The inference server's domain: resolves `(model, version or alias)` to a registry version of one project,
  * loads it through the model cache with the runtime its `runtime` field names, and answers the Open Inference
- * Protocol's questions. Errors are ProtocolErrors (status chosen by the protocol) or ModelCacheErrors (503 with
- * Retry-After); the routes map nothing else.
+ * Protocol's questions. Errors are ProtocolErrors (status chosen by the protocol), ModelCacheErrors (503 with
+ * Retry-After) or MODEL_LOAD_FAILED SkalaErrors (a version that can never load: 500, no Retry-After).
  */
 
-/** The alias that answers when a request names no version; without it the latest version answers. */
+/**
+ * The alias that answers when a request names no version; without it the latest `ready` version answers (a
+ * flagged or failed one only when addressed or deployed).
+ */
 export const DEFAULT_ALIAS = "champion";
 
 /** The version tag that turns dynamic batching off for one model (`skala.batching=off`). */
@@ -128,7 +139,8 @@ export interface RepositoryIndexEntry {
   reason?: string;
 }
 
-export type ReadyAnswer = { ready: true } | { ready: false; reason: string };
+/** `permanent`: the version failed to load and is not retried, so asking again soon is pointless. */
+export type ReadyAnswer = { ready: true } | { ready: false; reason: string; permanent?: boolean };
 
 /** What the cache needs to load a version; kept small because one is remembered per version ever served. */
 interface VersionInfo {
@@ -150,7 +162,8 @@ export interface InferenceService {
   modelReady(name: string, ref?: string): Promise<ReadyAnswer>;
   /**
    * Without a version the model's deployment in this environment picks the route (and sends a shadow copy);
-   * without a deployment the `champion` alias answers, else the latest version.
+   * without a deployment the `champion` alias answers, else the latest `ready` version, else a 404 that says
+   * why (a flagged or failed version answers only when addressed or deployed).
    */
   infer(
     name: string,
@@ -183,10 +196,6 @@ const MAX_VERSION_NUMBER = 2 ** 31 - 1;
 
 /** Estimated bytes before a load, per runtime: the same factors the runtimes measure with (see their README). */
 const SIZE_FACTOR: Readonly<Record<RuntimeName, number>> = { onnx: 1.25, "skala.forecast": 3 };
-
-function isRuntimeName(name: string): name is RuntimeName {
-  return (RUNTIME_NAMES as readonly string[]).includes(name);
-}
 
 /**
  * A model that cannot answer now (load failed and backing off, no room in the cache): 503 with the reason, and
@@ -222,8 +231,13 @@ function fromRegistryError(error: unknown): unknown {
   return error;
 }
 
+/** Answers that say nothing of the model's predictions: it was not ready, or can never load. */
 function isNotReady(error: unknown): boolean {
-  return error instanceof ModelNotReadyError || (error instanceof ProtocolError && error.status === 503);
+  return (
+    error instanceof ModelNotReadyError ||
+    (error instanceof ProtocolError && error.status === 503) ||
+    (isSkalaError(error) && error.code === "MODEL_LOAD_FAILED")
+  );
 }
 
 function stateOf(state: ModelState): RepositoryState {
@@ -305,22 +319,25 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
     async load(key, signal) {
       const info = known.get(key);
       if (info === undefined) throw new Error(`version ${key} was never resolved`);
-      // A version registered for a runtime this server lacks is "not ready" (503 with this reason), not the
-      // client's mistake: another build or role of the server may serve it.
-      if (!isRuntimeName(info.runtime)) {
-        throw new Error(
-          `runtime "${info.runtime}" is not available on this server (it has ${RUNTIME_NAMES.join(", ")})`,
-        );
-      }
-      if (!isDigest(info.digest)) throw new Error(`the version's artifact digest is invalid`);
+      // Registration refuses these when it has a validator; a version registered by a registry-only process
+      // (or before validation existed) can still name a runtime this server lacks or carry a corrupt artifact.
+      // Either is permanent here: the cache stops retrying, and requests get MODEL_LOAD_FAILED, not 503.
+      if (!isRuntimeName(info.runtime)) throw new PermanentLoadError(runtimeUnavailable(info.runtime));
+      if (!isDigest(info.digest)) throw new PermanentLoadError(`the version's artifact digest is invalid`);
       const bytes = await registry.artifacts.read(info.digest);
       signal.throwIfAborted();
-      const model = await runtimes.get(info.runtime).load(bytes, {
-        key: `${project}/${info.model}:${info.version}`,
-        signal,
-        ...(info.runtime === "onnx" && !(await batchable(info)) && { batching: false }),
-      });
-      return { model, sizeBytes: model.sizeBytes };
+      try {
+        const model = await runtimes.get(info.runtime).load(bytes, {
+          key: `${project}/${info.model}:${info.version}`,
+          signal,
+          ...(info.runtime === "onnx" && !(await batchable(info)) && { batching: false }),
+        });
+        return { model, sizeBytes: model.sizeBytes };
+      } catch (error) {
+        if (error instanceof InvalidArtifactError)
+          throw new PermanentLoadError(error.message, { cause: error });
+        throw error;
+      }
     },
     unload: (_key, model) => model.unload(),
   });
@@ -338,14 +355,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
   async function lookup(name: string, ref: VersionRef | undefined) {
     try {
       if (ref !== undefined) return await registry.versions.get(project, name, ref);
-      try {
-        return await registry.versions.get(project, name, DEFAULT_ALIAS);
-      } catch (error) {
-        if (isSkalaError(error) && error.code === "ALIAS_NOT_FOUND") {
-          return await registry.versions.latest(project, name);
-        }
-        throw error;
-      }
+      return await registry.versions.defaultVersion(project, name, DEFAULT_ALIAS);
     } catch (error) {
       throw fromRegistryError(error);
     }
@@ -513,7 +523,13 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
       case "unloading":
         return { ready: false, reason: `${what} is unloading` };
       case "failed":
-        return { ready: false, reason: `${what} failed to load: ${row.error ?? "unknown reason"}` };
+        return row.permanent === true
+          ? {
+              ready: false,
+              reason: `${what} failed to load and is not retried: ${row.error}`,
+              permanent: true,
+            }
+          : { ready: false, reason: `${what} failed to load: ${row.error ?? "unknown reason"}` };
       default: {
         const unhandled: never = row.state;
         return unhandled;
@@ -533,6 +549,14 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
   function notReady(info: VersionInfo, error: unknown): unknown {
     if (!isModelCacheError(error)) return error;
     const label = `model "${info.model}" version ${info.version}`;
+    if (error instanceof ModelLoadError && error.permanent) {
+      return new SkalaError(
+        "MODEL_LOAD_FAILED",
+        `${label} cannot be served: it failed to load and retrying will not help: ${error.reason}`,
+        { model: info.model, version: info.version },
+        { cause: error },
+      );
+    }
     const message =
       error instanceof ModelLoadError
         ? `${label} is not ready: it failed to load: ${error.reason}`

@@ -6,13 +6,14 @@ import {
   restoreModel,
 } from "../../forecasting/index.js";
 import { ProtocolError, type Tensor } from "../protocol/index.js";
-import type {
-  InferOptions,
-  LoadedModel,
-  LoadedModelMetadata,
-  LoadOptions,
-  ModelRuntime,
-  TensorMeta,
+import {
+  type InferOptions,
+  InvalidArtifactError,
+  type LoadedModel,
+  type LoadedModelMetadata,
+  type LoadOptions,
+  type ModelRuntime,
+  type TensorMeta,
 } from "./runtime.js";
 import { checkAbort, checkOutputNames, pickOutputs, quote } from "./runtime-support.js";
 
@@ -59,33 +60,40 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Parses and checks an artifact; anything wrong with it is the model's fault (500), not the client's. */
+/**
+ * Parses and checks an artifact; anything wrong with it is the model's fault (an InvalidArtifactError, 500),
+ * never the client's. Pure and cheap (a JSON parse and a state check), so registration runs it on the main
+ * thread for every version a fleet registers.
+ */
 export function parseForecastArtifact(bytes: Uint8Array): { artifact: ForecastArtifact; model: FittedModel } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error) {
-    throw modelFailure(`forecast artifact is not UTF-8 JSON: ${(error as Error).message}`, error);
+    throw new InvalidArtifactError(`forecast artifact is not UTF-8 JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
-  if (!isRecord(parsed)) throw modelFailure("forecast artifact is not a JSON object");
+  const invalid = (message: string) => new InvalidArtifactError(`forecast artifact: ${message}`);
+  if (!isRecord(parsed)) throw invalid("not a JSON object");
   if (parsed.format !== FORECAST_FORMAT) {
-    throw modelFailure(`forecast artifact format is ${quote(parsed.format)}; expected "${FORECAST_FORMAT}"`);
+    throw invalid(`format is ${quote(parsed.format)}; expected "${FORECAST_FORMAT}"`);
   }
   const { horizon, period, quantiles } = parsed;
   if (typeof horizon !== "number" || !Number.isInteger(horizon) || horizon < 1) {
-    throw modelFailure("forecast artifact: horizon must be a positive integer");
+    throw invalid("horizon must be a positive integer");
   }
   if (typeof period !== "number" || !Number.isInteger(period) || period < 1) {
-    throw modelFailure("forecast artifact: period must be a positive integer");
+    throw invalid("period must be a positive integer");
   }
   if (
     !Array.isArray(quantiles) ||
     !quantiles.every((q): q is number => typeof q === "number" && q > 0 && q < 1)
   ) {
-    throw modelFailure("forecast artifact: quantiles must be an array of levels strictly between 0 and 1");
+    throw invalid("quantiles must be an array of levels strictly between 0 and 1");
   }
   const restored = restoreModel(parsed.state);
-  if (!restored.ok) throw modelFailure(`forecast artifact: ${restored.error.message}`);
+  if (!restored.ok) throw invalid(restored.error.message);
   const model = restored.value;
   return {
     artifact: { format: FORECAST_FORMAT, state: model.toState(), horizon, period, quantiles },
@@ -275,6 +283,15 @@ export function createForecastRuntime(options: ForecastRuntimeOptions = {}): Mod
       checkAbort(loadOptions.signal);
       const { artifact: parsed, model } = parseForecastArtifact(artifact);
       return new LoadedForecast(loadOptions.key, parsed, model, Math.ceil(artifact.byteLength * sizeFactor));
+    },
+    async validateArtifact(read: () => Promise<Uint8Array>): Promise<string | undefined> {
+      try {
+        parseForecastArtifact(await read());
+        return undefined;
+      } catch (error) {
+        if (error instanceof InvalidArtifactError) return error.message;
+        throw error;
+      }
     },
     async close(): Promise<void> {},
   };
