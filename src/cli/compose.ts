@@ -165,6 +165,7 @@ export async function startServer(
     inference: services.inference,
     scoring: services.scoring,
     bodyLimitBytes: config.server.bodyLimitBytes,
+    metricsModels: config.inference.metricsModels.split(",").filter((name) => name !== ""),
     metricsTopModels: config.inference.metricsTopModels,
     logger: config.log.level === "silent" ? false : { level: config.log.level },
   });

@@ -21,6 +21,7 @@ export {
   DEFAULT_ALIAS,
   INFERENCE_EXTENSIONS,
   type InferContext,
+  type InferenceObserver,
   type InferenceService,
   type InferenceServiceOptions,
   type InferenceStats,
@@ -70,4 +71,10 @@ export {
   type RuntimeName,
   type RuntimeSet,
 } from "./runtimes/index.js";
-export { LATENCY_BUCKETS_SECONDS, ModelTraffic, OTHER_MODELS, type TrafficSnapshot } from "./traffic.js";
+export {
+  LATENCY_BUCKETS_SECONDS,
+  RECENT_WINDOW_SECONDS,
+  type RecentModelTraffic,
+  RecentTraffic,
+  type TrafficSnapshot,
+} from "./traffic.js";

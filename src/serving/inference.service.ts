@@ -42,7 +42,7 @@ import {
   type RuntimeSet,
   runtimeUnavailable,
 } from "./runtimes/index.js";
-import { type DurationSummary, ModelTraffic, RecentDurations, type TrafficSnapshot } from "./traffic.js";
+import { RecentTraffic, type TrafficSnapshot } from "./traffic.js";
 
 /**
  * The inference server's domain: resolves `(model, version or alias)` to a registry version of one project,
@@ -112,7 +112,18 @@ export interface InferContext {
   requestId?: string;
 }
 
+/**
+ * Receives what `/metrics` counts as it happens: each answered (or failed) infer request of a live route
+ * (shadow copies are left out) and each completed model load. Called synchronously on the response path, so
+ * it must be cheap; a throwing observer is ignored.
+ */
+export interface InferenceObserver {
+  answered?(model: string, latencySeconds: number, failed: boolean): void;
+  loaded?(durationSeconds: number): void;
+}
+
 export interface InferenceStats {
+  /** The busiest models of the last minute, and how many models answered since start. */
   traffic: TrafficSnapshot;
   cache: ModelCacheStats;
   /** Runs queued or running on the ONNX worker threads. */
@@ -122,8 +133,6 @@ export interface InferenceStats {
   refused: number;
   shadow: { sent: number; skipped: number; failed: number; inflight: number };
   recycles: number;
-  /** Model load durations over the last 1,024 loads. */
-  loads: DurationSummary;
   /** Dynamic batching of the ONNX runtime: runs made of merged requests, and the requests in them. */
   batching: { batches: number; requests: number };
 }
@@ -179,8 +188,10 @@ export interface InferenceService {
   readonly cache: ModelCache<LoadedModel>;
   /** Admission control of infer requests (the HTTP layer asks it before reading a body). */
   readonly admission: AdmissionGate;
-  /** Request, cache, queue and shadow figures for `/metrics`; `topModels` bounds the per-model rows. */
+  /** Request, cache, queue and shadow figures for `/metrics`; `topModels` bounds the busiest-models list. */
   stats(topModels: number): InferenceStats;
+  /** Subscribes to answered requests and model loads (the `/metrics` counters); returns the unsubscribe. */
+  subscribe(observer: InferenceObserver): () => void;
   /**
    * Pins and loads the route targets of this environment's pinned deployments, so production champions are
    * resident before the first request. Failures are reported through onBackgroundError, never thrown.
@@ -272,7 +283,19 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
    */
   const known = new Map<string, VersionInfo>();
   const environment = options.environment ?? "prod";
-  const traffic = new ModelTraffic();
+  const clock = options.clock ?? { now: () => performance.now() };
+  const traffic = new RecentTraffic(() => clock.now());
+  const observers = new Set<InferenceObserver>();
+  /** Observers feed metrics: one that throws must not fail a request or a load. */
+  const notify = (call: (observer: InferenceObserver) => void): void => {
+    for (const observer of observers) {
+      try {
+        call(observer);
+      } catch {
+        // Ignored, as the cache ignores a throwing event listener.
+      }
+    }
+  };
   const admission = new AdmissionGate(options.maxInflight);
   const deployments = new DeploymentCache(
     (model) => registry.deployments.find(project, environment, model),
@@ -293,9 +316,8 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
 
   // Loads create native sessions whose memory onnxruntime does not fully return when they are released:
   // after `recycleEveryLoads` loads the worker threads are replaced and their sessions reload lazily.
-  const loadDurations = new RecentDurations();
   const onCacheEvent = (event: ModelCacheEvent): void => {
-    if (event.type === "load") loadDurations.observe(event.durationMs);
+    if (event.type === "load") notify((observer) => observer.loaded?.(event.durationMs / 1000));
     options.onCacheEvent?.(event);
     const every = options.recycleEveryLoads ?? 0;
     if (event.type === "load" && cache.shouldRecycle(every)) {
@@ -308,7 +330,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
   const cache = new ModelCache<LoadedModel>({
     budgetBytes: options.memoryBudgetBytes,
     minResidencyMs: options.minResidencyMs,
-    clock: options.clock ?? { now: () => performance.now() },
+    clock,
     retry: options.retry ?? { baseMs: 1_000, maxMs: 60_000 },
     estimateBytes: (key) => {
       const info = known.get(key);
@@ -450,7 +472,10 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
   ): void {
     const latencyMs = performance.now() - started;
     const failed = result.error !== undefined;
-    if (route !== "shadow") traffic.observe(info.model, latencyMs / 1000, failed);
+    if (route !== "shadow") {
+      traffic.observe(info.model, failed);
+      notify((observer) => observer.answered?.(info.model, latencyMs / 1000, failed));
+    }
     // Not-ready answers (503) say nothing about the model's predictions; they stay out of the log.
     if (options.predictionLog === undefined || (failed && isNotReady(result.error))) return;
     options.predictionLog.record({
@@ -672,8 +697,14 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
         refused: admission.refused,
         shadow: { ...shadow },
         recycles,
-        loads: loadDurations.summary(),
         batching: (({ batches, requests }) => ({ batches, requests }))(runtimes.onnx.batchStats()),
+      };
+    },
+
+    subscribe(observer) {
+      observers.add(observer);
+      return () => {
+        observers.delete(observer);
       };
     },
 

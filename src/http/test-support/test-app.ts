@@ -28,6 +28,8 @@ export async function testApp(
     /** ONNX runtime options beyond the single worker thread (queue bound, batching). */
     onnx?: OnnxRuntimeOptions;
     metricsTopModels?: number;
+    /** Models with their own lifetime series in `/metrics` (`inference.metricsModels`). */
+    metricsModels?: string[];
     /**
      * Refuse versions the runtimes could never load, as the server does. Default true; false registers any
      * artifact, as a registry-only process does (how a broken version reaches a server).
@@ -94,6 +96,7 @@ export async function testApp(
     ...(inference !== undefined && { inference }),
     bodyLimitBytes: options.bodyLimitBytes ?? 8 << 20,
     ...(options.metricsTopModels !== undefined && { metricsTopModels: options.metricsTopModels }),
+    ...(options.metricsModels !== undefined && { metricsModels: options.metricsModels }),
   });
   return {
     app,
