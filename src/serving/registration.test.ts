@@ -64,6 +64,10 @@ describe("registration refuses versions that could never load", () => {
     await expectUnloadable(url, { runtime: "skala.forecast", artifact: { json: { format: "other" } } }, [
       ["/artifact", /format is "other"/],
     ]);
+    const unrestorable = { ...forecastArtifact(1), state: { ...forecastArtifact(1).state, method: "magic" } };
+    await expectUnloadable(url, { runtime: "skala.forecast", artifact: { json: unrestorable } }, [
+      ["/artifact", /invalid fitted state: unknown method/],
+    ]);
     expect((await ctx.app.inject({ method: "GET", url })).json().items).toEqual([]);
     expect((await ctx.app.inject({ method: "GET", url: `${API}/models/single` })).json().latestVersion).toBe(
       0,
