@@ -550,7 +550,7 @@ try {
     failures.push(`main server stopped with ${mainExit.signal ?? `code ${mainExit.code}`}`);
 
   // The churn server: same data dir, a budget of `churnFit` models, no minimum residency. Load latencies and
-  // cache counters come from its /metrics (a summary over the last 1,024 loads, and counters read before and
+  // cache counters come from its /metrics (a summary over the last 10 minutes, and counters read before and
   // after the measured load), so the server pays nothing extra for being measured.
   const churn = await startServer("churn", entry.args, dataDir, {
     SKALA_LOG_LEVEL: "warn",
@@ -718,7 +718,7 @@ if (forecastCeiling && results.forecast) {
 }
 if (churnStats) {
   console.log(
-    `churn: ${churnStats.loads} model loads during the ${options.duration} s, load latency (the server's summary over its last 1,024 loads) p50 ${fmt(churnStats.loadP50)} ms, p90 ${fmt(churnStats.loadP90)} ms, p99 ${fmt(churnStats.loadP99)} ms; ${churnStats.evictions} evictions, ${churnStats.failures} failed loads, ${churnStats.cacheFull} cache-full refusals; /v2/health/live after the load: ${churnStats.live ? "200" : "NO ANSWER"}.`,
+    `churn: ${churnStats.loads} model loads during the ${options.duration} s, load latency (the server's summary over its last 10 minutes) p50 ${fmt(churnStats.loadP50)} ms, p90 ${fmt(churnStats.loadP90)} ms, p99 ${fmt(churnStats.loadP99)} ms; ${churnStats.evictions} evictions, ${churnStats.failures} failed loads, ${churnStats.cacheFull} cache-full refusals; /v2/health/live after the load: ${churnStats.live ? "200" : "NO ANSWER"}.`,
   );
   console.log(
     `churn RSS: ${fmt(churnStats.idleRssMb, 0)} MB after the warm-up, peak ${fmt(churnStats.peakMb, 0)} MB; limit = budget ${fmt(churnBudget / MB, 3)} MB (${options.churnFit} × ${estimatePerModel} bytes) + fixed overhead ${options.rssOverheadMb} MB = ${fmt(churnRssLimitMb, 0)} MB.`,

@@ -12,6 +12,7 @@ import {
 import { createRegistry, DEFAULT_PROJECT, type Registry, type RegistryObserver } from "../registry/index.js";
 import { ScoringService } from "../scoring/index.js";
 import {
+  artifactValidator,
   createInferenceService,
   createRuntimes,
   type InferenceService,
@@ -52,6 +53,8 @@ export async function openServices(
       store,
       blobs,
       ...(options.observer && { observer: options.observer }),
+      // Registration refuses versions these runtimes could never load (they are created below, before any).
+      artifactValidator: (candidate) => artifactValidator(runtimes)(candidate),
       clock: systemClock,
       limits: {
         bulkMaxVersions: config.registry.bulkMaxVersions,
@@ -164,6 +167,7 @@ export async function startServer(
     inference: services.inference,
     scoring: services.scoring,
     bodyLimitBytes: config.server.bodyLimitBytes,
+    metricsModels: config.inference.metricsModels.split(",").filter((name) => name !== ""),
     metricsTopModels: config.inference.metricsTopModels,
     logger:
       config.log.level === "silent"

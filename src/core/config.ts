@@ -179,11 +179,18 @@ export const SETTINGS = [
     doc: "Logged predictions older than this many days are deleted (checked hourly); 0 keeps them all.",
   },
   {
+    key: "inference.metricsModels",
+    env: "SKALA_INFERENCE_METRICS_MODELS",
+    flag: "--inference-metrics-models",
+    default: "",
+    doc: 'Models (comma-separated names, at most 1,000) with their own lifetime counters and latency histogram in `/metrics`; every other model counts under `model="__other__"`.',
+  },
+  {
     key: "inference.metricsTopModels",
     env: "SKALA_INFERENCE_METRICS_TOP_MODELS",
     flag: "--inference-metrics-top-models",
     default: 20,
-    doc: 'Models with their own series in `/metrics` (the busiest); the rest are summed under `model="__other__"`.',
+    doc: "How many of the busiest models (over the last minute) `/metrics` lists in its recent-traffic gauges.",
   },
   {
     key: "log.level",
@@ -213,6 +220,9 @@ export const CLIENT_ENV = {
 export type SettingKey = (typeof SETTINGS)[number]["key"];
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+/** Model names (the registry's name rule) separated by commas: at most 1,000, so `/metrics` stays bounded. */
+const MODEL_NAME = "[A-Za-z0-9][A-Za-z0-9._-]{0,199}";
+const METRICS_MODELS_PATTERN = `^(?:${MODEL_NAME}(?:,${MODEL_NAME}){0,999})?$`;
 const PositiveInt = Type.Integer({ minimum: 1 });
 const NonNegativeInt = Type.Integer({ minimum: 0 });
 
@@ -251,6 +261,7 @@ const ConfigSchema = Type.Object(
         recycleEveryLoads: NonNegativeInt,
         predictionSampleRate: Type.Number({ minimum: 0, maximum: 1 }),
         predictionRetentionDays: Type.Integer({ minimum: 0, maximum: 36_500 }),
+        metricsModels: Type.String({ pattern: METRICS_MODELS_PATTERN }),
         metricsTopModels: Type.Integer({ minimum: 0, maximum: 1000 }),
       },
       { additionalProperties: false },

@@ -26,6 +26,10 @@ export const ERROR_CATALOGUE = {
   ARTIFACT_TOO_LARGE: "The artifact exceeds the configured size limit.",
   ARTIFACT_DIGEST_MISMATCH: "The uploaded bytes do not hash to the digest the client declared.",
   ARTIFACT_CORRUPT: "A stored blob no longer matches its digest (detected on read).",
+  VERSION_UNLOADABLE:
+    "The version could never be loaded: its runtime is not one this server has, or its artifact is corrupt or incomplete; details.issues names each offending field. Nothing was registered.",
+  MODEL_LOAD_FAILED:
+    "The model version failed to load and retrying will not help (corrupt artifact, a runtime this server lacks); the message says why.",
   FLEET_NOT_FOUND: "The fleet, or the requested run of it, does not exist in the project.",
   DEPLOYMENT_NOT_FOUND: "No deployment of the model exists in the environment.",
   SCORING_JOB_NOT_FOUND: "The batch scoring job does not exist in the project.",

@@ -25,7 +25,7 @@ export {
   WqlAccumulator,
   weightedQuantileLoss,
 } from "./metrics.js";
-export { fitModel, restoreModel } from "./model.js";
+export { checkState, fitModel, restoreModel } from "./model.js";
 export {
   type CoreState,
   type DistributionKind,

@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { forecastArtifact } from "../serving/test-support/forecast-artifacts.js";
+import { buildTestModel } from "../serving/test-support/onnx-models/index.js";
 import type { SkalaApp } from "./app.js";
 import { testApp } from "./test-support/test-app.js";
 
@@ -43,15 +45,14 @@ describe("HTTP API", () => {
     const created = await json("POST", `${API}/models`, { name: "pump-7", tags: { site: "lund" } });
     expect(created.statusCode).toBe(201);
     expect((await json("POST", `${API}/models`, { name: "pump-7" })).json().error.code).toBe("MODEL_EXISTS");
+    const onnx = buildTestModel({ kind: "linear", inputs: 3, outputs: 1, seed: 7 });
     const version = await json("POST", `${API}/models/pump-7/versions`, {
       runtime: "onnx",
-      artifact: { base64: Buffer.from("onnx-bytes").toString("base64") },
+      artifact: { base64: Buffer.from(onnx).toString("base64") },
       metrics: { auc: 0.91 },
     });
     expect(version.statusCode).toBe(201);
-    expect(version.json().artifact.digest).toBe(
-      `sha256:${createHash("sha256").update("onnx-bytes").digest("hex")}`,
-    );
+    expect(version.json().artifact.digest).toBe(`sha256:${createHash("sha256").update(onnx).digest("hex")}`);
     expect((await json("PUT", `${API}/models/pump-7/aliases/champion`, { version: 1 })).statusCode).toBe(200);
     expect((await json("GET", `${API}/models/pump-7/versions/champion`)).json().version).toBe(1);
     expect((await json("GET", `${API}/resolve/pump-7@champion`)).json().version).toBe(1);
@@ -167,7 +168,7 @@ describe("HTTP API", () => {
     const versions = Array.from({ length: 2_000 }, (_, i) => ({
       model: `bulk-http-${i % 500}`,
       runtime: "skala.forecast",
-      artifact: { json: { i } },
+      artifact: { json: forecastArtifact(i) },
       metrics: { mase: (i % 100) / 100 },
     }));
     const res = await json("POST", `${API}/bulk/versions`, { versions });

@@ -11,7 +11,7 @@ import { type InferenceService, isOipUrl, oipRoutes, sendOipError } from "../ser
 import type { Store } from "../store/index.js";
 import { pendingMigrations } from "../store/index.js";
 import { installErrorHandler, sendError } from "./error-handler.js";
-import { inferenceMetricsText, installMetrics } from "./metrics.js";
+import { installMetrics } from "./metrics.js";
 
 export interface AppDependencies {
   store: Store;
@@ -22,7 +22,9 @@ export interface AppDependencies {
   inference?: InferenceService;
   /** Batch scoring endpoints (`/api/v1/projects/{project}/scoring-jobs`); left out where nothing scores. */
   scoring?: ScoringService;
-  /** Models with their own series in `/metrics`; the rest are summed as `__other__`. Default 20. */
+  /** Models with their own lifetime series in `/metrics`; every other model counts as `__other__`. */
+  metricsModels?: readonly string[];
+  /** How many of the busiest models `/metrics` lists in its recent-traffic gauges. Default 20. */
   metricsTopModels?: number;
   /** Largest JSON body in bytes (bulk registration is the big one). */
   bodyLimitBytes: number;
@@ -82,7 +84,11 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
 
   installErrorHandler(app);
   rejectNulCharacters(app);
-  const metrics = installMetrics(app);
+  const metrics = installMetrics(app, {
+    ...(deps.inference && { inference: deps.inference }),
+    ...(deps.metricsModels !== undefined && { models: deps.metricsModels }),
+    ...(deps.metricsTopModels !== undefined && { topModels: deps.metricsTopModels }),
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -118,9 +124,7 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
 
   app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
     reply.header("content-type", metrics.contentType);
-    const text = await metrics.metrics();
-    if (deps.inference === undefined) return text;
-    return text + inferenceMetricsText(deps.inference.stats(deps.metricsTopModels ?? 20));
+    return metrics.metrics();
   });
 
   await app.register(registryRoutes, { prefix: "/api/v1", registry: deps.registry });

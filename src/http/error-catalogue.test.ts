@@ -22,6 +22,7 @@ describe("error catalogue", () => {
       "ARTIFACT_CORRUPT",
       "CONFIG_INVALID",
       "INTERNAL",
+      "MODEL_LOAD_FAILED",
       "SERVER_UNREACHABLE",
       "SERVICE_UNAVAILABLE",
     ]);

@@ -1,12 +1,30 @@
 import type { FastifyInstance } from "fastify";
-import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
-import { type InferenceStats, LATENCY_BUCKETS_SECONDS } from "../serving/index.js";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry, Summary } from "prom-client";
+import {
+  type InferenceService,
+  type InferenceStats,
+  LATENCY_BUCKETS_SECONDS,
+  RECENT_WINDOW_SECONDS,
+} from "../serving/index.js";
+
+/** The `model` label of every model that `inference.metricsModels` does not name. */
+export const OTHER_MODELS = "__other__";
+
+export interface MetricsOptions {
+  /** The inference server whose figures `/metrics` adds; left out by processes that serve no models. */
+  inference?: Pick<InferenceService, "stats" | "subscribe">;
+  /** Models counted under their own name (`inference.metricsModels`); the rest count as `__other__`. */
+  models?: readonly string[];
+  /** How many of the busiest models the recent-traffic gauges list (`inference.metricsTopModels`). Default 20. */
+  topModels?: number;
+}
 
 /**
- * Prometheus metrics for one app instance. Durations are labelled by route template
- * (`/api/v1/projects/:project/models/:model`), never by raw URL, so cardinality stays bounded.
+ * Prometheus metrics for one app instance, all from one prom-client registry. HTTP durations are labelled by
+ * route template (`/api/v1/projects/:project/models/:model`), never by raw URL; per-model series exist for a
+ * fixed set of models plus the few busiest now, so the output is bounded however many models are served.
  */
-export function installMetrics(app: FastifyInstance): Registry {
+export function installMetrics(app: FastifyInstance, options: MetricsOptions = {}): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "skala_" });
   const duration = new Histogram({
@@ -26,126 +44,198 @@ export function installMetrics(app: FastifyInstance): Registry {
       reply.elapsedTime / 1000,
     );
   });
+  if (options.inference !== undefined) {
+    const unsubscribe = registerInferenceMetrics(registry, options.inference, {
+      models: options.models ?? [],
+      topModels: options.topModels ?? 20,
+    });
+    app.addHook("onClose", async () => unsubscribe());
+  }
   return registry;
 }
 
-/** Escapes a label value for the Prometheus text format. */
-function labelValue(value: string): string {
-  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+/**
+ * One snapshot of the service's figures for every collector of a scrape: prom-client runs each metric's
+ * collect in the same turn of `registry.metrics()`, so the first takes it and it is dropped before the next
+ * scrape (the busiest models are ranked once per scrape, not once per metric).
+ */
+function perScrape<T>(read: () => T): () => T {
+  let current: { value: T } | undefined;
+  return () => {
+    if (current === undefined) {
+      current = { value: read() };
+      queueMicrotask(() => {
+        current = undefined;
+      });
+    }
+    return current.value;
+  };
 }
 
 /**
- * The inference server's figures in the Prometheus text format. Per-model series exist for the busiest
- * `topModels` models only, plus one `model="__other__"` row for the rest, so the output is bounded however
- * many models are served. Written here rather than with prom-client because the top N changes between scrapes
- * and prom-client's metrics keep every label set they ever saw.
+ * The inference server's figures. Lifetime per-model counters and the latency histogram carry the models of
+ * `models` by name and every other model as `__other__`: a fixed label set, so each series only ever grows
+ * (a model never moves between series, which Prometheus would read as a counter reset). Which models are
+ * busiest now is told by gauges over a trailing minute, whose series come and go between scrapes.
  */
-export function inferenceMetricsText(stats: InferenceStats): string {
-  const lines: string[] = [];
-  const metric = (name: string, type: "counter" | "gauge" | "histogram" | "summary", help: string) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-  };
-  const { rows } = stats.traffic;
-  metric(
-    "skala_inference_model_requests_total",
-    "counter",
-    "Infer requests answered per model (busiest models by name, the rest as __other__).",
-  );
-  for (const row of rows) {
-    lines.push(`skala_inference_model_requests_total{model="${labelValue(row.model)}"} ${row.requests}`);
-  }
-  metric("skala_inference_model_errors_total", "counter", "Infer requests per model that failed.");
-  for (const row of rows) {
-    lines.push(`skala_inference_model_errors_total{model="${labelValue(row.model)}"} ${row.errors}`);
-  }
-  metric(
-    "skala_inference_model_request_duration_seconds",
-    "histogram",
-    "Time from a decoded request to its outputs, per model.",
-  );
-  for (const row of rows) {
-    const model = labelValue(row.model);
-    LATENCY_BUCKETS_SECONDS.forEach((bound, i) => {
-      lines.push(
-        `skala_inference_model_request_duration_seconds_bucket{model="${model}",le="${bound}"} ${row.buckets[i]}`,
-      );
-    });
-    lines.push(
-      `skala_inference_model_request_duration_seconds_bucket{model="${model}",le="+Inf"} ${row.requests}`,
-      `skala_inference_model_request_duration_seconds_sum{model="${model}"} ${row.latencySecondsSum}`,
-      `skala_inference_model_request_duration_seconds_count{model="${model}"} ${row.requests}`,
-    );
-  }
-  metric("skala_inference_models_served", "gauge", "Models that answered at least one request since start.");
-  lines.push(`skala_inference_models_served ${stats.traffic.models}`);
+function registerInferenceMetrics(
+  registry: Registry,
+  inference: Pick<InferenceService, "stats" | "subscribe">,
+  options: { models: readonly string[]; topModels: number },
+): () => void {
+  const stats = perScrape(() => inference.stats(options.topModels));
+  const named = new Set(options.models.filter((model) => model !== OTHER_MODELS));
+  const labelOf = (model: string) => (named.has(model) ? model : OTHER_MODELS);
 
-  const { cache } = stats;
-  const counters: Array<[string, number, string]> = [
-    ["skala_inference_cache_hits_total", cache.hits, "Requests that found their model loaded."],
+  const requests = new Counter({
+    name: "skala_inference_model_requests_total",
+    help: 'Infer requests answered (or failed) per model: those of inference.metricsModels by name, every other as "__other__".',
+    labelNames: ["model"] as const,
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: "skala_inference_model_errors_total",
+    help: "Infer requests that failed, per model as in skala_inference_model_requests_total.",
+    labelNames: ["model"] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: "skala_inference_model_request_duration_seconds",
+    help: "Time from a decoded request to its outputs, per model as in skala_inference_model_requests_total.",
+    labelNames: ["model"] as const,
+    buckets: [...LATENCY_BUCKETS_SECONDS],
+    registers: [registry],
+  });
+  // Every series exists from the start, at zero: the set never changes while the process lives.
+  for (const model of [...named, OTHER_MODELS]) {
+    requests.inc({ model }, 0);
+    errors.inc({ model }, 0);
+    latency.zero({ model });
+  }
+  const loads = new Summary({
+    name: "skala_inference_model_load_duration_seconds",
+    help: "Model load time (artifact read and session creation); quantiles over the last 10 minutes.",
+    percentiles: [0.5, 0.9, 0.99],
+    maxAgeSeconds: 600,
+    ageBuckets: 5,
+    registers: [registry],
+  });
+  const unsubscribe = inference.subscribe({
+    answered(model, latencySeconds, failed) {
+      const labels = { model: labelOf(model) };
+      requests.inc(labels);
+      if (failed) errors.inc(labels);
+      latency.observe(labels, latencySeconds);
+    },
+    loaded: (durationSeconds) => loads.observe(durationSeconds),
+  });
+
+  new Gauge({
+    name: "skala_inference_busiest_model_recent_requests",
+    help: `Infer requests over the last ${RECENT_WINDOW_SECONDS} s (10-second steps) of the inference.metricsTopModels busiest models in that window; models leave as others get busier.`,
+    labelNames: ["model"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const row of stats().traffic.busiest) this.set({ model: row.model }, row.requests);
+    },
+  });
+  new Gauge({
+    name: "skala_inference_busiest_model_recent_errors",
+    help: `Failed infer requests over the last ${RECENT_WINDOW_SECONDS} s, of the models in skala_inference_busiest_model_recent_requests.`,
+    labelNames: ["model"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const row of stats().traffic.busiest) this.set({ model: row.model }, row.errors);
+    },
+  });
+
+  // Counts the service keeps since start (monotonic); each collect copies the current value in.
+  const counters: Array<[string, string, (s: InferenceStats) => number]> = [
+    ["skala_inference_cache_hits_total", "Requests that found their model loaded.", (s) => s.cache.hits],
     [
       "skala_inference_cache_misses_total",
-      cache.misses,
       "Requests that had to load (or wait for) their model.",
+      (s) => s.cache.misses,
     ],
-    ["skala_inference_cache_loads_total", cache.loads, "Model loads started."],
-    ["skala_inference_cache_load_failures_total", cache.loadFailures, "Model loads that failed."],
-    ["skala_inference_cache_evictions_total", cache.evictions, "Models evicted to make room."],
-    ["skala_inference_cache_unloads_total", cache.unloads, "Models unloaded on request."],
+    ["skala_inference_cache_loads_total", "Model loads started.", (s) => s.cache.loads],
+    ["skala_inference_cache_load_failures_total", "Model loads that failed.", (s) => s.cache.loadFailures],
+    ["skala_inference_cache_evictions_total", "Models evicted to make room.", (s) => s.cache.evictions],
+    ["skala_inference_cache_unloads_total", "Models unloaded on request.", (s) => s.cache.unloads],
     [
       "skala_inference_cache_full_total",
-      cache.cacheFull,
       "Loads refused because nothing could be evicted yet.",
+      (s) => s.cache.cacheFull,
     ],
     [
       "skala_inference_requests_refused_total",
-      stats.refused,
       "Infer requests refused by admission control (503).",
+      (s) => s.refused,
     ],
-    ["skala_inference_shadow_sent_total", stats.shadow.sent, "Shadow copies sent."],
+    ["skala_inference_shadow_sent_total", "Shadow copies sent.", (s) => s.shadow.sent],
     [
       "skala_inference_shadow_skipped_total",
-      stats.shadow.skipped,
       "Shadow copies skipped (too many in flight).",
+      (s) => s.shadow.skipped,
     ],
-    ["skala_inference_shadow_failed_total", stats.shadow.failed, "Shadow copies that failed."],
-    ["skala_inference_worker_recycles_total", stats.recycles, "ONNX worker thread recycles."],
-    ["skala_inference_onnx_batches_total", stats.batching.batches, "ONNX runs made of merged requests."],
+    ["skala_inference_shadow_failed_total", "Shadow copies that failed.", (s) => s.shadow.failed],
+    ["skala_inference_worker_recycles_total", "ONNX worker thread recycles.", (s) => s.recycles],
+    ["skala_inference_onnx_batches_total", "ONNX runs made of merged requests.", (s) => s.batching.batches],
     [
       "skala_inference_onnx_batched_requests_total",
-      stats.batching.requests,
       "Requests answered by merged ONNX runs.",
+      (s) => s.batching.requests,
     ],
   ];
-  for (const [name, value, help] of counters) {
-    metric(name, "counter", help);
-    lines.push(`${name} ${value}`);
+  for (const [name, help, value] of counters) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(value(stats()));
+      },
+    });
   }
-  metric(
-    "skala_inference_model_load_duration_seconds",
-    "summary",
-    "Model load time (artifact read and session creation) over the last 1,024 loads.",
-  );
-  for (const { q, ms } of stats.loads.quantiles) {
-    lines.push(`skala_inference_model_load_duration_seconds{quantile="${q}"} ${ms / 1000}`);
-  }
-  lines.push(
-    `skala_inference_model_load_duration_seconds_sum ${stats.loads.sumMs / 1000}`,
-    `skala_inference_model_load_duration_seconds_count ${stats.loads.count}`,
-  );
-  const gauges: Array<[string, number, string]> = [
-    ["skala_inference_cache_resident_models", cache.residentModels, "Models loaded now."],
-    ["skala_inference_cache_resident_bytes", cache.bytesResident, "Estimated bytes of loaded models."],
-    ["skala_inference_cache_reserved_bytes", cache.bytesReserved, "Resident bytes plus loads in progress."],
-    ["skala_inference_requests_in_flight", stats.inflight, "Infer requests admitted and not yet answered."],
+  const gauges: Array<[string, string, (s: InferenceStats) => number]> = [
+    [
+      "skala_inference_models_served",
+      "Models that answered at least one request since start.",
+      (s) => s.traffic.served,
+    ],
+    ["skala_inference_cache_resident_models", "Models loaded now.", (s) => s.cache.residentModels],
+    [
+      "skala_inference_cache_resident_bytes",
+      "Estimated bytes of loaded models.",
+      (s) => s.cache.bytesResident,
+    ],
+    [
+      "skala_inference_cache_reserved_bytes",
+      "Resident bytes plus loads in progress.",
+      (s) => s.cache.bytesReserved,
+    ],
+    [
+      "skala_inference_requests_in_flight",
+      "Infer requests admitted and not yet answered.",
+      (s) => s.inflight,
+    ],
     [
       "skala_inference_onnx_queue_depth",
-      stats.onnxQueueDepth,
       "Runs queued or running on ONNX worker threads.",
+      (s) => s.onnxQueueDepth,
     ],
   ];
-  for (const [name, value, help] of gauges) {
-    metric(name, "gauge", help);
-    lines.push(`${name} ${value}`);
+  for (const [name, help, value] of gauges) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(value(stats()));
+      },
+    });
   }
-  return `${lines.join("\n")}\n`;
+  return unsubscribe;
 }

@@ -1,4 +1,5 @@
 export type { GcReport } from "./artifact.service.js";
+export type { ArtifactCandidate, ArtifactProblem, ArtifactValidator } from "./artifact-check.js";
 export { profileCsv } from "./csv-profile.js";
 export type { ProfiledDataset } from "./dataset.service.js";
 export type { DeploymentService } from "./deployment.service.js";
@@ -10,6 +11,7 @@ export * as schemas from "./registry.schemas.js";
 export type * from "./registry.types.js";
 export {
   type BulkRegisterOptions,
+  DEFAULT_SERVABLE_STATUS,
   parseVersionRef,
   type RegisteredVersion,
   type RegistryObserver,

@@ -2,6 +2,7 @@ import type { BlobStore } from "../artifacts/index.js";
 import type { Clock } from "../core/index.js";
 import type { Store } from "../store/index.js";
 import { ArtifactService } from "./artifact.service.js";
+import type { ArtifactValidator } from "./artifact-check.js";
 import { DatasetService } from "./dataset.service.js";
 import { DeploymentService } from "./deployment.service.js";
 import { ModelService } from "./model.service.js";
@@ -16,6 +17,12 @@ export interface RegistryOptions {
   clock: Clock;
   limits: { bulkMaxVersions: number; pageSizeMax: number; artifactMaxBytes: number };
   observer?: RegistryObserver;
+  /**
+   * Refuses, at registration, versions that could never load (serving's runtimes implement it). Without one,
+   * as in a process that runs only the registry, every artifact is accepted and a broken one fails when a
+   * server first loads it.
+   */
+  artifactValidator?: ArtifactValidator;
 }
 
 export interface Registry {
@@ -47,6 +54,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     options.clock,
     options.limits,
     options.observer,
+    options.artifactValidator,
   );
   return {
     projects: new ProjectService(db, options.clock),

@@ -1,4 +1,5 @@
-import type { CompiledQuery, Transaction } from "kysely";
+import { type CompiledQuery, sql, type Transaction } from "kysely";
+import type { Digest } from "../artifacts/index.js";
 import { type Clock, newId, SkalaError, type ValidationIssue, validationError } from "../core/index.js";
 import {
   type Database,
@@ -9,6 +10,7 @@ import {
   type Store,
 } from "../store/index.js";
 import type { ArtifactService } from "./artifact.service.js";
+import { type ArtifactValidator, checkLoadable } from "./artifact-check.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { compileVersionFilter, parseFilter } from "./filter/index.js";
 import { mapBounded } from "./map-bounded.js";
@@ -19,6 +21,7 @@ import type {
   BulkVersionInput,
   CreateVersionInput,
   UpdateVersionInput,
+  VersionStatus,
 } from "./registry.schemas.js";
 import type { AliasAssignment, AliasChange, ModelVersion, Page } from "./registry.types.js";
 import { type VersionPredicate, type VersionRowInput, VersionsRepository } from "./versions.repository.js";
@@ -70,6 +73,20 @@ export function parseVersionRef(ref: string): VersionRef {
   return /^[0-9]+$/.test(ref) ? Number(ref) : ref;
 }
 
+/**
+ * The status a version needs to answer requests that name no version when no alias picks one: a version that
+ * failed its gate (`flagged`), `failed`, `pending` or `deprecated` answers only when a person chose it (a
+ * version number, an alias, a deployment route).
+ */
+export const DEFAULT_SERVABLE_STATUS: VersionStatus = "ready";
+
+/**
+ * The number of model `m`'s newest servable version, as SQL: walks the (model_id, version) index newest first
+ * and stops at the first servable one, which is usually the latest. No bound parameters, so the prepared
+ * locate query keeps its parameter order.
+ */
+const LATEST_SERVABLE_VERSION = sql<number>`(select sv.version from model_versions sv where sv.model_id = m.id and sv.status = ${sql.lit(DEFAULT_SERVABLE_STATUS)} order by sv.version desc limit 1)`;
+
 /** Where a version's artifact is and which runtime loads it: what serving needs, nothing more. */
 export interface VersionLocation {
   id: string;
@@ -106,6 +123,20 @@ interface ModelRow {
   archived_at: string | null;
 }
 
+/** An artifact as registration handles it: an uploaded blob, or the bytes an inline artifact will store. */
+type ArtifactSource = { digest: Digest } | { bytes: Uint8Array };
+
+function artifactSource(ref: ArtifactRef, path: string): ArtifactSource {
+  if ("digest" in ref) return { digest: ref.digest as Digest };
+  if ("base64" in ref) {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(ref.base64) || ref.base64.length % 4 !== 0) {
+      throw validationError([{ path: `${path}/base64`, message: "is not valid base64" }]);
+    }
+    return { bytes: Buffer.from(ref.base64, "base64") };
+  }
+  return { bytes: Buffer.from(JSON.stringify(ref.json ?? null), "utf8") };
+}
+
 export class VersionService {
   private readonly db: Executor;
   /** Reads that are not part of a caller's transaction: the store's read connection. */
@@ -121,6 +152,8 @@ export class VersionService {
     private readonly clock: Clock,
     private readonly limits: VersionServiceLimits,
     private readonly observe: RegistryObserver = {},
+    /** Refuses versions that could never load; without one, every artifact is accepted (registry-only processes). */
+    private readonly validateArtifact?: ArtifactValidator,
   ) {
     this.db = store.db;
     this.readDb = store.readDb;
@@ -188,8 +221,17 @@ export class VersionService {
     const projectId = await this.projects.idOf(project, db);
     const at = (index: number, field: string) =>
       options.pathPrefix ? `${options.pathPrefix}/${index}/${field}` : `/${field}`;
-    const artifacts = await mapBounded(items, ARTIFACT_WRITE_CONCURRENCY, (item, index) =>
-      this.storeArtifact(item.artifact, at(index, "artifact")),
+    const sources = items.map((item, index) => artifactSource(item.artifact, at(index, "artifact")));
+    if (this.validateArtifact !== undefined) {
+      const checks = sources.map((source, index) => {
+        const runtime = (items[index] as BulkVersionInput).runtime;
+        if ("bytes" in source) return { runtime, read: async () => source.bytes };
+        return { runtime, digest: source.digest, read: () => this.artifacts.read(source.digest) };
+      });
+      await checkLoadable(checks, this.validateArtifact, at);
+    }
+    const artifacts = await mapBounded(sources, ARTIFACT_WRITE_CONCURRENCY, (source) =>
+      this.storeArtifact(source),
     );
     const now = this.clock.now();
     const createdAt = now.toISOString();
@@ -279,20 +321,10 @@ export class VersionService {
   }
 
   private async storeArtifact(
-    ref: ArtifactRef,
-    path: string,
+    source: ArtifactSource,
   ): Promise<{ digest: string; size: number; inline: boolean }> {
-    if ("digest" in ref) return { digest: ref.digest, size: 0, inline: false };
-    let bytes: Uint8Array;
-    if ("base64" in ref) {
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(ref.base64) || ref.base64.length % 4 !== 0) {
-        throw validationError([{ path: `${path}/base64`, message: "is not valid base64" }]);
-      }
-      bytes = Buffer.from(ref.base64, "base64");
-    } else {
-      bytes = Buffer.from(JSON.stringify(ref.json ?? null), "utf8");
-    }
-    const stored = await this.artifacts.store(bytes);
+    if ("digest" in source) return { digest: source.digest, size: 0, inline: false };
+    const stored = await this.artifacts.store(source.bytes);
     return { digest: stored.digest, size: stored.size, inline: true };
   }
 
@@ -521,8 +553,9 @@ export class VersionService {
 
   /**
    * The few facts a server needs to load a version, in one indexed query: by number, by alias, or (no ref)
-   * the `defaultAlias` else the latest version. Undefined when nothing matches; `get` then says what is
-   * missing. The inference server calls this on every request, so it reads no tags, params or metrics.
+   * the `defaultAlias` else the latest version whose status is `ready` (a flagged or failed version answers
+   * only when addressed or deployed). Undefined when nothing matches; `get` then says what is missing. The
+   * inference server calls this on every request, so it reads no tags, params or metrics.
    */
   async locate(
     project: string,
@@ -580,9 +613,8 @@ export class VersionService {
             .select("av.version")
             .whereRef("a.model_id", "=", "m.id")
             .where("a.alias", "=", sentinels.ref as string);
-          return shape === "alias"
-            ? eb("v.version", "=", aliased)
-            : eb("v.version", "=", eb.fn.coalesce(aliased, eb.ref("m.latest_version")));
+          if (shape === "alias") return eb("v.version", "=", aliased);
+          return eb("v.version", "=", eb.fn.coalesce(aliased, LATEST_SERVABLE_VERSION));
         }),
       )
       .select([
@@ -604,6 +636,36 @@ export class VersionService {
       return name;
     });
     return { query, order };
+  }
+
+  /**
+   * The version a request that names none gets: wherever `alias` (the server's default alias, `champion`)
+   * points, else the latest `ready` version. VERSION_NOT_FOUND says why when there is none: the model has no
+   * versions, or none is ready (a flagged or failed version answers only when addressed or deployed).
+   */
+  async defaultVersion(project: string, model: string, alias: string): Promise<ModelVersion> {
+    try {
+      return await this.get(project, model, alias);
+    } catch (error) {
+      if (!(error instanceof SkalaError && error.code === "ALIAS_NOT_FOUND")) throw error;
+    }
+    const projectId = await this.projects.idOf(project);
+    const found = await this.versions.findOne((eb) =>
+      eb.and([
+        eb("m.project_id", "=", projectId),
+        eb("m.name", "=", model),
+        eb("v.version", "=", LATEST_SERVABLE_VERSION),
+      ]),
+    );
+    if (found) return found;
+    const latest = await this.latest(project, model);
+    throw new SkalaError(
+      "VERSION_NOT_FOUND",
+      `model "${model}" has no version to serve by default: no "${alias}" alias and no version is ` +
+        `${DEFAULT_SERVABLE_STATUS} (the latest, version ${latest.version}, is ${latest.status}); address a ` +
+        "version by number, set the alias or deploy it",
+      { project, model, latestVersion: latest.version, latestStatus: latest.status },
+    );
   }
 
   /** Resolves `name@alias` or `name@3` (or plain `name`: the latest version). */

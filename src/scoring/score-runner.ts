@@ -157,6 +157,7 @@ function classify(error: unknown, where: string): unknown {
       case "VERSION_NOT_FOUND":
       case "MODEL_NOT_FOUND":
       case "PROJECT_NOT_FOUND":
+      case "MODEL_LOAD_FAILED":
         return new PermanentJobError(`${where}: ${error.message}`, { cause: error });
       default:
         return error;

@@ -273,22 +273,13 @@ export class ScoringService {
     return job;
   }
 
-  /** The inference server's default resolution when no version is named: `champion`, else the latest. */
+  /** The inference server's default resolution when no version is named: `champion`, else the latest ready. */
   private async resolveVersion(
     project: string,
     model: string,
     ref: number | string | undefined,
   ): Promise<ModelVersion> {
-    if (ref === undefined) {
-      try {
-        return await this.registry.versions.get(project, model, DEFAULT_ALIAS);
-      } catch (error) {
-        if (isSkalaError(error) && error.code === "ALIAS_NOT_FOUND") {
-          return this.registry.versions.latest(project, model);
-        }
-        throw error;
-      }
-    }
+    if (ref === undefined) return this.registry.versions.defaultVersion(project, model, DEFAULT_ALIAS);
     const parsed: VersionRef = typeof ref === "number" ? ref : parseVersionRef(ref);
     if (typeof parsed === "number" && !(parsed >= 1 && parsed <= MAX_VERSION_NUMBER)) {
       await this.registry.models.get(project, model);
@@ -317,6 +308,11 @@ export class ScoringService {
     try {
       return await this.inference.modelMetadata(version.model, String(version.version));
     } catch (error) {
+      if (isSkalaError(error) && error.code === "MODEL_LOAD_FAILED") {
+        throw new SkalaError("VALIDATION_FAILED", `${label} cannot be scored: ${error.message}`, {
+          issues: [{ path: "/model", message: error.message }],
+        });
+      }
       if (!isProtocolError(error)) throw error;
       if (error.status === 404) {
         throw new SkalaError("VERSION_NOT_FOUND", error.message, {

@@ -4,6 +4,7 @@
  */
 
 export { AdmissionGate } from "./admission.js";
+export { artifactValidator } from "./artifact-validator.js";
 export {
   CacheFullError,
   isModelCacheError,
@@ -12,6 +13,7 @@ export {
   type ModelCacheStats,
   ModelLoadError,
   type ModelStateInfo,
+  PermanentLoadError,
 } from "./cache/index.js";
 export {
   BATCHING_TAG,
@@ -19,6 +21,7 @@ export {
   DEFAULT_ALIAS,
   INFERENCE_EXTENSIONS,
   type InferContext,
+  type InferenceObserver,
   type InferenceService,
   type InferenceServiceOptions,
   type InferenceStats,
@@ -58,6 +61,7 @@ export {
   createRuntimes,
   FORECAST_FORMAT,
   type ForecastArtifact,
+  InvalidArtifactError,
   type LoadedModel,
   type ModelRuntime,
   type OnnxBatchingOptions,
@@ -67,4 +71,10 @@ export {
   type RuntimeName,
   type RuntimeSet,
 } from "./runtimes/index.js";
-export { LATENCY_BUCKETS_SECONDS, ModelTraffic, OTHER_MODELS, type TrafficSnapshot } from "./traffic.js";
+export {
+  LATENCY_BUCKETS_SECONDS,
+  RECENT_WINDOW_SECONDS,
+  type RecentModelTraffic,
+  RecentTraffic,
+  type TrafficSnapshot,
+} from "./traffic.js";

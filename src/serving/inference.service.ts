@@ -1,5 +1,5 @@
 import { isDigest } from "../artifacts/index.js";
-import { isSkalaError } from "../core/index.js";
+import { isSkalaError, SkalaError } from "../core/index.js";
 import {
   type Deployment,
   type EnvironmentName,
@@ -17,6 +17,7 @@ import {
   type ModelCacheStats,
   ModelLoadError,
   type ModelState,
+  PermanentLoadError,
   type RetryPolicy,
 } from "./cache/index.js";
 import type { PredictionRecord, PredictionRoute } from "./prediction-record.js";
@@ -33,17 +34,27 @@ import {
   type Tensor,
 } from "./protocol/index.js";
 import { DeploymentCache, pickRoute, trafficPoint } from "./routing.js";
-import { type LoadedModel, RUNTIME_NAMES, type RuntimeName, type RuntimeSet } from "./runtimes/index.js";
-import { type DurationSummary, ModelTraffic, RecentDurations, type TrafficSnapshot } from "./traffic.js";
+import {
+  InvalidArtifactError,
+  isRuntimeName,
+  type LoadedModel,
+  type RuntimeName,
+  type RuntimeSet,
+  runtimeUnavailable,
+} from "./runtimes/index.js";
+import { RecentTraffic, type TrafficSnapshot } from "./traffic.js";
 
 /**
  * The inference server's domain: resolves `(model, version or alias)` to a registry version of one project,
  * loads it through the model cache with the runtime its `runtime` field names, and answers the Open Inference
- * Protocol's questions. Errors are ProtocolErrors (status chosen by the protocol) or ModelCacheErrors (503 with
- * Retry-After); the routes map nothing else.
+ * Protocol's questions. Errors are ProtocolErrors (status chosen by the protocol), ModelCacheErrors (503 with
+ * Retry-After) or MODEL_LOAD_FAILED SkalaErrors (a version that can never load: 500, no Retry-After).
  */
 
-/** The alias that answers when a request names no version; without it the latest version answers. */
+/**
+ * The alias that answers when a request names no version; without it the latest `ready` version answers (a
+ * flagged or failed one only when addressed or deployed).
+ */
 export const DEFAULT_ALIAS = "champion";
 
 /** The version tag that turns dynamic batching off for one model (`skala.batching=off`). */
@@ -101,7 +112,18 @@ export interface InferContext {
   requestId?: string;
 }
 
+/**
+ * Receives what `/metrics` counts as it happens: each answered (or failed) infer request of a live route
+ * (shadow copies are left out) and each completed model load. Called synchronously on the response path, so
+ * it must be cheap; a throwing observer is ignored.
+ */
+export interface InferenceObserver {
+  answered?(model: string, latencySeconds: number, failed: boolean): void;
+  loaded?(durationSeconds: number): void;
+}
+
 export interface InferenceStats {
+  /** The busiest models of the last minute, and how many models answered since start. */
   traffic: TrafficSnapshot;
   cache: ModelCacheStats;
   /** Runs queued or running on the ONNX worker threads. */
@@ -111,8 +133,6 @@ export interface InferenceStats {
   refused: number;
   shadow: { sent: number; skipped: number; failed: number; inflight: number };
   recycles: number;
-  /** Model load durations over the last 1,024 loads. */
-  loads: DurationSummary;
   /** Dynamic batching of the ONNX runtime: runs made of merged requests, and the requests in them. */
   batching: { batches: number; requests: number };
 }
@@ -128,7 +148,8 @@ export interface RepositoryIndexEntry {
   reason?: string;
 }
 
-export type ReadyAnswer = { ready: true } | { ready: false; reason: string };
+/** `permanent`: the version failed to load and is not retried, so asking again soon is pointless. */
+export type ReadyAnswer = { ready: true } | { ready: false; reason: string; permanent?: boolean };
 
 /** What the cache needs to load a version; kept small because one is remembered per version ever served. */
 interface VersionInfo {
@@ -150,7 +171,8 @@ export interface InferenceService {
   modelReady(name: string, ref?: string): Promise<ReadyAnswer>;
   /**
    * Without a version the model's deployment in this environment picks the route (and sends a shadow copy);
-   * without a deployment the `champion` alias answers, else the latest version.
+   * without a deployment the `champion` alias answers, else the latest `ready` version, else a 404 that says
+   * why (a flagged or failed version answers only when addressed or deployed).
    */
   infer(
     name: string,
@@ -166,8 +188,10 @@ export interface InferenceService {
   readonly cache: ModelCache<LoadedModel>;
   /** Admission control of infer requests (the HTTP layer asks it before reading a body). */
   readonly admission: AdmissionGate;
-  /** Request, cache, queue and shadow figures for `/metrics`; `topModels` bounds the per-model rows. */
+  /** Request, cache, queue and shadow figures for `/metrics`; `topModels` bounds the busiest-models list. */
   stats(topModels: number): InferenceStats;
+  /** Subscribes to answered requests and model loads (the `/metrics` counters); returns the unsubscribe. */
+  subscribe(observer: InferenceObserver): () => void;
   /**
    * Pins and loads the route targets of this environment's pinned deployments, so production champions are
    * resident before the first request. Failures are reported through onBackgroundError, never thrown.
@@ -183,10 +207,6 @@ const MAX_VERSION_NUMBER = 2 ** 31 - 1;
 
 /** Estimated bytes before a load, per runtime: the same factors the runtimes measure with (see their README). */
 const SIZE_FACTOR: Readonly<Record<RuntimeName, number>> = { onnx: 1.25, "skala.forecast": 3 };
-
-function isRuntimeName(name: string): name is RuntimeName {
-  return (RUNTIME_NAMES as readonly string[]).includes(name);
-}
 
 /**
  * A model that cannot answer now (load failed and backing off, no room in the cache): 503 with the reason, and
@@ -222,8 +242,13 @@ function fromRegistryError(error: unknown): unknown {
   return error;
 }
 
+/** Answers that say nothing of the model's predictions: it was not ready, or can never load. */
 function isNotReady(error: unknown): boolean {
-  return error instanceof ModelNotReadyError || (error instanceof ProtocolError && error.status === 503);
+  return (
+    error instanceof ModelNotReadyError ||
+    (error instanceof ProtocolError && error.status === 503) ||
+    (isSkalaError(error) && error.code === "MODEL_LOAD_FAILED")
+  );
 }
 
 function stateOf(state: ModelState): RepositoryState {
@@ -258,7 +283,19 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
    */
   const known = new Map<string, VersionInfo>();
   const environment = options.environment ?? "prod";
-  const traffic = new ModelTraffic();
+  const clock = options.clock ?? { now: () => performance.now() };
+  const traffic = new RecentTraffic(() => clock.now());
+  const observers = new Set<InferenceObserver>();
+  /** Observers feed metrics: one that throws must not fail a request or a load. */
+  const notify = (call: (observer: InferenceObserver) => void): void => {
+    for (const observer of observers) {
+      try {
+        call(observer);
+      } catch {
+        // Ignored, as the cache ignores a throwing event listener.
+      }
+    }
+  };
   const admission = new AdmissionGate(options.maxInflight);
   const deployments = new DeploymentCache(
     (model) => registry.deployments.find(project, environment, model),
@@ -279,9 +316,8 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
 
   // Loads create native sessions whose memory onnxruntime does not fully return when they are released:
   // after `recycleEveryLoads` loads the worker threads are replaced and their sessions reload lazily.
-  const loadDurations = new RecentDurations();
   const onCacheEvent = (event: ModelCacheEvent): void => {
-    if (event.type === "load") loadDurations.observe(event.durationMs);
+    if (event.type === "load") notify((observer) => observer.loaded?.(event.durationMs / 1000));
     options.onCacheEvent?.(event);
     const every = options.recycleEveryLoads ?? 0;
     if (event.type === "load" && cache.shouldRecycle(every)) {
@@ -294,7 +330,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
   const cache = new ModelCache<LoadedModel>({
     budgetBytes: options.memoryBudgetBytes,
     minResidencyMs: options.minResidencyMs,
-    clock: options.clock ?? { now: () => performance.now() },
+    clock,
     retry: options.retry ?? { baseMs: 1_000, maxMs: 60_000 },
     estimateBytes: (key) => {
       const info = known.get(key);
@@ -305,22 +341,25 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
     async load(key, signal) {
       const info = known.get(key);
       if (info === undefined) throw new Error(`version ${key} was never resolved`);
-      // A version registered for a runtime this server lacks is "not ready" (503 with this reason), not the
-      // client's mistake: another build or role of the server may serve it.
-      if (!isRuntimeName(info.runtime)) {
-        throw new Error(
-          `runtime "${info.runtime}" is not available on this server (it has ${RUNTIME_NAMES.join(", ")})`,
-        );
-      }
-      if (!isDigest(info.digest)) throw new Error(`the version's artifact digest is invalid`);
+      // Registration refuses these when it has a validator; a version registered by a registry-only process
+      // (or before validation existed) can still name a runtime this server lacks or carry a corrupt artifact.
+      // Either is permanent here: the cache stops retrying, and requests get MODEL_LOAD_FAILED, not 503.
+      if (!isRuntimeName(info.runtime)) throw new PermanentLoadError(runtimeUnavailable(info.runtime));
+      if (!isDigest(info.digest)) throw new PermanentLoadError(`the version's artifact digest is invalid`);
       const bytes = await registry.artifacts.read(info.digest);
       signal.throwIfAborted();
-      const model = await runtimes.get(info.runtime).load(bytes, {
-        key: `${project}/${info.model}:${info.version}`,
-        signal,
-        ...(info.runtime === "onnx" && !(await batchable(info)) && { batching: false }),
-      });
-      return { model, sizeBytes: model.sizeBytes };
+      try {
+        const model = await runtimes.get(info.runtime).load(bytes, {
+          key: `${project}/${info.model}:${info.version}`,
+          signal,
+          ...(info.runtime === "onnx" && !(await batchable(info)) && { batching: false }),
+        });
+        return { model, sizeBytes: model.sizeBytes };
+      } catch (error) {
+        if (error instanceof InvalidArtifactError)
+          throw new PermanentLoadError(error.message, { cause: error });
+        throw error;
+      }
     },
     unload: (_key, model) => model.unload(),
   });
@@ -338,14 +377,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
   async function lookup(name: string, ref: VersionRef | undefined) {
     try {
       if (ref !== undefined) return await registry.versions.get(project, name, ref);
-      try {
-        return await registry.versions.get(project, name, DEFAULT_ALIAS);
-      } catch (error) {
-        if (isSkalaError(error) && error.code === "ALIAS_NOT_FOUND") {
-          return await registry.versions.latest(project, name);
-        }
-        throw error;
-      }
+      return await registry.versions.defaultVersion(project, name, DEFAULT_ALIAS);
     } catch (error) {
       throw fromRegistryError(error);
     }
@@ -440,7 +472,10 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
   ): void {
     const latencyMs = performance.now() - started;
     const failed = result.error !== undefined;
-    if (route !== "shadow") traffic.observe(info.model, latencyMs / 1000, failed);
+    if (route !== "shadow") {
+      traffic.observe(info.model, failed);
+      notify((observer) => observer.answered?.(info.model, latencyMs / 1000, failed));
+    }
     // Not-ready answers (503) say nothing about the model's predictions; they stay out of the log.
     if (options.predictionLog === undefined || (failed && isNotReady(result.error))) return;
     options.predictionLog.record({
@@ -513,7 +548,13 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
       case "unloading":
         return { ready: false, reason: `${what} is unloading` };
       case "failed":
-        return { ready: false, reason: `${what} failed to load: ${row.error ?? "unknown reason"}` };
+        return row.permanent === true
+          ? {
+              ready: false,
+              reason: `${what} failed to load and is not retried: ${row.error}`,
+              permanent: true,
+            }
+          : { ready: false, reason: `${what} failed to load: ${row.error ?? "unknown reason"}` };
       default: {
         const unhandled: never = row.state;
         return unhandled;
@@ -533,6 +574,14 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
   function notReady(info: VersionInfo, error: unknown): unknown {
     if (!isModelCacheError(error)) return error;
     const label = `model "${info.model}" version ${info.version}`;
+    if (error instanceof ModelLoadError && error.permanent) {
+      return new SkalaError(
+        "MODEL_LOAD_FAILED",
+        `${label} cannot be served: it failed to load and retrying will not help: ${error.reason}`,
+        { model: info.model, version: info.version },
+        { cause: error },
+      );
+    }
     const message =
       error instanceof ModelLoadError
         ? `${label} is not ready: it failed to load: ${error.reason}`
@@ -648,8 +697,14 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
         refused: admission.refused,
         shadow: { ...shadow },
         recycles,
-        loads: loadDurations.summary(),
         batching: (({ batches, requests }) => ({ batches, requests }))(runtimes.onnx.batchStats()),
+      };
+    },
+
+    subscribe(observer) {
+      observers.add(observer);
+      return () => {
+        observers.delete(observer);
       };
     },
 

@@ -98,6 +98,9 @@ beforeAll(async () => {
     bodyLimitBytes: BODY_LIMIT,
     // Short backoff so a retried load is observable within the test.
     inference: { retry: { baseMs: 20, maxMs: 40 }, serverVersion: "9.9.9" },
+    // Registered as a registry-only process (or an older server) would: without the artifact check, so the
+    // corrupt and exotic versions below reach the inference server.
+    artifactValidation: false,
   });
   const model = forecaster();
   await ctx.registry.versions.bulkRegister(DEFAULT_PROJECT, {
@@ -415,18 +418,26 @@ describe("infer", () => {
   });
 });
 
-describe("not-ready models", () => {
-  it("answers a corrupt artifact with 503, its reason and Retry-After", async () => {
+describe("models that can never load", () => {
+  it("answers a corrupt artifact as a permanent failure: 500 with its reason, no Retry-After, no reload", async () => {
     const reply = await call("POST", "/v2/models/corrupt/infer", inferBody([1, 2, 3, 4], [1, 4]));
-    expectError(reply, 503, /model "corrupt" version 1 is not ready: it failed to load/);
-    expect(Number(reply.headers["retry-after"])).toBeGreaterThanOrEqual(1);
-    expectError(await call("GET", "/v2/models/corrupt/ready"), 503, /failed to load/);
-    expectError(await call("GET", "/v2/models/corrupt"), 503, /failed to load/);
+    expectError(reply, 500, /model "corrupt" version 1 cannot be served: it failed to load .*protobuf/);
+    expect(reply.headers["retry-after"]).toBeUndefined();
+    const ready = await call("GET", "/v2/models/corrupt/ready");
+    expectError(ready, 503, /failed to load and is not retried/);
+    expect(ready.headers["retry-after"]).toBeUndefined();
+    expectError(await call("GET", "/v2/models/corrupt"), 500, /cannot be served/);
+    // Long past the backoff window (20–40 ms here), requests fail fast: the broken artifact is not reloaded.
+    const loads = ctx.inference?.cache.stats().loads;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expectError(await call("POST", "/v2/models/corrupt/infer", inferBody([1, 2, 3, 4], [1, 4])), 500);
+    expect(ctx.inference?.cache.stats().loads).toBe(loads);
   });
 
-  it("answers a version whose runtime the server lacks with 503 naming the runtime", async () => {
+  it("answers a version whose runtime the server lacks as permanent, naming the runtime", async () => {
     const reply = await call("POST", "/v2/models/exotic/infer", inferBody([1, 2, 3], [1, 3]));
-    expectError(reply, 503, /runtime "tensorflow" is not available/);
+    expectError(reply, 500, /runtime "tensorflow" is not available/);
+    expect(reply.headers["retry-after"]).toBeUndefined();
   });
 });
 
@@ -473,7 +484,10 @@ describe("model repository extension", () => {
     expectError(await call("POST", "/v2/repository/models/nope/load"), 404);
     expectError(await call("POST", "/v2/repository/models/nope/unload"), 404);
     expectError(await call("POST", "/v2/repository/models/mlp/load", { parameters: { config: "{}" } }), 400);
-    expectError(await call("POST", "/v2/repository/models/corrupt/load"), 503, /failed to load/);
+    // An explicit load tries a permanent failure again, and reports it as permanent.
+    const loads = ctx.inference?.cache.stats().loads ?? 0;
+    expectError(await call("POST", "/v2/repository/models/corrupt/load"), 500, /failed to load/);
+    expect(ctx.inference?.cache.stats().loads).toBe(loads + 1);
     expect(await call("POST", "/v2/repository/models/corrupt/unload")).toMatchObject({ status: 200 });
   });
 });

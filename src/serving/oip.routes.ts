@@ -63,6 +63,9 @@ export function toOipFailure(error: unknown, bodyLimitBytes?: number): OipFailur
         return { status: 413, message: error.message };
       case "SERVICE_UNAVAILABLE":
         return { status: 503, message: error.message, retryAfterMs: 1_000 };
+      // Permanent: no Retry-After, so clients and proxies that retry 503s do not retry this forever.
+      case "MODEL_LOAD_FAILED":
+        return { status: 500, message: error.message };
       default:
         return { status: 500, message: "internal error" };
     }
@@ -235,7 +238,7 @@ async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promis
     const { name, version } = request.params as ModelParams;
     const answer = await inference.modelReady(name, version);
     if (answer.ready) return { name, ready: true };
-    reply.header("retry-after", "1");
+    if (answer.permanent !== true) reply.header("retry-after", "1");
     return reply.status(503).send(errorBody(answer.reason));
   };
   app.get("/models/:name/ready", ready);

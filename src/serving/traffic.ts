@@ -1,154 +1,98 @@
 /**
- * Per-model request statistics for `/metrics`, with bounded output: a server of 10,000 models exports its
- * busiest N models by name and sums every other model under one `__other__` row, so the scrape stays the same
- * size however many models are served. Counting is exact (one small record per model that answered a
- * request, bounded by the registry), only the export is bounded.
+ * Which models are busy now, for `/metrics`: per model, the requests (and failures) of a trailing minute, kept
+ * in 10-second slices, from which the busiest N are ranked when `/metrics` is scraped. Which models those are
+ * changes between scrapes, so they are exported as gauges; the lifetime per-model counters are the HTTP
+ * layer's, over a fixed set of models (see src/http/metrics.ts).
  */
 
-/** Upper bounds of the latency histogram, in seconds (the last bucket, +Inf, is implied). */
+/** Upper bounds of the per-model latency histogram, in seconds (the last bucket, +Inf, is implied). */
 export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
 ];
 
-/** The label value that stands for every model outside the top N. */
-export const OTHER_MODELS = "__other__";
+/** The busiest models are ranked over this trailing window, kept in 10-second slices. */
+export const RECENT_WINDOW_SECONDS = 60;
+const SLICE_MS = 10_000;
+const SLICES = (RECENT_WINDOW_SECONDS * 1000) / SLICE_MS;
 
-export interface ModelTrafficRow {
+export interface RecentModelTraffic {
   model: string;
+  /** Requests answered (and those that failed) over the last RECENT_WINDOW_SECONDS, to 10-second steps. */
   requests: number;
   errors: number;
-  /** Cumulative counts per LATENCY_BUCKETS_SECONDS bound, then +Inf (= requests). */
-  buckets: number[];
-  latencySecondsSum: number;
 }
 
 export interface TrafficSnapshot {
-  /** The busiest models, most requests first; then the `__other__` row when any model is left out. */
-  rows: ModelTrafficRow[];
+  /** The busiest models of the recent window, most requests first (ties by name); idle ones are left out. */
+  busiest: RecentModelTraffic[];
   /** Models that answered at least one request since start. */
-  models: number;
-}
-
-interface Counts {
-  requests: number;
-  errors: number;
-  /** Per-bucket (not cumulative) counts; the extra last slot is +Inf. */
-  perBucket: Float64Array;
-  latencySecondsSum: number;
-}
-
-function bucketIndex(seconds: number): number {
-  // Thirteen bounds: a linear scan beats a binary search at this size.
-  let i = 0;
-  while (i < LATENCY_BUCKETS_SECONDS.length && seconds > (LATENCY_BUCKETS_SECONDS[i] as number)) i++;
-  return i;
-}
-
-export class ModelTraffic {
-  readonly #models = new Map<string, Counts>();
-
-  observe(model: string, latencySeconds: number, failed: boolean): void {
-    let counts = this.#models.get(model);
-    if (counts === undefined) {
-      counts = {
-        requests: 0,
-        errors: 0,
-        perBucket: new Float64Array(LATENCY_BUCKETS_SECONDS.length + 1),
-        latencySecondsSum: 0,
-      };
-      this.#models.set(model, counts);
-    }
-    counts.requests++;
-    if (failed) counts.errors++;
-    const index = bucketIndex(latencySeconds);
-    counts.perBucket[index] = (counts.perBucket[index] ?? 0) + 1;
-    counts.latencySecondsSum += latencySeconds;
-  }
-
-  /** The top `topN` models by requests (ties by name) and the sum of the rest. */
-  snapshot(topN: number): TrafficSnapshot {
-    const all = [...this.#models.entries()];
-    all.sort(([nameA, a], [nameB, b]) => b.requests - a.requests || (nameA < nameB ? -1 : 1));
-    const rows = all.slice(0, Math.max(0, topN)).map(([model, counts]) => toRow(model, counts));
-    const rest = all.slice(Math.max(0, topN));
-    if (rest.length > 0) {
-      const other: Counts = {
-        requests: 0,
-        errors: 0,
-        perBucket: new Float64Array(LATENCY_BUCKETS_SECONDS.length + 1),
-        latencySecondsSum: 0,
-      };
-      for (const [, counts] of rest) {
-        other.requests += counts.requests;
-        other.errors += counts.errors;
-        other.latencySecondsSum += counts.latencySecondsSum;
-        for (let i = 0; i < other.perBucket.length; i++) {
-          other.perBucket[i] = (other.perBucket[i] ?? 0) + (counts.perBucket[i] ?? 0);
-        }
-      }
-      rows.push(toRow(OTHER_MODELS, other));
-    }
-    return { rows, models: this.#models.size };
-  }
-}
-
-function toRow(model: string, counts: Counts): ModelTrafficRow {
-  const buckets: number[] = [];
-  let running = 0;
-  for (const count of counts.perBucket) {
-    running += count;
-    buckets.push(running);
-  }
-  return {
-    model,
-    requests: counts.requests,
-    errors: counts.errors,
-    buckets,
-    latencySecondsSum: counts.latencySecondsSum,
-  };
+  served: number;
 }
 
 /**
- * The last `capacity` durations of something (model loads), for quantiles over a sliding window: a Prometheus
- * summary whose quantiles describe recent behaviour rather than the whole life of the process.
+ * One model's counts in a ring of slices: slot `slice % SLICES` holds that slice's requests and errors, and is
+ * reset when a later slice reuses it. Packed in one array, since one is kept per model served.
  */
-export class RecentDurations {
-  readonly #values: Float64Array;
-  #next = 0;
-  #filled = 0;
-  #count = 0;
-  #sum = 0;
+class RecentCounts {
+  /** [slice, requests, errors] per slot; a slot never written holds no slice. */
+  readonly #slots = new Float64Array(SLICES * 3);
 
-  constructor(capacity = 1024) {
-    this.#values = new Float64Array(capacity);
+  constructor() {
+    for (let at = 0; at < this.#slots.length; at += 3) this.#slots[at] = Number.NEGATIVE_INFINITY;
   }
 
-  observe(ms: number): void {
-    this.#values[this.#next] = ms;
-    this.#next = (this.#next + 1) % this.#values.length;
-    this.#filled = Math.min(this.#filled + 1, this.#values.length);
-    this.#count++;
-    this.#sum += ms;
+  observe(slice: number, failed: boolean): void {
+    const at = (slice % SLICES) * 3;
+    if (this.#slots[at] !== slice) {
+      this.#slots[at] = slice;
+      this.#slots[at + 1] = 0;
+      this.#slots[at + 2] = 0;
+    }
+    this.#slots[at + 1] = (this.#slots[at + 1] as number) + 1;
+    if (failed) this.#slots[at + 2] = (this.#slots[at + 2] as number) + 1;
   }
 
-  /** Quantiles (nearest rank) of the window, in milliseconds; empty when nothing was observed. */
-  summary(quantiles: readonly number[] = [0.5, 0.9, 0.99]): DurationSummary {
-    const window = this.#values.slice(0, this.#filled).sort();
-    const at = (q: number) =>
-      window[Math.min(window.length - 1, Math.max(0, Math.ceil(q * window.length) - 1))];
-    return {
-      quantiles: window.length === 0 ? [] : quantiles.map((q) => ({ q, ms: at(q) as number })),
-      count: this.#count,
-      sumMs: this.#sum,
-      window: window.length,
-    };
+  /** Requests and errors of the slices in the window that ends with `slice`. */
+  total(slice: number): { requests: number; errors: number } {
+    let requests = 0;
+    let errors = 0;
+    for (let at = 0; at < this.#slots.length; at += 3) {
+      if ((this.#slots[at] as number) > slice - SLICES) {
+        requests += this.#slots[at + 1] as number;
+        errors += this.#slots[at + 2] as number;
+      }
+    }
+    return { requests, errors };
   }
 }
 
-export interface DurationSummary {
-  quantiles: Array<{ q: number; ms: number }>;
-  /** Every observation since start (the window holds the latest ones). */
-  count: number;
-  sumMs: number;
-  window: number;
+export class RecentTraffic {
+  readonly #models = new Map<string, RecentCounts>();
+  readonly #now: () => number;
+
+  /** `now`: milliseconds, monotonic (default `performance.now()`). */
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+  }
+
+  observe(model: string, failed: boolean): void {
+    let counts = this.#models.get(model);
+    if (counts === undefined) {
+      counts = new RecentCounts();
+      this.#models.set(model, counts);
+    }
+    counts.observe(Math.floor(this.#now() / SLICE_MS), failed);
+  }
+
+  /** The `busiest` models of the trailing window. */
+  snapshot(busiest: number): TrafficSnapshot {
+    const slice = Math.floor(this.#now() / SLICE_MS);
+    const recent: RecentModelTraffic[] = [];
+    for (const [model, counts] of this.#models) {
+      const total = counts.total(slice);
+      if (total.requests > 0) recent.push({ model, ...total });
+    }
+    recent.sort((a, b) => b.requests - a.requests || (a.model < b.model ? -1 : 1));
+    return { busiest: recent.slice(0, Math.max(0, busiest)), served: this.#models.size };
+  }
 }

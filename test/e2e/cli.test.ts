@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildTestModel } from "../../src/serving/test-support/onnx-models/index.js";
 import { runSkala, skalaProcess, startSkala, stopSkala } from "./server-process.js";
 
 const ROOT = new URL("../..", import.meta.url);
@@ -78,7 +79,8 @@ describe("skala CLI", () => {
     );
     expect(model).toMatchObject({ name: "pump-1", tags: { site: "lund" } });
     const file = join(dataDir, "model.bin");
-    writeFileSync(file, "pretend onnx bytes");
+    // A real ONNX model: the server refuses versions it could never load.
+    writeFileSync(file, buildTestModel({ kind: "linear", inputs: 3, outputs: 1, seed: 1 }));
     const version = await json<{ version: number; aliases: string[]; metrics: Record<string, number> }>(
       "versions",
       "create",

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createFsBlobStore, parseDigest } from "../../src/artifacts/index.js";
+import { forecastArtifact } from "../../src/serving/test-support/forecast-artifacts.js";
 import { openStore } from "../../src/store/index.js";
 import { startSkala, stopSkala } from "./server-process.js";
 
@@ -56,7 +57,8 @@ describe("crash during bulk registration", () => {
       const versions = Array.from({ length: VERSIONS }, (_, i) => ({
         model: `crash-${i % 1_000}`,
         runtime: "skala.forecast",
-        artifact: { json: { batch, i, weights: Array.from({ length: 20 }, (_, k) => (i * k) % 97) } },
+        // A valid forecast (registration checks artifacts); batch and i make every blob distinct.
+        artifact: { json: { ...forecastArtifact(i), batch, i } },
         metrics: { mase: (i % 100) / 100 },
         tags: { batch },
         aliases: ["champion"],
@@ -132,7 +134,13 @@ describe("crash during bulk registration", () => {
           method: "POST",
           headers: { "content-type": "application/json" },
           body: JSON.stringify({
-            versions: [{ model: "crash-0", runtime: "onnx", artifact: { json: batch } }],
+            versions: [
+              {
+                model: "crash-0",
+                runtime: "skala.forecast",
+                artifact: { json: { ...forecastArtifact(0), batch } },
+              },
+            ],
           }),
         });
         expect(numbering.status).toBe(201);

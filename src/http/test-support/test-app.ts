@@ -5,6 +5,7 @@ import { JobQueue } from "../../jobs/index.js";
 import { createRegistry, DEFAULT_PROJECT, type Registry } from "../../registry/index.js";
 import { ScoringService } from "../../scoring/index.js";
 import {
+  artifactValidator,
   createInferenceService,
   createRuntimes,
   type InferenceService,
@@ -22,11 +23,18 @@ export async function testApp(
     dialect?: DialectName;
     bodyLimitBytes?: number;
     bulkMaxVersions?: number;
-    /** Serve `/v2` with one ONNX worker; the options override the service's defaults. */
+    /** Serve `/v2` (one ONNX worker thread); the options override the service's defaults. */
     inference?: boolean | Partial<Omit<InferenceServiceOptions, "registry" | "runtimes">>;
     /** ONNX runtime options beyond the single worker thread (queue bound, batching). */
     onnx?: OnnxRuntimeOptions;
     metricsTopModels?: number;
+    /** Models with their own lifetime series in `/metrics` (`inference.metricsModels`). */
+    metricsModels?: string[];
+    /**
+     * Refuse versions the runtimes could never load, as the server does. Default true; false registers any
+     * artifact, as a registry-only process does (how a broken version reaches a server).
+     */
+    artifactValidation?: boolean;
     /** Makes the batch scoring service (to give it workers); default: one whose jobs nothing runs. */
     scoring?: (deps: { registry: Registry; store: Store; inference: InferenceService }) => ScoringService;
   } = {},
@@ -34,15 +42,18 @@ export async function testApp(
   app: SkalaApp;
   registry: Registry;
   inference: InferenceService | undefined;
-  runtimes: RuntimeSet | undefined;
+  runtimes: RuntimeSet;
   close(): Promise<void>;
 }> {
   const fresh = await freshStore(options.dialect ?? "sqlite");
+  // One ONNX worker thread, started on first use: it serves /v2 when asked for, and checks registrations.
+  const runtimes = createRuntimes({ onnx: { workers: 1, ...options.onnx } });
   // As in the server: deployment changes reach the inference service at once.
   let inferenceService: InferenceService | undefined;
   const registry = createRegistry({
     store: fresh.store,
     observer: { deploymentChanged: (change) => inferenceService?.deploymentChanged(change) },
+    ...(options.artifactValidation !== false && { artifactValidator: artifactValidator(runtimes) }),
     blobs: createMemoryBlobStore(),
     clock: systemClock,
     limits: {
@@ -60,40 +71,23 @@ export async function testApp(
     clock: systemClock,
     trainingThreads: 1,
   });
-  const runtimes = options.inference ? createRuntimes({ onnx: { workers: 1, ...options.onnx } }) : undefined;
-  const inference =
-    runtimes === undefined
-      ? undefined
-      : createInferenceService({
-          registry,
-          runtimes,
-          project: DEFAULT_PROJECT,
-          memoryBudgetBytes: 1 << 30,
-          minResidencyMs: 0,
-          ping: () => fresh.store.ping(),
-          ...(typeof options.inference === "object" && options.inference),
-        });
-  // Batch scoring on every test app, so its routes are in the OpenAPI document (and fuzzed); without `/v2` it
-  // gets an inference service of its own, whose runtimes start threads only if a job ever runs (none does).
-  const scoringRuntimes = inference === undefined ? createRuntimes({ onnx: { workers: 1 } }) : undefined;
-  const scoringInference =
-    scoringRuntimes &&
-    createInferenceService({
-      registry,
-      runtimes: scoringRuntimes,
-      project: DEFAULT_PROJECT,
-      memoryBudgetBytes: 1 << 30,
-      minResidencyMs: 0,
-    });
-  const scoringDeps = {
+  // One inference service: it serves `/v2` when asked for, and batch scoring on every test app (so its routes
+  // are in the OpenAPI document and fuzzed); it loads nothing unless something is inferred or scored.
+  const service = createInferenceService({
     registry,
-    store: fresh.store,
-    inference: (inference ?? scoringInference) as InferenceService,
-  };
+    runtimes,
+    project: DEFAULT_PROJECT,
+    memoryBudgetBytes: 1 << 30,
+    minResidencyMs: 0,
+    ping: () => fresh.store.ping(),
+    ...(typeof options.inference === "object" && options.inference),
+  });
+  const inference = options.inference ? service : undefined;
+  const scoringDeps = { registry, store: fresh.store, inference: service };
   const scoring = options.scoring
     ? options.scoring(scoringDeps)
     : new ScoringService({ ...scoringDeps, jobs: new JobQueue({ store: fresh.store, clock: systemClock }) });
-  inferenceService = inference;
+  inferenceService = service;
   const app = await buildApp({
     store: fresh.store,
     registry,
@@ -102,6 +96,7 @@ export async function testApp(
     ...(inference !== undefined && { inference }),
     bodyLimitBytes: options.bodyLimitBytes ?? 8 << 20,
     ...(options.metricsTopModels !== undefined && { metricsTopModels: options.metricsTopModels }),
+    ...(options.metricsModels !== undefined && { metricsModels: options.metricsModels }),
   });
   return {
     app,
@@ -110,10 +105,8 @@ export async function testApp(
     runtimes,
     async close() {
       await app.close();
-      await inference?.close();
-      await runtimes?.close();
-      await scoringInference?.close();
-      await scoringRuntimes?.close();
+      await service.close();
+      await runtimes.close();
       await fleets.close();
       await fresh.dispose();
     },

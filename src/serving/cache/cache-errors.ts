@@ -41,22 +41,37 @@ export class CacheFullError extends ModelCacheError {
 /**
  * The model could not be loaded. The reason is remembered for a backoff window, so requests inside it fail
  * fast with the same reason instead of hammering a broken artifact; `attempts` counts consecutive failures.
+ * A `permanent` failure (the loader threw a PermanentLoadError) is remembered without a window: no request
+ * retries it, only an explicit `loadModel` does, so `retryAfterMs` means nothing for it.
  */
 export class ModelLoadError extends ModelCacheError {
   readonly reason: string;
   readonly attempts: number;
+  readonly permanent: boolean;
 
   constructor(
     key: string,
     reason: string,
     retryAfterMs: number,
     attempts: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; permanent?: boolean },
   ) {
     super(key, `model ${JSON.stringify(key)} failed to load: ${reason}`, retryAfterMs, options);
     this.name = "ModelLoadError";
     this.reason = reason;
     this.attempts = attempts;
+    this.permanent = options?.permanent ?? false;
+  }
+}
+
+/**
+ * What a loader throws when retrying cannot help: the artifact is corrupt, or names a runtime this process
+ * lacks. The cache then stops retrying on requests (backing off would only answer "try again" forever).
+ */
+export class PermanentLoadError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PermanentLoadError";
   }
 }
 

@@ -8,6 +8,7 @@ export {
   ModelCacheError,
   ModelLoadError,
   ModelTooLargeError,
+  PermanentLoadError,
 } from "./cache-errors.js";
 export {
   type CacheClock,

@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CacheFullError, isModelCacheError, ModelLoadError, ModelTooLargeError } from "./cache-errors.js";
+import {
+  CacheFullError,
+  isModelCacheError,
+  ModelLoadError,
+  ModelTooLargeError,
+  PermanentLoadError,
+} from "./cache-errors.js";
 import { ModelCache, type ModelCacheEvent, type ModelCacheOptions, type ModelLease } from "./model-cache.js";
 
 interface PendingLoad {
@@ -231,6 +237,29 @@ describe("ModelCache", () => {
     await flush();
     loads[4]?.reject(new Error("bad again"));
     await expect(fifth).rejects.toMatchObject({ retryAfterMs: 100, attempts: 1 });
+  });
+
+  it("never retries a permanent failure on requests, only on an explicit load", async () => {
+    const { cache, loads, advance, events } = harness({ retry: { baseMs: 100, maxMs: 250 } });
+    const first = cache.acquire("a");
+    await flush();
+    loads[0]?.reject(new PermanentLoadError("onnxruntime could not load the model: protobuf parsing failed"));
+    await expect(first).rejects.toMatchObject({ permanent: true, attempts: 1 });
+    // Long past any backoff window, requests still fail fast with the same reason and load nothing.
+    advance(3_600_000);
+    const later = await cache.acquire("a").catch((e: unknown) => e);
+    expect(later).toBeInstanceOf(ModelLoadError);
+    expect(later).toMatchObject({ permanent: true, reason: expect.stringContaining("protobuf") });
+    expect(loads).toHaveLength(1);
+    expect(cache.states()[0]).toMatchObject({ state: "failed", permanent: true });
+    expect(events.find((event) => event.type === "fail")).toMatchObject({ permanent: true });
+    // An operator's explicit load tries again; an ordinary failure after it backs off as usual.
+    const explicit = cache.loadModel("a");
+    await flush();
+    expect(loads).toHaveLength(2);
+    loads[1]?.reject(new Error("transient"));
+    await expect(explicit).rejects.toMatchObject({ permanent: false, attempts: 2, retryAfterMs: 200 });
+    expect(cache.states()[0]).toEqual(expect.not.objectContaining({ permanent: true }));
   });
 
   it("lets an explicit load override the backoff window", async () => {

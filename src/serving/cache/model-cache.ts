@@ -1,4 +1,4 @@
-import { CacheFullError, ModelLoadError, ModelTooLargeError } from "./cache-errors.js";
+import { CacheFullError, ModelLoadError, ModelTooLargeError, PermanentLoadError } from "./cache-errors.js";
 
 /**
  * A model cache for a many-model inference server: lazy single-flight loads, LRU eviction under a byte budget
@@ -61,8 +61,10 @@ export interface ModelStateInfo {
   refs: number;
   /** The remembered load failure's reason, while the model is in the failed state. */
   error?: string;
-  /** When the next request may retry a failed load. */
+  /** When the next request may retry a failed load (never, for a permanent failure). */
   retryAt?: number;
+  /** A failure the loader called permanent: only an explicit load retries it. */
+  permanent?: boolean;
 }
 
 export interface ModelCacheStats {
@@ -90,7 +92,7 @@ export interface ModelCacheStats {
 
 export type ModelCacheEvent =
   | { type: "load"; key: string; sizeBytes: number; durationMs: number }
-  | { type: "fail"; key: string; reason: string; attempts: number; retryAt: number }
+  | { type: "fail"; key: string; reason: string; attempts: number; retryAt: number; permanent: boolean }
   | { type: "evict"; key: string; sizeBytes: number; residentMs: number }
   | { type: "unload"; key: string; sizeBytes: number; residentMs: number }
   | { type: "unload-error"; key: string; reason: string }
@@ -129,6 +131,7 @@ interface Entry<M> {
   attempts: number;
   failure: ((retryAfterMs: number) => ModelLoadError) | undefined;
   failureReason: string | undefined;
+  failurePermanent: boolean;
   retryAt: number | undefined;
   flight: Promise<void> | undefined;
   abort: AbortController | undefined;
@@ -320,6 +323,7 @@ export class ModelCache<M> {
       if (entry.state === "failed") {
         if (entry.failureReason !== undefined) row.error = entry.failureReason;
         if (entry.retryAt !== undefined) row.retryAt = entry.retryAt;
+        if (entry.failurePermanent) row.permanent = true;
       }
       rows.push(row);
     }
@@ -379,6 +383,7 @@ export class ModelCache<M> {
       attempts: 0,
       failure: undefined,
       failureReason: undefined,
+      failurePermanent: false,
       retryAt: undefined,
       flight: undefined,
       abort: undefined,
@@ -442,13 +447,16 @@ export class ModelCache<M> {
     entry: Entry<M>,
     reason: string,
     make: (retryAfterMs: number) => ModelLoadError,
+    permanent = false,
   ): ModelLoadError {
     entry.attempts++;
     const { baseMs, maxMs } = this.#options.retry;
-    const delay = Math.min(maxMs, baseMs * 2 ** (entry.attempts - 1));
+    // A permanent failure has no backoff window to wait out: requests fail fast with it until loadModel.
+    const delay = permanent ? Number.POSITIVE_INFINITY : Math.min(maxMs, baseMs * 2 ** (entry.attempts - 1));
     entry.retryAt = this.#now() + delay;
     entry.failure = make;
     entry.failureReason = reason;
+    entry.failurePermanent = permanent;
     entry.waiters = 0;
     entry.abort = undefined;
     // A model that did load stays accounted (and "loading") until the caller's discard has freed it.
@@ -457,7 +465,14 @@ export class ModelCache<M> {
       entry.bytes = 0;
     }
     this.#counters.loadFailures++;
-    this.#emit({ type: "fail", key: entry.key, reason, attempts: entry.attempts, retryAt: entry.retryAt });
+    this.#emit({
+      type: "fail",
+      key: entry.key,
+      reason,
+      attempts: entry.attempts,
+      retryAt: entry.retryAt,
+      permanent,
+    });
     return make(delay);
   }
 
@@ -498,10 +513,12 @@ export class ModelCache<M> {
         throw this.#cancelled(entry);
       }
       const reason = reasonOf(cause);
+      const permanent = cause instanceof PermanentLoadError;
       throw this.#recordFailure(
         entry,
         reason,
-        (retryAfterMs) => new ModelLoadError(key, reason, retryAfterMs, entry.attempts, { cause }),
+        (retryAfterMs) => new ModelLoadError(key, reason, retryAfterMs, entry.attempts, { cause, permanent }),
+        permanent,
       );
     }
 
@@ -555,6 +572,7 @@ export class ModelCache<M> {
     entry.attempts = 0;
     entry.failure = undefined;
     entry.failureReason = undefined;
+    entry.failurePermanent = false;
     entry.retryAt = undefined;
     entry.abort = undefined;
     // Grant the joined acquires their references now, before any await lets an eviction see refs === 0.

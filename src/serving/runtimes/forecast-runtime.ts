@@ -1,4 +1,5 @@
 import {
+  checkState,
   type FittedModel,
   type FittedState,
   fitModel,
@@ -6,13 +7,14 @@ import {
   restoreModel,
 } from "../../forecasting/index.js";
 import { ProtocolError, type Tensor } from "../protocol/index.js";
-import type {
-  InferOptions,
-  LoadedModel,
-  LoadedModelMetadata,
-  LoadOptions,
-  ModelRuntime,
-  TensorMeta,
+import {
+  type InferOptions,
+  InvalidArtifactError,
+  type LoadedModel,
+  type LoadedModelMetadata,
+  type LoadOptions,
+  type ModelRuntime,
+  type TensorMeta,
 } from "./runtime.js";
 import { checkAbort, checkOutputNames, pickOutputs, quote } from "./runtime-support.js";
 
@@ -59,33 +61,50 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Parses and checks an artifact; anything wrong with it is the model's fault (500), not the client's. */
-export function parseForecastArtifact(bytes: Uint8Array): { artifact: ForecastArtifact; model: FittedModel } {
+/**
+ * Decodes an artifact and checks its fields and its fitted state without restoring the model: a JSON parse and
+ * a walk over the state, tens of microseconds, so registration runs it on the main thread for every version a
+ * fleet registers. Anything wrong is the artifact's fault (an InvalidArtifactError, 500), never the client's.
+ */
+function checkForecastArtifact(
+  bytes: Uint8Array,
+): Omit<ForecastArtifact, "format" | "state"> & { state: unknown } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error) {
-    throw modelFailure(`forecast artifact is not UTF-8 JSON: ${(error as Error).message}`, error);
+    throw new InvalidArtifactError(`forecast artifact is not UTF-8 JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
-  if (!isRecord(parsed)) throw modelFailure("forecast artifact is not a JSON object");
+  const invalid = (message: string) => new InvalidArtifactError(`forecast artifact: ${message}`);
+  if (!isRecord(parsed)) throw invalid("not a JSON object");
   if (parsed.format !== FORECAST_FORMAT) {
-    throw modelFailure(`forecast artifact format is ${quote(parsed.format)}; expected "${FORECAST_FORMAT}"`);
+    throw invalid(`format is ${quote(parsed.format)}; expected "${FORECAST_FORMAT}"`);
   }
-  const { horizon, period, quantiles } = parsed;
+  const { horizon, period, quantiles, state } = parsed;
   if (typeof horizon !== "number" || !Number.isInteger(horizon) || horizon < 1) {
-    throw modelFailure("forecast artifact: horizon must be a positive integer");
+    throw invalid("horizon must be a positive integer");
   }
   if (typeof period !== "number" || !Number.isInteger(period) || period < 1) {
-    throw modelFailure("forecast artifact: period must be a positive integer");
+    throw invalid("period must be a positive integer");
   }
   if (
     !Array.isArray(quantiles) ||
     !quantiles.every((q): q is number => typeof q === "number" && q > 0 && q < 1)
   ) {
-    throw modelFailure("forecast artifact: quantiles must be an array of levels strictly between 0 and 1");
+    throw invalid("quantiles must be an array of levels strictly between 0 and 1");
   }
-  const restored = restoreModel(parsed.state);
-  if (!restored.ok) throw modelFailure(`forecast artifact: ${restored.error.message}`);
+  const problem = checkState(state);
+  if (problem !== undefined) throw invalid(problem);
+  return { horizon, period, quantiles, state };
+}
+
+/** Parses, checks and restores an artifact; anything wrong with it is an InvalidArtifactError. */
+export function parseForecastArtifact(bytes: Uint8Array): { artifact: ForecastArtifact; model: FittedModel } {
+  const { horizon, period, quantiles, state } = checkForecastArtifact(bytes);
+  const restored = restoreModel(state);
+  if (!restored.ok) throw new InvalidArtifactError(`forecast artifact: ${restored.error.message}`);
   const model = restored.value;
   return {
     artifact: { format: FORECAST_FORMAT, state: model.toState(), horizon, period, quantiles },
@@ -275,6 +294,15 @@ export function createForecastRuntime(options: ForecastRuntimeOptions = {}): Mod
       checkAbort(loadOptions.signal);
       const { artifact: parsed, model } = parseForecastArtifact(artifact);
       return new LoadedForecast(loadOptions.key, parsed, model, Math.ceil(artifact.byteLength * sizeFactor));
+    },
+    async validateArtifact(read: () => Promise<Uint8Array>): Promise<string | undefined> {
+      try {
+        checkForecastArtifact(await read());
+        return undefined;
+      } catch (error) {
+        if (error instanceof InvalidArtifactError) return error.message;
+        throw error;
+      }
     },
     async close(): Promise<void> {},
   };

@@ -38,12 +38,15 @@ export {
 } from "./onnx-worker-pool.js";
 export {
   type InferOptions,
+  InvalidArtifactError,
+  isRuntimeName,
   type LoadedModel,
   type LoadedModelMetadata,
   type LoadOptions,
   type ModelRuntime,
   RUNTIME_NAMES,
   type RuntimeName,
+  runtimeUnavailable,
   type TensorMeta,
 } from "./runtime.js";
 export { createRuntimes, type RuntimeSet } from "./runtime-set.js";

@@ -17,6 +17,8 @@ export type WorkerRequest =
   | { kind: "load"; id: number; session: string; bytes: Uint8Array }
   | { kind: "run"; id: number; session: string; feeds: Tensor[]; fetches: string[] | undefined }
   | { kind: "unload"; id: number; session: string }
+  /** Creates a session and releases it at once: whether the bytes would load (registration's check). */
+  | { kind: "validate"; id: number; bytes: Uint8Array }
   | { kind: "shutdown"; id: number }
   /** Answered once the thread has loaded onnxruntime and reads messages: a replacement is ready. */
   | { kind: "ping"; id: number };
@@ -30,9 +32,18 @@ export type WorkerResponse =
   | { kind: "load"; id: number; ok: true; metadata: SessionMetadata }
   | { kind: "run"; id: number; ok: true; outputs: Tensor[] }
   | { kind: "unload"; id: number; ok: true }
+  | { kind: "validate"; id: number; ok: true }
   | { kind: "shutdown"; id: number; ok: true }
   | { kind: "ping"; id: number; ok: true }
-  | { kind: "error"; id: number; ok: false; status: ProtocolStatus; message: string };
+  /** `invalidArtifact`: the model's bytes are at fault (an InvalidArtifactError), so loading again cannot help. */
+  | {
+      kind: "error";
+      id: number;
+      ok: false;
+      status: ProtocolStatus;
+      message: string;
+      invalidArtifact?: true;
+    };
 
 /** The buffers a message can hand over instead of copying: whole, unshared ArrayBuffers only. */
 export function transferables(tensors: readonly Tensor[]): ArrayBuffer[] {

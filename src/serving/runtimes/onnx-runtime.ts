@@ -14,7 +14,14 @@ import {
   type OnnxWorkerPoolOptions,
   type OnnxWorkerStats,
 } from "./onnx-worker-pool.js";
-import type { InferOptions, LoadedModel, LoadedModelMetadata, LoadOptions, ModelRuntime } from "./runtime.js";
+import {
+  type InferOptions,
+  InvalidArtifactError,
+  type LoadedModel,
+  type LoadedModelMetadata,
+  type LoadOptions,
+  type ModelRuntime,
+} from "./runtime.js";
 import { checkAbort, checkOutputNames, checkUniqueInputs } from "./runtime-support.js";
 
 /** Triton's platform name for ONNX models, so Triton clients recognise it. */
@@ -110,7 +117,7 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): OnnxRuntime
     pool,
     async load(artifact: Uint8Array, loadOptions: LoadOptions): Promise<LoadedModel> {
       checkAbort(loadOptions.signal);
-      if (artifact.byteLength === 0) throw new ProtocolError(500, "ONNX artifact is empty");
+      if (artifact.byteLength === 0) throw new InvalidArtifactError("ONNX artifact is empty");
       const handle = await pool.load(loadOptions.key, artifact);
       if (loadOptions.signal?.aborted) {
         await pool.unload(handle);
@@ -125,6 +132,17 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): OnnxRuntime
       return new LoadedOnnx(pool, handle, sizeBytes, transfer, batcher, () => {
         if (batcher !== undefined) batchers.delete(batcher);
       });
+    },
+    async validateArtifact(read: () => Promise<Uint8Array>): Promise<string | undefined> {
+      const artifact = await read();
+      if (artifact.byteLength === 0) return "ONNX artifact is empty";
+      try {
+        await pool.validate(artifact);
+        return undefined;
+      } catch (error) {
+        if (error instanceof InvalidArtifactError) return error.message;
+        throw error;
+      }
     },
     recycle: (slot?: number) => pool.recycle(slot),
     stats: () => pool.stats(),

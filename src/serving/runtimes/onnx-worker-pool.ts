@@ -7,6 +7,7 @@ import {
   type WorkerRequest,
   type WorkerResponse,
 } from "./onnx-messages.js";
+import { InvalidArtifactError } from "./runtime.js";
 import { hashKey } from "./runtime-support.js";
 
 export interface OnnxWorkerPoolOptions {
@@ -183,6 +184,8 @@ export class OnnxWorkerPool {
   private readonly sessions = new Map<string, SessionEntry>();
   private nextRequest = 1;
   private nextSession = 1;
+  /** Where the next validation starts looking for the least busy thread, so idle threads take turns. */
+  private nextValidationSlot = 0;
   private closed = false;
   /** Slots whose replacement thread is starting. */
   private readonly replacing = new Set<number>();
@@ -219,6 +222,29 @@ export class OnnxWorkerPool {
     entry.metadata = response.metadata;
     this.sessions.set(entry.id, entry);
     return { id: entry.id, key, slot: entry.slot, metadata: response.metadata };
+  }
+
+  /**
+   * Creates a session from the bytes and releases it at once, on the least busy thread (nothing about the model
+   * stays behind): resolves when onnxruntime accepts the model, rejects with an InvalidArtifactError naming
+   * its reason when it does not, and with a 503 ProtocolError when no thread could do it.
+   */
+  async validate(bytes: Uint8Array): Promise<void> {
+    this.assertOpen();
+    const start = this.nextValidationSlot++ % this.size;
+    let slot = start;
+    let fewest = Number.POSITIVE_INFINITY;
+    for (let offset = 0; offset < this.size; offset++) {
+      const candidate = (start + offset) % this.size;
+      const thread = this.threads[candidate];
+      const held = (thread?.alive === true ? thread.runs : 0) + (this.waiting[candidate] ?? 0);
+      if (held < fewest) {
+        fewest = held;
+        slot = candidate;
+      }
+    }
+    const response = await this.thread(slot).send({ kind: "validate", id: this.nextRequest++, bytes });
+    if (response.kind !== "validate") throw failure(response);
   }
 
   /**
@@ -422,7 +448,11 @@ export class OnnxWorkerPool {
 }
 
 function failure(response: WorkerResponse): ProtocolError {
-  if (response.kind === "error") return new ProtocolError(response.status, response.message);
+  if (response.kind === "error") {
+    return response.invalidArtifact === true
+      ? new InvalidArtifactError(response.message)
+      : new ProtocolError(response.status, response.message);
+  }
   return new ProtocolError(500, `ONNX worker answered with an unexpected ${response.kind} message`);
 }
 

@@ -18,6 +18,7 @@ import {
   type WorkerRequest,
   type WorkerResponse,
 } from "./onnx-messages.js";
+import { InvalidArtifactError } from "./runtime.js";
 
 // Entry point of an ONNX worker thread: owns the sessions of the models hashed to it. Session creation and
 // run() are synchronous native calls, which is why they live here and never on the main thread.
@@ -59,14 +60,13 @@ function describe(metadata: readonly InferenceSession.ValueMetadata[], where: st
     // Non-tensor values (ZipMap's sequence of maps) have no protocol datatype; inputs cannot be fed, outputs
     // are left out of metadata and never fetched.
     if (!value.isTensor) {
-      if (where === "input") throw new ProtocolError(500, `input "${value.name}" is not a tensor`);
+      if (where === "input") throw new InvalidArtifactError(`input "${value.name}" is not a tensor`);
       continue;
     }
     const datatype = datatypeFromOnnxType(value.type);
     if (datatype === undefined) {
       if (where === "input") {
-        throw new ProtocolError(
-          500,
+        throw new InvalidArtifactError(
           `input "${value.name}" has type ${value.type}, which the protocol lacks`,
         );
       }
@@ -144,6 +144,15 @@ function fromOrt(name: string, tensor: OrtTensor): Tensor {
   return { name, datatype, shape: [...tensor.dims], data } as Tensor;
 }
 
+/** Session creation; bytes onnxruntime refuses are the artifact's fault, never worth loading again. */
+async function createSession(bytes: Uint8Array): Promise<InferenceSession> {
+  try {
+    return await InferenceSession.create(bytes, ONNX_SESSION_OPTIONS);
+  } catch (error) {
+    throw new InvalidArtifactError(`onnxruntime could not load the model: ${(error as Error).message}`);
+  }
+}
+
 async function sessionOf(id: string): Promise<InferenceSession> {
   const session = sessions.get(id);
   if (session === undefined) throw new ProtocolError(500, `session ${id} is not loaded in this worker`);
@@ -153,14 +162,14 @@ async function sessionOf(id: string): Promise<InferenceSession> {
 async function handle(request: WorkerRequest): Promise<WorkerResponse> {
   switch (request.kind) {
     case "load": {
-      const created = InferenceSession.create(request.bytes, ONNX_SESSION_OPTIONS);
+      const created = createSession(request.bytes);
       sessions.set(request.session, created);
       let session: InferenceSession;
       try {
         session = await created;
       } catch (error) {
         sessions.delete(request.session);
-        throw new ProtocolError(500, `onnxruntime could not load the model: ${(error as Error).message}`);
+        throw error;
       }
       try {
         return { kind: "load", id: request.id, ok: true, metadata: sessionMetadata(session) };
@@ -189,6 +198,15 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
         outputs.push(fromOrt(name, value as OrtTensor));
       }
       return { kind: "run", id: request.id, ok: true, outputs };
+    }
+    case "validate": {
+      const session = await createSession(request.bytes);
+      try {
+        sessionMetadata(session);
+      } finally {
+        await session.release();
+      }
+      return { kind: "validate", id: request.id, ok: true };
     }
     case "unload": {
       const session = sessions.get(request.session);
@@ -237,6 +255,13 @@ port.on("message", (request: WorkerRequest) => {
   handle(request).then(reply, (error: unknown) => {
     const status = error instanceof ProtocolError ? error.status : 500;
     const message = error instanceof Error ? error.message : String(error);
-    reply({ kind: "error", id: request.id, ok: false, status, message });
+    reply({
+      kind: "error",
+      id: request.id,
+      ok: false,
+      status,
+      message,
+      ...(error instanceof InvalidArtifactError && { invalidArtifact: true }),
+    });
   });
 });

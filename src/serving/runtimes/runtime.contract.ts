@@ -1,7 +1,7 @@
 // The one test suite every ModelRuntime must pass; runtimes.test.ts runs it for each runtime.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isProtocolError, type Tensor } from "../protocol/index.js";
-import type { LoadedModel, ModelRuntime, TensorMeta } from "./runtime.js";
+import { InvalidArtifactError, type LoadedModel, type ModelRuntime, type TensorMeta } from "./runtime.js";
 
 export interface RuntimeContractCase {
   runtime: ModelRuntime;
@@ -109,8 +109,20 @@ export function describeRuntimeContract(label: string, makeCase: () => Promise<R
       );
     });
 
-    it("refuses a broken artifact with 500", async () => {
-      expect(await statusOf(c.runtime.load(c.brokenArtifact, { key: `${c.key}-broken` }))).toBe(500);
+    it("refuses a broken artifact with 500, as an invalid artifact that no retry can fix", async () => {
+      const refused = c.runtime.load(c.brokenArtifact, { key: `${c.key}-broken` });
+      await expect(refused).rejects.toBeInstanceOf(InvalidArtifactError);
+      expect(await statusOf(refused)).toBe(500);
+    });
+
+    it("validates artifacts as load would, keeping nothing loaded", async () => {
+      expect(await c.runtime.validateArtifact(async () => c.artifact)).toBeUndefined();
+      const reason = await c.runtime.validateArtifact(async () => c.brokenArtifact);
+      expect(reason).toEqual(expect.any(String));
+      expect(reason?.length).toBeGreaterThan(0);
+      expect(await c.runtime.validateArtifact(async () => new Uint8Array())).toEqual(expect.any(String));
+      // The model loaded before is untouched by the checks.
+      await expect(model.infer(c.validInputs())).resolves.toHaveLength(model.metadata().outputs.length);
     });
 
     it("loads the same artifact twice independently, and infer after unload fails with 503", async () => {

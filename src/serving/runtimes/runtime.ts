@@ -1,4 +1,4 @@
-import type { Tensor, TensorMetadata } from "../protocol/index.js";
+import { ProtocolError, type Tensor, type TensorMetadata } from "../protocol/index.js";
 
 /**
  * The one interface every model runtime implements. The model cache loads artifacts through it and the
@@ -10,6 +10,15 @@ import type { Tensor, TensorMetadata } from "../protocol/index.js";
 export type RuntimeName = "onnx" | "skala.forecast";
 
 export const RUNTIME_NAMES: readonly RuntimeName[] = ["onnx", "skala.forecast"];
+
+export function isRuntimeName(name: string): name is RuntimeName {
+  return (RUNTIME_NAMES as readonly string[]).includes(name);
+}
+
+/** Why a version naming another runtime can never load here. */
+export function runtimeUnavailable(name: string): string {
+  return `runtime ${JSON.stringify(name.slice(0, 64))} is not available on this server (it has ${RUNTIME_NAMES.join(", ")})`;
+}
 
 /** A tensor as the model declares it; -1 marks a variable dimension (the protocol's convention). */
 export type TensorMeta = TensorMetadata;
@@ -55,10 +64,30 @@ export interface LoadedModel {
   unload(): Promise<void>;
 }
 
+/**
+ * The artifact itself is broken (not the runtime, not the moment): loading it again cannot succeed. The
+ * model cache stops retrying it, and registration refuses it.
+ */
+export class InvalidArtifactError extends ProtocolError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(500, message, options);
+    this.name = "InvalidArtifactError";
+  }
+}
+
 export interface ModelRuntime {
   readonly name: RuntimeName;
-  /** Parses and prepares an artifact. A broken artifact rejects with a 500 ProtocolError naming the reason. */
+  /**
+   * Parses and prepares an artifact. A broken artifact rejects with an InvalidArtifactError naming the reason;
+   * other failures (a worker gone, the runtime closed) are 503 ProtocolErrors.
+   */
   load(artifact: Uint8Array, options: LoadOptions): Promise<LoadedModel>;
+  /**
+   * Whether `load` would accept the artifact, keeping nothing loaded: undefined when it would, else the
+   * reason. Registration calls it, so it must be cheap on the main thread (ONNX sessions are created and
+   * released on a worker thread). Rejects only when the check could not run (503).
+   */
+  validateArtifact(read: () => Promise<Uint8Array>): Promise<string | undefined>;
   /** Releases what the runtime holds (worker threads); loaded models become unusable. */
   close(): Promise<void>;
 }
