@@ -17,6 +17,15 @@ describe("error catalogue", () => {
 
   it("maps only server faults to 5xx", () => {
     const serverSide = ERROR_CODES.filter((code) => HTTP_STATUS[code] >= 500).sort();
-    expect(serverSide).toEqual(["ARTIFACT_CORRUPT", "CONFIG_INVALID", "INTERNAL", "SERVICE_UNAVAILABLE"]);
+    expect(serverSide).toEqual([
+      "ADDRESS_IN_USE",
+      "ARTIFACT_CORRUPT",
+      "CONFIG_INVALID",
+      "DATABASE_BUSY",
+      "DATABASE_IN_USE",
+      "INTERNAL",
+      "SERVICE_UNAVAILABLE",
+      "STORAGE_FULL",
+    ]);
   });
 });

@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import { SkalaError } from "../core/index.js";
 import type { Database } from "./schema.js";
+import { type StorageErrorHooks, toStorageError, withStorageErrors } from "./storage-errors.js";
 
 export type DialectName = "sqlite" | "postgres";
 
@@ -48,8 +49,24 @@ function withStatementCache(connection: SQLite.Database): SQLite.Database {
   });
 }
 
-function openSqlite(path: string): Store {
+export interface StoreOptions {
+  /**
+   * Errors no caller receives: a PostgreSQL client dropped while idle in the pool, a rollback failing after the
+   * error that caused it. Default: written to stderr, so that they are never lost silently.
+   */
+  onError?: (error: unknown, context: string) => void;
+}
+
+function openSqlite(path: string, hooks: StorageErrorHooks): Store {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  try {
+    return sqliteStore(path, hooks);
+  } catch (error) {
+    throw toStorageError(error); // locked by another process, unreadable file, full disk
+  }
+}
+
+function sqliteStore(path: string, hooks: StorageErrorHooks): Store {
   const connection = new SQLite(path);
   // WAL lets readers proceed during writes; NORMAL sync in WAL mode survives process crashes (kill -9)
   // and loses at most the last transactions on power loss. Foreign keys are off by default in SQLite.
@@ -62,7 +79,7 @@ function openSqlite(path: string): Store {
   connection.pragma("cache_size = -65536");
   connection.pragma("mmap_size = 1073741824");
   const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(connection) }),
+    dialect: withStorageErrors(new SqliteDialect({ database: withStatementCache(connection) }), hooks),
   });
   return {
     db,
@@ -78,7 +95,7 @@ function openSqlite(path: string): Store {
   };
 }
 
-function openPostgres(url: string): Store {
+function openPostgres(url: string, hooks: StorageErrorHooks): Store {
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
@@ -90,9 +107,14 @@ function openPostgres(url: string): Store {
           : pg.types.getTypeParser(oid, format ?? "text")) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client losing its connection must not crash the process; the next query reports the failure.
+  // A client losing its connection (server restart, terminated backend) must not crash the process, idle in the
+  // pool or checked out between two queries: its own listener reports it once, the next query fails
+  // SERVICE_UNAVAILABLE, and the pool drops the broken client. The pool re-emits idle clients' errors: ignored.
+  pool.on("connect", (client) => {
+    client.on("error", (error) => hooks.onError?.(error, "PostgreSQL connection lost"));
+  });
   pool.on("error", () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: withStorageErrors(new PostgresDialect({ pool }), hooks) });
   return {
     db,
     dialect: "postgres",
@@ -111,10 +133,15 @@ function openPostgres(url: string): Store {
  * const store = openStore("sqlite:.skala/skala.db");
  * await migrateToLatest(store);
  */
-export function openStore(url: string): Store {
-  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return openPostgres(url);
-  if (url.startsWith("sqlite:")) return openSqlite(url.slice("sqlite:".length));
+export function openStore(url: string, options: StoreOptions = {}): Store {
+  const hooks: StorageErrorHooks = { onError: options.onError ?? reportToStderr };
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return openPostgres(url, hooks);
+  if (url.startsWith("sqlite:")) return openSqlite(url.slice("sqlite:".length), hooks);
   throw new SkalaError("CONFIG_INVALID", `unsupported database URL "${url}"`, {
     issues: [{ path: "database.url", message: "must start with postgres://, postgresql:// or sqlite:" }],
   });
+}
+
+function reportToStderr(error: unknown, context: string): void {
+  process.stderr.write(`skala store: ${context}: ${(error as Error)?.stack ?? String(error)}\n`);
 }

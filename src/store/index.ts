@@ -1,4 +1,4 @@
-export { type DialectName, openStore, type Store } from "./database.js";
+export { type DialectName, openStore, type Store, type StoreOptions } from "./database.js";
 export { literalLimit } from "./literal-limit.js";
 export { migrateToLatest, pendingMigrations } from "./migrations.js";
 export type * from "./schema.js";
