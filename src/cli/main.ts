@@ -164,7 +164,10 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
           options.train,
           { project: "default", wait: true },
           (line) => process.stdout.write(`${line}\n`),
-        );
+        ).catch(async (error: unknown) => {
+          await app.close(); // a spec that fails to train must not leave the server running behind the error
+          throw error;
+        });
         if (result.report) process.stdout.write(`${formatReport(result.report)}\n`);
         process.stdout.write(
           `Skala keeps serving at ${url}; try: npx skala models list --fleet ${result.run.fleet}\n`,
