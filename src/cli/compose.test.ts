@@ -75,9 +75,10 @@ describe("startServer", () => {
   });
 
   it("answers a taken port with ADDRESS_IN_USE and closes everything it had opened", async () => {
-    blocker = createServer();
+    const server = createServer();
+    blocker = server;
     const port = await new Promise<number>((resolve) =>
-      blocker?.listen(0, "127.0.0.1", () => resolve((blocker?.address() as { port: number }).port)),
+      server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
     );
     const taken = config({ "server.port": port, "workers.enabled": true });
     await settled();
