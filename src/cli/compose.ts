@@ -250,9 +250,13 @@ export async function startServer(
     // One line per load, failure and eviction: `bench:serve` reads load latencies from these.
     logCacheEvent = (event) => logger.debug({ cacheEvent: event }, "model cache event");
     logBackgroundError = (what, error) => logger.error({ err: error, what }, "background work failed");
-    // A crash mid-upload leaves its temporary file behind; uploads of this process have not begun yet.
-    const swept = await services.registry.artifacts.sweepIncomplete({ graceSeconds: config.gc.graceSeconds });
-    if (swept.files > 0) logger.info(swept, "removed temporary files of uploads that never finished");
+    // A crash mid-upload leaves its temporary file behind; uploads of this process have not begun yet. A sweep
+    // that fails (an unreadable directory) is logged: it must not keep the server from serving.
+    await services.registry.artifacts.sweepIncomplete({ graceSeconds: config.gc.graceSeconds }).then(
+      (swept) =>
+        swept.files > 0 && logger.info(swept, "removed temporary files of uploads that never finished"),
+      (error: unknown) => report("sweeping temporary upload files", error),
+    );
     const address = await app
       .listen({ host: config.server.host, port: config.server.port })
       .catch((error: unknown) => Promise.reject(listenError(error, config.server.host, config.server.port)));

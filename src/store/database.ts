@@ -51,8 +51,8 @@ function withStatementCache(connection: SQLite.Database): SQLite.Database {
 
 export interface StoreOptions {
   /**
-   * Errors no caller receives: a PostgreSQL client dropped while idle in the pool, a rollback failing after the
-   * error that caused it. Default: written to stderr, so that they are never lost silently.
+   * Errors no caller receives: a PostgreSQL connection lost (idle in the pool or between two queries), a
+   * rollback failing after the error that caused it. Default: written to stderr, never lost silently.
    */
   onError?: (error: unknown, context: string) => void;
 }

@@ -156,12 +156,12 @@ class ClassifyingDriver implements Driver {
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     (connection as TrackedConnection).transactionError = undefined;
-    await this.call(() => this.inner.beginTransaction(inner0(connection), settings));
+    await this.call(() => this.inner.beginTransaction(unwrap(connection), settings));
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     try {
-      await this.inner.commitTransaction(inner0(connection));
+      await this.inner.commitTransaction(unwrap(connection));
     } catch (error) {
       (connection as TrackedConnection).transactionError ??= error;
       throw toStorageError(error);
@@ -191,23 +191,23 @@ class ClassifyingDriver implements Driver {
   savepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler["compileQuery"]) {
     const { savepoint } = this.inner;
     if (!savepoint) throw new Error("the driver does not support savepoints");
-    return this.call(() => savepoint.call(this.inner, inner0(connection), name, compile));
+    return this.call(() => savepoint.call(this.inner, unwrap(connection), name, compile));
   }
 
   rollbackToSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler["compileQuery"]) {
     const { rollbackToSavepoint } = this.inner;
     if (!rollbackToSavepoint) throw new Error("the driver does not support savepoints");
-    return this.call(() => rollbackToSavepoint.call(this.inner, inner0(connection), name, compile));
+    return this.call(() => rollbackToSavepoint.call(this.inner, unwrap(connection), name, compile));
   }
 
   releaseSavepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler["compileQuery"]) {
     const { releaseSavepoint } = this.inner;
     if (!releaseSavepoint) throw new Error("the driver does not support savepoints");
-    return this.call(() => releaseSavepoint.call(this.inner, inner0(connection), name, compile));
+    return this.call(() => releaseSavepoint.call(this.inner, unwrap(connection), name, compile));
   }
 
   releaseConnection(connection: DatabaseConnection): Promise<void> {
-    return this.inner.releaseConnection(inner0(connection));
+    return this.inner.releaseConnection(unwrap(connection));
   }
 
   destroy(): Promise<void> {
@@ -215,7 +215,7 @@ class ClassifyingDriver implements Driver {
   }
 }
 
-function inner0(connection: DatabaseConnection): DatabaseConnection {
+function unwrap(connection: DatabaseConnection): DatabaseConnection {
   return (connection as TrackedConnection).inner;
 }
 
