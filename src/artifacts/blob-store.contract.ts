@@ -225,6 +225,35 @@ export function describeBlobStoreContract(name: string, factory: BlobStoreFactor
       expect(await store.verify(digest)).toBe(true);
     });
 
+    it("never sweeps an upload in progress or a stored blob", async () => {
+      const kept = await store.put(Buffer.from("stored"), { maxBytes: 100 });
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let reachedGate!: () => void;
+      const atGate = new Promise<void>((resolve) => {
+        reachedGate = resolve;
+      });
+      async function* slowUpload(): AsyncGenerator<Uint8Array> {
+        yield Buffer.from("first half, ");
+        reachedGate();
+        await gate;
+        yield Buffer.from("second half");
+      }
+      const uploading = store.put(slowUpload(), { maxBytes: 100 });
+      await atGate;
+      // Everything on disk counts as old: only the store's own knowledge of what is in flight protects it.
+      const farFuture = new Date(Date.now() + 365 * 86_400_000);
+      expect(await store.sweepIncomplete({ olderThan: farFuture })).toEqual({ files: 0, bytes: 0 });
+      release();
+      const uploaded = await uploading;
+      expect((await store.read(uploaded.digest)).toString()).toBe("first half, second half");
+      expect((await store.read(kept.digest)).toString()).toBe("stored");
+      expect(await store.sweepIncomplete({ olderThan: farFuture })).toEqual({ files: 0, bytes: 0 });
+      expect(await harness.leftovers()).toEqual([]);
+    });
+
     it("rejects malformed digests and options before touching storage", async () => {
       const bad = ["sha256:../../../etc/passwd", `sha256:${"A".repeat(64)}`, "md5:abc", ""] as Digest[];
       for (const digest of bad) {

@@ -58,13 +58,21 @@ export interface BlobEntry extends BlobInfo {
   digest: Digest;
 }
 
+/** What `sweepIncomplete` removed (or, in a dry run, would remove). */
+export interface SweepReport {
+  files: number;
+  bytes: number;
+}
+
 /**
  * Content-addressed, immutable blob storage. Adapters (file system, memory, later S3) all pass
  * `describeBlobStoreContract`. Blobs become visible only once complete and verified; reads verify again,
  * so silent corruption surfaces as ARTIFACT_CORRUPT instead of a broken model.
  *
  * Errors: ARTIFACT_NOT_FOUND (read, stream, verify, touch on an absent blob), ARTIFACT_TOO_LARGE,
- * ARTIFACT_DIGEST_MISMATCH, ARTIFACT_CORRUPT, VALIDATION_FAILED (malformed digest or options).
+ * ARTIFACT_DIGEST_MISMATCH, ARTIFACT_CORRUPT, VALIDATION_FAILED (malformed digest or options), and for the
+ * storage itself STORAGE_FULL (no space, quota) and SERVICE_UNAVAILABLE (I/O error, read-only, out of handles),
+ * with the adapter's own error as the cause.
  *
  * @example
  * const { digest, created } = await blobs.put(uploadStream, { maxBytes: 512 * 1024 * 1024 });
@@ -87,6 +95,11 @@ export interface BlobStore {
   list(): AsyncIterable<BlobEntry>;
   /** Sets modifiedAt to now, so garbage collection's grace period protects a blob that was just referenced. */
   touch(digest: Digest): Promise<void>;
+  /**
+   * Removes what uploads that never finished left behind (a crash mid-put) and that was last written before
+   * `olderThan`; uploads in progress in this process are never touched, whatever their age.
+   */
+  sweepIncomplete(options: { olderThan: Date; dryRun?: boolean }): Promise<SweepReport>;
 }
 
 /**

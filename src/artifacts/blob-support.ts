@@ -86,3 +86,30 @@ export function digestMismatch(expected: Digest, actual: Digest): SkalaError {
 export function notFound(digest: Digest, cause?: unknown): SkalaError {
   return new SkalaError("ARTIFACT_NOT_FOUND", `no blob ${digest} is stored`, { digest }, { cause });
 }
+
+const FULL = new Set(["ENOSPC", "EDQUOT"]);
+const UNAVAILABLE = new Set(["EIO", "EROFS", "EMFILE", "ENFILE"]);
+
+/**
+ * A file-system failure of the storage itself (no space, read-only, I/O error, out of file handles) as a coded
+ * SkalaError with the original as its cause; any other error unchanged. Messages never carry paths.
+ */
+export function storageFailure(error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string" || error instanceof SkalaError) return error;
+  if (FULL.has(code))
+    return new SkalaError(
+      "STORAGE_FULL",
+      "the artifact storage has no space left (disk full or quota reached); nothing was stored",
+      undefined,
+      { cause: error },
+    );
+  if (UNAVAILABLE.has(code))
+    return new SkalaError(
+      "SERVICE_UNAVAILABLE",
+      "the artifact storage failed an I/O operation (read-only, I/O error or out of file handles); retry later",
+      undefined,
+      { cause: error },
+    );
+  return error;
+}

@@ -1,7 +1,9 @@
-import { mkdir, mkdtemp, open, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, open, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { mountTinyFs } from "../core/test-support/tiny-fs.js";
 import { type BlobStore, type Digest, digestOf } from "./blob-store.js";
 import { createFsBlobStore } from "./fs-blob-store.js";
 
@@ -104,4 +106,102 @@ describe("createFsBlobStore", () => {
     expect(await collect(store.list())).toEqual([]);
     await expect(stat(blobPath(digestOf(first)))).rejects.toMatchObject({ code: "ENOENT" });
   });
+});
+
+describe("createFsBlobStore: temporary files crashed uploads left behind", () => {
+  let root: string;
+  let store: BlobStore;
+  const now = Date.now();
+  const hourAgo = new Date(now - 3_600_000);
+  const orphan = async (name: string, bytes: number, mtime: Date) => {
+    await mkdir(join(root, "tmp"), { recursive: true });
+    await writeFile(join(root, "tmp", name), Buffer.alloc(bytes, 1));
+    await utimes(join(root, "tmp", name), mtime, mtime);
+  };
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), "skala-fs-sweep-"));
+    store = createFsBlobStore(root);
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  it("sweeps .tmp files older than the cutoff and keeps fresh ones and stored blobs", async () => {
+    const { digest } = await store.put(Buffer.from("a real blob"), { maxBytes: 100 });
+    await orphan("0f1e2d3c-crashed-1.tmp", 1000, new Date(now - 2 * 3_600_000));
+    await orphan("0f1e2d3c-crashed-2.tmp", 500, new Date(now - 3 * 86_400_000));
+    await orphan("0f1e2d3c-fresh.tmp", 70, new Date(now - 60_000));
+    await orphan("not-ours.txt", 10, new Date(now - 3 * 86_400_000));
+
+    expect(await store.sweepIncomplete({ olderThan: hourAgo, dryRun: true })).toEqual({
+      files: 2,
+      bytes: 1500,
+    });
+    expect((await readdir(join(root, "tmp"))).length).toBe(4);
+
+    expect(await store.sweepIncomplete({ olderThan: hourAgo })).toEqual({ files: 2, bytes: 1500 });
+    expect((await readdir(join(root, "tmp"))).sort()).toEqual(["0f1e2d3c-fresh.tmp", "not-ours.txt"]);
+    expect(await store.verify(digest)).toBe(true);
+    expect(await store.sweepIncomplete({ olderThan: hourAgo })).toEqual({ files: 0, bytes: 0 });
+  });
+
+  it("sweeps nothing when no upload ever ran", async () => {
+    expect(await store.sweepIncomplete({ olderThan: new Date(now + 1) })).toEqual({ files: 0, bytes: 0 });
+  });
+
+  it("sweeps 10,000 orphans of a crashed bulk upload in one pass", async () => {
+    const old = new Date(now - 2 * 3_600_000);
+    for (let i = 0; i < 10_000; i++) await orphan(`${String(i).padStart(8, "0")}.tmp`, 0, old);
+    expect(await store.sweepIncomplete({ olderThan: hourAgo })).toEqual({ files: 10_000, bytes: 0 });
+    expect(await readdir(join(root, "tmp"))).toEqual([]);
+  });
+});
+
+describe("createFsBlobStore on a tiny file system", () => {
+  const tiny = mountTinyFs(1 << 20);
+  const skip = typeof tiny === "string" ? ` (skipped: ${tiny})` : "";
+  afterAll(() => {
+    if (typeof tiny !== "string") tiny.unmount();
+  });
+  const root = () => join((tiny as { dir: string }).dir, "artifacts");
+
+  it.skipIf(typeof tiny === "string")(
+    `answers a full disk with STORAGE_FULL and leaves nothing${skip}`,
+    async () => {
+      const store = createFsBlobStore(root());
+      const error = await store.put(Buffer.alloc(2 << 20, 7), { maxBytes: 4 << 20 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ name: "SkalaError", code: "STORAGE_FULL", cause: { code: "ENOSPC" } });
+      expect((error as Error).message).not.toContain(root());
+      expect(await readdir(join(root(), "tmp"))).toEqual([]);
+      expect(await store.sweepIncomplete({ olderThan: new Date(Date.now() + 60_000) })).toEqual({
+        files: 0,
+        bytes: 0,
+      });
+      // The space the failed upload took is free again: a small blob still fits.
+      const { digest } = await store.put(Buffer.alloc(100_000, 1), { maxBytes: 4 << 20 });
+      expect(await store.verify(digest)).toBe(true);
+      await store.delete(digest);
+    },
+  );
+
+  it.skipIf(typeof tiny === "string")(
+    `answers a read-only file system with SERVICE_UNAVAILABLE${skip}`,
+    async () => {
+      const { dir } = tiny as { dir: string };
+      const store = createFsBlobStore(root());
+      const { digest } = await store.put(Buffer.from("written before"), { maxBytes: 100 });
+      execFileSync("mount", ["-o", "remount,ro", dir]);
+      try {
+        await expect(store.put(Buffer.from("after"), { maxBytes: 100 })).rejects.toMatchObject({
+          code: "SERVICE_UNAVAILABLE",
+          cause: { code: "EROFS" },
+        });
+        expect((await store.read(digest)).toString()).toBe("written before");
+      } finally {
+        execFileSync("mount", ["-o", "remount,rw", dir]);
+      }
+    },
+  );
 });

@@ -22,11 +22,13 @@ import {
   digestMismatch,
   hexOf,
   notFound,
+  storageFailure,
   verifyChunks,
 } from "./blob-support.js";
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX2 = /^[0-9a-f]{2}$/;
+const TMP_NAME = /\.tmp$/;
 // Where hard links are unavailable (some network and FUSE file systems) we fall back to rename.
 const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
 
@@ -35,7 +37,9 @@ const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
  *
  * Layout: `<root>/sha256/<hex[0..2]>/<hex[2..4]>/<hex>` for blobs, `<root>/tmp/` for uploads in progress.
  * A blob appears under its final name only after its bytes are hashed, checked and fsynced, so a crash
- * leaves at worst a stale file in `tmp/`, which no read or listing ever sees.
+ * leaves at worst a stale file in `tmp/`, which no read or listing ever sees and `sweepIncomplete` removes.
+ * File-system failures of the storage itself (ENOSPC, EDQUOT, EIO, EROFS, EMFILE) leave as STORAGE_FULL or
+ * SERVICE_UNAVAILABLE.
  *
  * @example
  * const blobs = createFsBlobStore(join(config.dataDir, "blobs"));
@@ -45,6 +49,8 @@ export function createFsBlobStore(rootDir: string, options: { clock?: Clock } = 
   const blobsDir = join(rootDir, "sha256");
   const tmpDir = join(rootDir, "tmp");
   const pathOf = (hex: string) => join(blobsDir, hex.slice(0, 2), hex.slice(2, 4), hex);
+  /** Temporary files this process is writing: never swept, however long an upload takes. */
+  const inFlight = new Set<string>();
 
   async function writeTemp(
     source: AsyncIterable<Uint8Array> | Uint8Array,
@@ -53,6 +59,7 @@ export function createFsBlobStore(rootDir: string, options: { clock?: Clock } = 
     await mkdir(tmpDir, { recursive: true });
     const tmpPath = join(tmpDir, `${randomUUID()}.tmp`);
     let file: FileHandle | undefined;
+    inFlight.add(tmpPath);
     try {
       file = await open(tmpPath, "wx");
       const handle = file;
@@ -67,6 +74,7 @@ export function createFsBlobStore(rootDir: string, options: { clock?: Clock } = 
     } catch (error) {
       await file?.close().catch(() => {});
       await rm(tmpPath, { force: true });
+      inFlight.delete(tmpPath);
       throw error;
     }
   }
@@ -131,7 +139,7 @@ export function createFsBlobStore(rootDir: string, options: { clock?: Clock } = 
     return path;
   }
 
-  return {
+  const store: BlobStore = {
     async put(source, putOptions) {
       const { maxBytes, expectedDigest } = checkPutOptions(putOptions);
       const { tmpPath, digest, size } = await writeTemp(source, maxBytes);
@@ -142,6 +150,7 @@ export function createFsBlobStore(rootDir: string, options: { clock?: Clock } = 
         return { digest, size, created };
       } finally {
         await rm(tmpPath, { force: true });
+        inFlight.delete(tmpPath);
       }
     },
 
@@ -209,7 +218,63 @@ export function createFsBlobStore(rootDir: string, options: { clock?: Clock } = 
     async touch(digest) {
       if (!(await touchIfPresent(pathOf(hexOf(digest))))) throw notFound(digest);
     },
+
+    async sweepIncomplete({ olderThan, dryRun = false }) {
+      const report = { files: 0, bytes: 0 };
+      for (const name of await sortedNames(tmpDir, TMP_NAME)) {
+        const path = join(tmpDir, name);
+        if (inFlight.has(path)) continue;
+        const info = await stat(path).catch(absentAsNull);
+        if (!info?.isFile() || info.mtime.getTime() >= olderThan.getTime()) continue;
+        if (!dryRun && !(await rm(path).then(() => true, absentAsFalse))) continue;
+        report.files++;
+        report.bytes += info.size;
+      }
+      return report;
+    },
   };
+  return withStorageFailures(store);
+}
+
+/** Every method of the adapter, with storage failures (ENOSPC, EIO, …) coded; iterations included. */
+function withStorageFailures(store: BlobStore): BlobStore {
+  const guard =
+    <A extends unknown[], R>(work: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await work(...args);
+      } catch (error) {
+        throw storageFailure(error);
+      }
+    };
+  async function* guarded<T>(items: AsyncIterable<T>): AsyncGenerator<T> {
+    try {
+      yield* items;
+    } catch (error) {
+      throw storageFailure(error);
+    }
+  }
+  return {
+    put: guard(store.put),
+    read: guard(store.read),
+    stream: guard(async (digest: Digest) => guarded(await store.stream(digest))),
+    stat: guard(store.stat),
+    verify: guard(store.verify),
+    delete: guard(store.delete),
+    list: () => guarded(store.list()),
+    touch: guard(store.touch),
+    sweepIncomplete: guard(store.sweepIncomplete),
+  };
+}
+
+function absentAsNull(error: unknown): null {
+  if (errorCode(error) === "ENOENT") return null;
+  throw error;
+}
+
+function absentAsFalse(error: unknown): false {
+  if (errorCode(error) === "ENOENT") return false;
+  throw error;
 }
 
 async function* readChunks(path: string, digest: Digest): AsyncGenerator<Uint8Array> {

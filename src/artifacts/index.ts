@@ -10,6 +10,7 @@ export {
   parseDigest,
   putJson,
   readJson,
+  type SweepReport,
 } from "./blob-store.js";
 export { createFsBlobStore } from "./fs-blob-store.js";
 export { createMemoryBlobStore } from "./memory-blob-store.js";

@@ -19,7 +19,7 @@ const { version } = JSON.parse(readFileSync(new URL("../../package.json", import
   version: string;
 };
 
-process.exitCode = await main(process.argv, {
+const status = await main(process.argv, {
   env: process.env,
   stdout: process.stdout,
   stderr: process.stderr,
@@ -31,3 +31,10 @@ process.exitCode = await main(process.argv, {
     };
   },
 });
+process.exitCode = status;
+// Every command closes what it opened, so the process ends here by itself. Should a handle leak anyway, say so
+// and exit rather than hang (the timer is unref'd: it never keeps a clean process alive).
+setTimeout(() => {
+  process.stderr.write("skala: open handles kept the process alive after the command finished; exiting\n");
+  process.exit(status);
+}, 10_000).unref();

@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { createFsBlobStore } from "../artifacts/index.js";
-import { type SkalaConfig, systemClock } from "../core/index.js";
+import { type SkalaConfig, SkalaError, systemClock } from "../core/index.js";
 import { createFleets, type Fleets } from "../fleets/index.js";
 import { buildApp, type SkalaApp } from "../http/index.js";
 import { JobQueue, WorkerPool } from "../jobs/index.js";
@@ -18,7 +18,7 @@ import {
   type InferenceService,
   type ModelCacheEvent,
 } from "../serving/index.js";
-import { migrateToLatest, openStore, type Store } from "../store/index.js";
+import { lockStore, migrateToLatest, openStore, type Store } from "../store/index.js";
 
 export interface Services {
   store: Store;
@@ -34,6 +34,32 @@ export interface Services {
   close(): Promise<void>;
 }
 
+/**
+ * What start-up opened, closed in reverse order of opening: every close runs even when an earlier one fails,
+ * and each failure is reported. Closing twice closes nothing more.
+ */
+export class OpenedResources {
+  private readonly opened: Array<{ name: string; close: () => unknown }> = [];
+
+  constructor(private readonly report: (what: string, error: unknown) => void) {}
+
+  add(name: string, close: () => unknown): void {
+    this.opened.push({ name, close });
+  }
+
+  async closeAll(): Promise<void> {
+    for (const { name, close } of this.opened.splice(0).reverse()) {
+      const [outcome] = await Promise.allSettled([Promise.resolve().then(close)]);
+      if (outcome?.status === "rejected") this.report(`closing the ${name}`, outcome.reason);
+    }
+  }
+}
+
+/** Where background errors go before the server's logger exists, or when the caller gives no handler. */
+function reportToStderr(what: string, error: unknown): void {
+  process.stderr.write(`skala: ${what}: ${(error as Error)?.stack ?? String(error)}\n`);
+}
+
 /** The composition root: the only place that picks adapters (SQLite or PostgreSQL, file-system blobs). */
 export async function openServices(
   config: SkalaConfig,
@@ -42,11 +68,17 @@ export async function openServices(
     workers?: boolean;
     observer?: RegistryObserver;
     onCacheEvent?: (event: ModelCacheEvent) => void;
+    /** Failures no caller receives (the job queue, the prediction log, idle database clients); default stderr. */
     onBackgroundError?: (what: string, error: unknown) => void;
   } = {},
 ): Promise<Services> {
-  const store = openStore(config.resolved.databaseUrl);
+  const report = options.onBackgroundError ?? reportToStderr;
+  const opened = new OpenedResources(report);
   try {
+    const store = openStore(config.resolved.databaseUrl, {
+      onError: (error, context) => report(`database (${context})`, error),
+    });
+    opened.add("database", () => store.close());
     if (options.migrate !== false) await migrateToLatest(store);
     const blobs = createFsBlobStore(config.resolved.artifactsDir);
     const registry = createRegistry({
@@ -65,7 +97,30 @@ export async function openServices(
     if (options.migrate !== false) await registry.projects.ensure(DEFAULT_PROJECT, "Created at first start.");
     const jobs = new JobQueue({ store, clock: systemClock });
     const trainingThreads = config.workers.trainingThreads || Math.max(1, availableParallelism());
-    const fleets = createFleets({ store, registry, jobs, clock: systemClock, trainingThreads });
+    const fleets = createFleets({
+      store,
+      registry,
+      jobs,
+      clock: systemClock,
+      trainingThreads,
+      onTrainingError: (error) => report("training thread", error),
+    });
+    opened.add("training threads", () => fleets.close());
+    // Closed after the runtimes (in reverse): nothing records any more, and what is buffered is written
+    // before the store goes.
+    const predictionLog = new PredictionLogger({
+      sink: createStorePredictionSink(store.db),
+      sampleRate: config.inference.predictionSampleRate,
+      onError: (error, context) => report(`prediction log (${context})`, error),
+    });
+    opened.add("prediction log", () => predictionLog.close());
+    // Predictions past the retention go at start and hourly; stopped before the store closes.
+    const stopPruning = schedulePredictionPruning({
+      db: store.db,
+      retentionDays: config.inference.predictionRetentionDays,
+      onError: (error) => report("prediction log retention", error),
+    });
+    opened.add("prediction retention timer", stopPruning);
     const runtimes = createRuntimes({
       onnx: {
         ...(config.inference.onnxWorkers > 0 && { workers: config.inference.onnxWorkers }),
@@ -76,17 +131,7 @@ export async function openServices(
         },
       },
     });
-    const predictionLog = new PredictionLogger({
-      sink: createStorePredictionSink(store.db),
-      sampleRate: config.inference.predictionSampleRate,
-      onError: (error, context) => options.onBackgroundError?.(`prediction log (${context.stage})`, error),
-    });
-    // Predictions past the retention go at start and hourly; stopped before the store closes.
-    const stopPruning = schedulePredictionPruning({
-      db: store.db,
-      retentionDays: config.inference.predictionRetentionDays,
-      onError: (error) => options.onBackgroundError?.("prediction log retention", error),
-    });
+    opened.add("model runtimes", () => runtimes.close());
     const inference = createInferenceService({
       predictionLog,
       registry,
@@ -99,21 +144,25 @@ export async function openServices(
       maxInflight: config.inference.maxInflight,
       recycleEveryLoads: config.inference.recycleEveryLoads,
       ...(options.onCacheEvent && { onCacheEvent: options.onCacheEvent }),
-      ...(options.onBackgroundError && { onBackgroundError: options.onBackgroundError }),
+      onBackgroundError: report,
     });
+    opened.add("inference service", () => inference.close());
     const scoring = new ScoringService({ store, registry, jobs, inference });
     let workers: WorkerPool | undefined;
     if (options.workers ?? false) {
       // One more job than training threads, so one chunk registers while the others train.
-      workers = new WorkerPool({
+      const pool = new WorkerPool({
         queue: jobs,
         concurrency: trainingThreads + 1,
         pollMs: 250,
         leaseMs: 10_000,
+        onError: (error) => report("job worker", error),
       });
-      fleets.attach(workers);
-      scoring.attach(workers);
-      workers.start();
+      workers = pool;
+      fleets.attach(pool);
+      scoring.attach(pool);
+      pool.start();
+      opened.add("job workers", () => pool.stop({ timeoutMs: 10_000 }));
     }
     return {
       store,
@@ -123,23 +172,44 @@ export async function openServices(
       inference,
       scoring,
       workers,
-      async close() {
-        await workers?.stop({ timeoutMs: 10_000 });
-        await inference.close();
-        await runtimes.close();
-        // After the runtimes: nothing records any more, and what is buffered is written before the store goes.
-        await predictionLog.close();
-        await stopPruning();
-        await fleets.close();
-        await store.close();
-      },
+      close: () => opened.closeAll(),
     };
   } catch (error) {
-    await store.close();
+    await opened.closeAll();
     throw error;
   }
 }
 
+/** A taken or forbidden address as a catalogue error that says what to do, instead of a stack trace. */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === "EADDRINUSE")
+    return new SkalaError(
+      "ADDRESS_IN_USE",
+      `port ${port} on ${host} is in use by another process; stop it, or start Skala on another port with --port`,
+      { host, port },
+      { cause: error },
+    );
+  if (code === "EACCES" || code === "EADDRNOTAVAIL") {
+    const message =
+      code === "EACCES"
+        ? `this user may not listen on port ${port}; choose a port above 1023 with --port`
+        : `${host} is not an address of this machine; choose another with --host`;
+    return new SkalaError(
+      "CONFIG_INVALID",
+      message,
+      { issues: [{ path: code === "EACCES" ? "server.port" : "server.host", message }] },
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+/**
+ * Starts `skala up`: takes the SQLite database's lock (DATABASE_IN_USE when another server holds it), opens the
+ * services, sweeps crash-orphaned upload files, and listens (ADDRESS_IN_USE when the port is taken). A failure at
+ * any step closes what the earlier ones opened; closing the app closes everything.
+ */
 export async function startServer(
   config: SkalaConfig,
   /** Where log lines go (default: stdout, as JSON lines); `skala up` passes a pretty printer on a terminal. */
@@ -150,41 +220,63 @@ export async function startServer(
   let logCacheEvent: ((event: ModelCacheEvent) => void) | undefined;
   // The registry exists before the inference service; its deployment changes are passed on once both do.
   let deploymentChanged: RegistryObserver["deploymentChanged"];
-  let logBackgroundError: ((what: string, error: unknown) => void) | undefined;
-  const services = await openServices(config, {
-    workers: config.workers.enabled,
-    observer: {
-      registrationTransactionStarted: (versions) => log?.(versions),
-      deploymentChanged: (change) => deploymentChanged?.(change),
-    },
-    onCacheEvent: (event) => logCacheEvent?.(event),
-    onBackgroundError: (what, error) => logBackgroundError?.(what, error),
-  });
-  const app = await buildApp({
-    store: services.store,
-    registry: services.registry,
-    fleets: services.fleets.service,
-    inference: services.inference,
-    scoring: services.scoring,
-    bodyLimitBytes: config.server.bodyLimitBytes,
-    metricsModels: config.inference.metricsModels.split(",").filter((name) => name !== ""),
-    metricsTopModels: config.inference.metricsTopModels,
-    logger:
-      config.log.level === "silent"
-        ? false
-        : { level: config.log.level, ...(logDestination && { stream: logDestination }) },
-  });
-  log = (versions) => app.log.debug({ versions }, "registration transaction started");
-  deploymentChanged = (change) => services.inference.deploymentChanged(change);
-  // One line per load, failure and eviction: `bench:serve` reads load latencies from these.
-  logCacheEvent = (event) => app.log.debug({ cacheEvent: event }, "model cache event");
-  logBackgroundError = (what, error) =>
-    app.log.warn({ err: error, what }, "inference background work failed");
-  app.addHook("onClose", async () => services.close());
-  const address = await app.listen({ host: config.server.host, port: config.server.port });
-  // Pinned production deployments load while the server already answers; requests meanwhile load lazily.
-  void services.inference.warmUp().then(({ pinned, failed }) => {
-    if (pinned + failed > 0) app.log.info({ pinned, failed }, "pinned deployments warmed up");
-  });
-  return { app, url: address, services };
+  let logBackgroundError: (what: string, error: unknown) => void = reportToStderr;
+  const report = (what: string, error: unknown) => logBackgroundError(what, error);
+  const lock = lockStore(config.resolved.databaseUrl);
+  const opened = new OpenedResources(report);
+  opened.add("database lock", () => lock?.release());
+  let app: SkalaApp | undefined;
+  try {
+    const services = await openServices(config, {
+      workers: config.workers.enabled,
+      observer: {
+        registrationTransactionStarted: (versions) => log?.(versions),
+        deploymentChanged: (change) => deploymentChanged?.(change),
+      },
+      onCacheEvent: (event) => logCacheEvent?.(event),
+      onBackgroundError: report,
+    });
+    opened.add("services", () => services.close());
+    app = await buildApp({
+      store: services.store,
+      registry: services.registry,
+      fleets: services.fleets.service,
+      inference: services.inference,
+      scoring: services.scoring,
+      bodyLimitBytes: config.server.bodyLimitBytes,
+      metricsTopModels: config.inference.metricsTopModels,
+      metricsModels: config.inference.metricsModels.split(",").filter((name) => name !== ""),
+      logger:
+        config.log.level === "silent"
+          ? false
+          : { level: config.log.level, ...(logDestination && { stream: logDestination }) },
+    });
+    // Closing the app (SIGTERM, tests, a failure below) closes everything else, in reverse order of opening.
+    app.addHook("onClose", () => opened.closeAll());
+    const { log: logger } = app;
+    log = (versions) => logger.debug({ versions }, "registration transaction started");
+    deploymentChanged = (change) => services.inference.deploymentChanged(change);
+    // One line per load, failure and eviction: `bench:serve` reads load latencies from these.
+    logCacheEvent = (event) => logger.debug({ cacheEvent: event }, "model cache event");
+    logBackgroundError = (what, error) => logger.error({ err: error, what }, "background work failed");
+    // A crash mid-upload leaves its temporary file behind; uploads of this process have not begun yet. A sweep
+    // that fails (an unreadable directory) is logged: it must not keep the server from serving.
+    await services.registry.artifacts.sweepIncomplete({ graceSeconds: config.gc.graceSeconds }).then(
+      (swept) =>
+        swept.files > 0 && logger.info(swept, "removed temporary files of uploads that never finished"),
+      (error: unknown) => report("sweeping temporary upload files", error),
+    );
+    const address = await app
+      .listen({ host: config.server.host, port: config.server.port })
+      .catch((error: unknown) => Promise.reject(listenError(error, config.server.host, config.server.port)));
+    // Pinned production deployments load while the server already answers; requests meanwhile load lazily.
+    void services.inference.warmUp().then(({ pinned, failed }) => {
+      if (pinned + failed > 0) logger.info({ pinned, failed }, "pinned deployments warmed up");
+    });
+    return { app, url: address, services };
+  } catch (error) {
+    await app?.close().catch((closeError: unknown) => report("closing the HTTP server", closeError));
+    await opened.closeAll(); // what the app's hook did not close (all of it, when there is no app)
+    throw error;
+  }
 }

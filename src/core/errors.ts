@@ -37,7 +37,16 @@ export const ERROR_CATALOGUE = {
   CURSOR_INVALID: "The pagination cursor is malformed or belongs to another query.",
   BULK_TOO_LARGE: "The bulk request holds more items than the configured maximum.",
   CONFLICT: "The request conflicts with the current state (for example, a duplicate in a bulk request).",
-  SERVICE_UNAVAILABLE: "A dependency (database, storage) is not available right now.",
+  SERVICE_UNAVAILABLE:
+    "A dependency (the database, the artifact storage) is not available right now: connection lost, I/O error, read-only file system.",
+  STORAGE_FULL:
+    "The database or the artifact storage has no space left (disk full, quota, size limit); nothing of the request was stored.",
+  DATABASE_BUSY:
+    "The database is locked by another process or the transaction conflicted with a concurrent one; retry after Retry-After.",
+  DATABASE_IN_USE:
+    "Another Skala server holds this SQLite database (its lock file names the pid); `skala up` refuses to start a second one.",
+  ADDRESS_IN_USE:
+    "The server's host and port are taken by another process; `skala up` exits instead of waiting.",
   INTERNAL: "An unexpected error; the server log holds the details.",
   // Raised by the `skala` command itself, about local files and the server it talks to; never sent by a server.
   FILE_NOT_FOUND:

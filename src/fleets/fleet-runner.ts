@@ -81,7 +81,8 @@ export class FleetRunner {
         if (!values) throw new SkalaError("INTERNAL", `series ${seriesId} is missing from the dataset`);
         return { seriesId, values };
       });
-      const outcomes = await this.training.train({ plan, segments });
+      // A cancelled job (or a stopping pool) aborts the training mid-chunk: its thread is terminated.
+      const outcomes = await this.training.train({ plan, segments }, context.signal);
       if (context.signal.aborted) return { trained: 0, skipped: pending.length };
       await this.record(run, settings, plan, payload.chunk, outcomes);
     }

@@ -36,8 +36,13 @@ export function createFleets(options: {
   jobs: JobQueue;
   clock: Clock;
   trainingThreads?: number;
+  /** Training thread failures no task receives; default: written to stderr. */
+  onTrainingError?: (error: unknown) => void;
 }): Fleets {
-  const training = new TrainingPool(options.trainingThreads);
+  const training = new TrainingPool({
+    ...(options.trainingThreads !== undefined && { threads: options.trainingThreads }),
+    ...(options.onTrainingError && { onError: options.onTrainingError }),
+  });
   const runner = new FleetRunner(options.store.db, options.registry, options.jobs, training, options.clock);
   const service = new FleetService(options.store, options.registry, options.jobs, runner, options.clock);
   return {

@@ -1,5 +1,8 @@
+import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import { pathToFileURL } from "node:url";
+import type { Worker } from "node:worker_threads";
+import { Piscina } from "piscina";
 import type { SegmentPlan } from "./segment-plan.js";
 import type { SegmentOutcome } from "./segment-trainer.js";
 
@@ -9,97 +12,86 @@ export interface TrainingTask {
   segments: Array<{ seriesId: string; values: Float64Array }>;
 }
 
-interface Pending {
-  task: TrainingTask;
-  resolve: (outcomes: SegmentOutcome[]) => void;
-  reject: (error: Error) => void;
+export interface TrainingPoolOptions {
+  /** Threads; one per core by default. */
+  threads?: number;
+  /** Thread failures no task receives (a thread that crashed while idle). Default: written to stderr. */
+  onError?: (error: unknown) => void;
+}
+
+/** Rejects a task the pool gave up on because it closed: the job queue retries it elsewhere or later. */
+export class TrainingPoolClosedError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super("the training pool closed before the task finished", options);
+    this.name = "TrainingPoolClosedError";
+  }
 }
 
 /**
  * Fitting is CPU-bound and synchronous; on the event loop it would stall the API. Segments are trained on a
- * fixed set of worker threads (one per core by default), fed from a queue; a thread that dies is replaced and
- * its task fails, so the job queue retries it.
+ * fixed set of worker threads (piscina; one per core by default), fed from a queue. A thread that dies is
+ * replaced once and its task fails, so the job queue retries it; an aborted task terminates the thread running
+ * it (synchronous fitting cannot be interrupted otherwise), so a cancelled fleet stops mid-chunk.
+ *
+ * @example
+ * const pool = new TrainingPool({ threads: 4 });
+ * const outcomes = await pool.train({ plan, segments }, job.signal);
+ * await pool.close(); // every queued or running task rejects with TrainingPoolClosedError
  */
 export class TrainingPool {
-  private readonly idle: Worker[] = [];
-  private readonly busy = new Map<Worker, Pending>();
-  private readonly queue: Pending[] = [];
+  readonly size: number;
+  private readonly onError: (error: unknown) => void;
+  private pool: Piscina<TrainingTask, SegmentOutcome[]> | undefined;
   private closed = false;
 
-  private started = false;
-
-  /** Threads start on the first task, so processes that never train (API only) hold none. */
-  constructor(private readonly size = Math.max(1, availableParallelism())) {}
-
-  get threads(): number {
-    return this.size;
+  constructor(options: TrainingPoolOptions = {}) {
+    this.size = options.threads ?? Math.max(1, availableParallelism());
+    if (!Number.isSafeInteger(this.size) || this.size < 1)
+      throw new RangeError(`threads must be an integer ≥ 1, got ${this.size}`);
+    this.onError =
+      options.onError ??
+      ((error) => process.stderr.write(`skala training threads: ${(error as Error)?.stack ?? error}\n`));
   }
 
-  train(task: TrainingTask): Promise<SegmentOutcome[]> {
-    if (this.closed) return Promise.reject(new Error("training pool is closed"));
-    if (!this.started) {
-      this.started = true;
-      for (let i = 0; i < this.size; i++) this.idle.push(this.spawn());
+  /** The threads alive now, for diagnostics and tests: none before the first task, never more than `size`. */
+  liveThreads(): readonly Worker[] {
+    return this.pool?.threads ?? [];
+  }
+
+  /** Trains a task on a thread; `signal` aborts it (terminating the thread) with an AbortError. */
+  async train(task: TrainingTask, signal?: AbortSignal): Promise<SegmentOutcome[]> {
+    if (this.closed) throw new TrainingPoolClosedError();
+    this.pool ??= this.start();
+    try {
+      return await this.pool.run(task, { ...(signal && { signal }) });
+    } catch (error) {
+      if (this.closed && (error as Error)?.name !== "AbortError")
+        throw new TrainingPoolClosedError({ cause: error });
+      throw error;
     }
-    return new Promise((resolve, reject) => {
-      this.queue.push({ task, resolve, reject });
-      this.dispatch();
-    });
   }
 
+  /** Terminates every thread; queued and running tasks reject with TrainingPoolClosedError. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const pending of this.queue.splice(0)) pending.reject(new Error("training pool closed"));
-    await Promise.all([...this.idle, ...this.busy.keys()].map((worker) => worker.terminate()));
-    this.idle.length = 0;
+    await this.pool?.destroy();
   }
 
-  private spawn(): Worker {
-    // Compiled, the thread runs training-thread.js. From source (tsx, Vitest) it runs the TypeScript file,
-    // so the thread first registers tsx's loader: execArgv loaders do not reach worker threads on Node 20.
+  /** Threads start on the first task, so processes that never train (API only) hold none. */
+  private start(): Piscina<TrainingTask, SegmentOutcome[]> {
+    // Compiled, the threads run training-thread.js. From source (tsx, Vitest) they run the TypeScript file
+    // through tsx's loader, which a worker thread gets only from its own execArgv.
     const fromSource = import.meta.url.endsWith(".ts");
-    const worker = fromSource
-      ? new Worker(
-          `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL("./training-thread.ts", import.meta.url).href)}); });`,
-          { eval: true },
-        )
-      : new Worker(new URL("./training-thread.js", import.meta.url));
-    worker.unref();
-    worker.on("message", (outcomes: SegmentOutcome[]) => {
-      const pending = this.busy.get(worker);
-      this.busy.delete(worker);
-      this.idle.push(worker);
-      pending?.resolve(outcomes);
-      this.dispatch();
+    const pool = new Piscina<TrainingTask, SegmentOutcome[]>({
+      filename: new URL(fromSource ? "./training-thread.ts" : "./training-thread.js", import.meta.url).href,
+      ...(fromSource && {
+        execArgv: ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href],
+      }),
+      minThreads: this.size,
+      maxThreads: this.size,
     });
-    worker.on("error", (error) => this.replace(worker, error));
-    worker.on("exit", (code) => {
-      if (!this.closed && code !== 0)
-        this.replace(worker, new Error(`training thread exited with code ${code}`));
-    });
-    return worker;
-  }
-
-  private replace(worker: Worker, error: Error): void {
-    const pending = this.busy.get(worker);
-    this.busy.delete(worker);
-    const at = this.idle.indexOf(worker);
-    if (at >= 0) this.idle.splice(at, 1);
-    pending?.reject(error);
-    if (!this.closed) {
-      this.idle.push(this.spawn());
-      this.dispatch();
-    }
-  }
-
-  private dispatch(): void {
-    while (this.idle.length > 0 && this.queue.length > 0) {
-      const worker = this.idle.pop() as Worker;
-      const pending = this.queue.shift() as Pending;
-      this.busy.set(worker, pending);
-      worker.ref();
-      worker.postMessage(pending.task);
-    }
-    for (const worker of this.idle) worker.unref();
+    // Piscina emits 'error' for a thread that failed with no task to reject; unhandled, it would crash us.
+    pool.on("error", (error: unknown) => this.onError(error));
+    return pool;
   }
 }

@@ -1,9 +1,8 @@
-import { parentPort } from "node:worker_threads";
+import type { SegmentOutcome } from "./segment-trainer.js";
 import { trainSegment } from "./segment-trainer.js";
 import type { TrainingTask } from "./training-pool.js";
 
-// Entry point of a training thread: trains each segment of a task and posts the outcomes back in order.
-parentPort?.on("message", (task: TrainingTask) => {
-  const outcomes = task.segments.map((segment) => trainSegment(segment.seriesId, segment.values, task.plan));
-  parentPort?.postMessage(outcomes);
-});
+/** Entry point of a training thread (run by piscina): trains each segment of a task, outcomes in order. */
+export default function trainTask(task: TrainingTask): SegmentOutcome[] {
+  return task.segments.map((segment) => trainSegment(segment.seriesId, segment.values, task.plan));
+}

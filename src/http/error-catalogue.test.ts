@@ -19,12 +19,16 @@ describe("error catalogue", () => {
     const serverSide = ERROR_CODES.filter((code) => HTTP_STATUS[code] >= 500).sort();
     // SERVER_UNREACHABLE is the CLI's own: the server it wanted is down, which a server would answer with 503.
     expect(serverSide).toEqual([
+      "ADDRESS_IN_USE",
       "ARTIFACT_CORRUPT",
       "CONFIG_INVALID",
+      "DATABASE_BUSY",
+      "DATABASE_IN_USE",
       "INTERNAL",
       "MODEL_LOAD_FAILED",
       "SERVER_UNREACHABLE",
       "SERVICE_UNAVAILABLE",
+      "STORAGE_FULL",
     ]);
   });
 });

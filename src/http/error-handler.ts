@@ -33,6 +33,10 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   BULK_TOO_LARGE: 413,
   CONFLICT: 409,
   SERVICE_UNAVAILABLE: 503,
+  STORAGE_FULL: 507,
+  DATABASE_BUSY: 503,
+  DATABASE_IN_USE: 500,
+  ADDRESS_IN_USE: 500,
   INTERNAL: 500,
   // The `skala` command's own codes never reach HTTP; each maps to what it would mean there.
   FILE_NOT_FOUND: 404,

@@ -162,6 +162,31 @@ describe.each(testDialects())("WorkerPool on %s", (dialect) => {
     expect(await queue.get(job!.id)).toMatchObject({ status: "queued", attempts: 0, lastError: null });
   });
 
+  it("reports queue errors to onError, and to stderr by default, and keeps polling", async () => {
+    const broken = await freshStore(dialect);
+    const brokenQueue = new JobQueue({ store: broken.store, clock });
+    await broken.dispose(); // every claim fails from now on
+    const errors: unknown[] = [];
+    const pool = newPool({ queue: brokenQueue, pollMs: 5, onError: (error) => errors.push(error) });
+    pool.register("anything", async () => null).start();
+    await vi.waitFor(() => expect(errors.length).toBeGreaterThanOrEqual(2), WAIT);
+    expect(errors[0]).toBeInstanceOf(Error);
+
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      const silent = newPool({ queue: brokenQueue, pollMs: 5 });
+      silent.register("anything", async () => null).start();
+      await vi.waitFor(() => expect(written.join("")).toMatch(/^skala worker pool: .*Error/m), WAIT);
+      await silent.stop({ timeoutMs: 100 });
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it("finds work by polling when nobody calls notify()", async () => {
     const { kind } = kindAndGroup();
     const pool = newPool({ pollMs: 10 }).register(kind, async () => "polled");

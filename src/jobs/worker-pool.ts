@@ -45,7 +45,10 @@ export interface WorkerPoolOptions {
   heartbeatMs?: number;
   /** Poll period in ms when idle; `notify()` wakes the pool sooner. Default 1,000. */
   pollMs?: number;
-  /** Queue errors (database unavailable); the pool keeps polling. Default: ignore. */
+  /**
+   * Errors no job receives (the queue failing to claim, heartbeat or settle: database unavailable); the pool
+   * keeps polling. Default: one line on stderr, so that they never disappear; the server logs them instead.
+   */
   onError?: (error: unknown) => void;
 }
 
@@ -69,6 +72,10 @@ interface Running {
   /** stop({ abort: true }) aborted it. */
   stopRequested: boolean;
   settled: Promise<void>;
+}
+
+function reportToStderr(error: unknown): void {
+  process.stderr.write(`skala worker pool: ${(error as Error)?.stack ?? String(error)}\n`);
 }
 
 function defaultOwner(): string {
@@ -112,7 +119,7 @@ export class WorkerPool {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.heartbeatMs = options.heartbeatMs ?? Math.max(1, Math.floor(this.leaseMs / 3));
     this.pollMs = options.pollMs ?? 1_000;
-    this.onError = options.onError ?? (() => {});
+    this.onError = options.onError ?? reportToStderr;
     if (!Number.isSafeInteger(this.concurrency) || this.concurrency < 1) {
       throw new RangeError(`concurrency must be an integer ≥ 1, got ${this.concurrency}`);
     }

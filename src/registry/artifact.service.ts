@@ -1,4 +1,4 @@
-import type { BlobStore, Digest } from "../artifacts/index.js";
+import type { BlobStore, Digest, SweepReport } from "../artifacts/index.js";
 import { type Clock, SkalaError } from "../core/index.js";
 import type { Executor } from "../store/index.js";
 
@@ -9,6 +9,9 @@ export interface GcReport {
   kept: number;
   deleted: number;
   freedBytes: number;
+  /** Temporary files of uploads that never finished (a crash mid-upload), older than the grace period. */
+  tmpFilesSwept: number;
+  tmpBytesSwept: number;
   dryRun: boolean;
 }
 
@@ -112,7 +115,18 @@ export class ArtifactService {
   }
 
   /**
-   * Removes blobs nothing references. For each candidate older than the grace period, the `blobs` row is
+   * Removes what uploads that never finished (a crash mid-upload) left in the blob store, once older than the
+   * grace period; an upload still running in this process is never touched.
+   */
+  sweepIncomplete(options: { graceSeconds: number; dryRun?: boolean }): Promise<SweepReport> {
+    return this.blobs.sweepIncomplete({
+      olderThan: new Date(this.clock.now().getTime() - options.graceSeconds * 1000),
+      dryRun: !!options.dryRun,
+    });
+  }
+
+  /**
+   * Removes blobs nothing references, and the temporary files of crashed uploads (`sweepIncomplete`). For each candidate older than the grace period, the `blobs` row is
    * deleted first, in a statement that re-checks for references; a registration racing with it either
    * commits first (the row stays) or fails its foreign key. Only then is the file removed.
    */
@@ -123,8 +137,13 @@ export class ArtifactService {
       kept: 0,
       deleted: 0,
       freedBytes: 0,
+      tmpFilesSwept: 0,
+      tmpBytesSwept: 0,
       dryRun: !!options.dryRun,
     };
+    const swept = await this.sweepIncomplete(options);
+    report.tmpFilesSwept = swept.files;
+    report.tmpBytesSwept = swept.bytes;
     const cutoff = this.clock.now().getTime() - options.graceSeconds * 1000;
     for await (const blob of this.blobs.list()) {
       report.scanned++;

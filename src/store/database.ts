@@ -6,6 +6,7 @@ import pg from "pg";
 import { SkalaError } from "../core/index.js";
 import type { Database } from "./schema.js";
 import { type DialectName, postgresDialect, type SqlDialect, sqliteDialect } from "./sql-dialect.js";
+import { type StorageErrorHooks, toStorageError, withStorageErrors } from "./storage-errors.js";
 
 export type { DialectName };
 
@@ -59,6 +60,14 @@ function withStatementCache(connection: SQLite.Database): SQLite.Database {
   });
 }
 
+export interface StoreOptions {
+  /**
+   * Errors no caller receives: a PostgreSQL connection lost (idle in the pool or between two queries), a
+   * rollback failing after the error that caused it. Default: written to stderr, never lost silently.
+   */
+  onError?: (error: unknown, context: string) => void;
+}
+
 /** Pragmas of every connection: reads wait for a busy lock rather than fail, and have cache and mmap. */
 function tuneSqlite(connection: SQLite.Database): void {
   connection.pragma("busy_timeout = 5000");
@@ -68,14 +77,24 @@ function tuneSqlite(connection: SQLite.Database): void {
   connection.pragma("mmap_size = 1073741824");
 }
 
-function sqliteKysely(connection: SQLite.Database): Kysely<Database> {
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
+function sqliteKysely(connection: SQLite.Database, hooks: StorageErrorHooks): Kysely<Database> {
+  return new Kysely<Database>({
+    dialect: withStorageErrors(new SqliteDialect({ database: withStatementCache(connection) }), hooks),
+  });
 }
 
-function openSqlite(path: string): Store {
+function openSqlite(path: string, hooks: StorageErrorHooks): Store {
   // "" is a temporary database, private to its connection like ":memory:".
   const inMemory = path === ":memory:" || path === "";
   if (!inMemory) mkdirSync(dirname(path), { recursive: true });
+  try {
+    return sqliteStore(path, inMemory, hooks);
+  } catch (error) {
+    throw toStorageError(error); // locked by another process, unreadable file, full disk
+  }
+}
+
+function sqliteStore(path: string, inMemory: boolean, hooks: StorageErrorHooks): Store {
   const connection = new SQLite(path);
   // WAL lets readers proceed during writes; NORMAL sync in WAL mode survives process crashes (kill -9)
   // and loses at most the last transactions on power loss. Foreign keys are off by default in SQLite.
@@ -83,11 +102,11 @@ function openSqlite(path: string): Store {
   connection.pragma("synchronous = NORMAL");
   connection.pragma("foreign_keys = ON");
   tuneSqlite(connection);
-  const db = sqliteKysely(connection);
+  const db = sqliteKysely(connection, hooks);
   // Opened after the writer has put the file in WAL mode, which a read-only connection cannot do itself.
   const reader = inMemory ? undefined : new SQLite(path, { readonly: true });
   if (reader) tuneSqlite(reader);
-  const readDb = reader ? sqliteKysely(reader) : db;
+  const readDb = reader ? sqliteKysely(reader, hooks) : db;
   return {
     db,
     readDb,
@@ -108,7 +127,7 @@ function openSqlite(path: string): Store {
   };
 }
 
-function openPostgres(url: string): Store {
+function openPostgres(url: string, hooks: StorageErrorHooks): Store {
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
@@ -120,9 +139,14 @@ function openPostgres(url: string): Store {
           : pg.types.getTypeParser(oid, format ?? "text")) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client losing its connection must not crash the process; the next query reports the failure.
+  // A client losing its connection (server restart, terminated backend) must not crash the process, idle in the
+  // pool or checked out between two queries: its own listener reports it once, the next query fails
+  // SERVICE_UNAVAILABLE, and the pool drops the broken client. The pool re-emits idle clients' errors: ignored.
+  pool.on("connect", (client) => {
+    client.on("error", (error) => hooks.onError?.(error, "PostgreSQL connection lost"));
+  });
   pool.on("error", () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: withStorageErrors(new PostgresDialect({ pool }), hooks) });
   return {
     db,
     readDb: db,
@@ -143,10 +167,15 @@ function openPostgres(url: string): Store {
  * const store = openStore("sqlite:.skala/skala.db");
  * await migrateToLatest(store);
  */
-export function openStore(url: string): Store {
-  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return openPostgres(url);
-  if (url.startsWith("sqlite:")) return openSqlite(url.slice("sqlite:".length));
+export function openStore(url: string, options: StoreOptions = {}): Store {
+  const hooks: StorageErrorHooks = { onError: options.onError ?? reportToStderr };
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return openPostgres(url, hooks);
+  if (url.startsWith("sqlite:")) return openSqlite(url.slice("sqlite:".length), hooks);
   throw new SkalaError("CONFIG_INVALID", `unsupported database URL "${url}"`, {
     issues: [{ path: "database.url", message: "must start with postgres://, postgresql:// or sqlite:" }],
   });
+}
+
+function reportToStderr(error: unknown, context: string): void {
+  process.stderr.write(`skala store: ${context}: ${(error as Error)?.stack ?? String(error)}\n`);
 }

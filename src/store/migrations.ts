@@ -1,5 +1,5 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from "kysely";
-import { SkalaError } from "../core/index.js";
+import { isSkalaError, SkalaError } from "../core/index.js";
 import type { DialectName, Store } from "./database.js";
 
 type AnyDb = Kysely<unknown>;
@@ -393,6 +393,8 @@ function migrator(store: Store): Migrator {
 /** Applies every pending migration; returns the names applied. */
 export async function migrateToLatest(store: Store): Promise<string[]> {
   const { error, results } = await migrator(store).migrateToLatest();
+  // A classified storage failure (DATABASE_BUSY while another process writes, STORAGE_FULL) keeps its code.
+  if (isSkalaError(error)) throw error;
   if (error) {
     throw new SkalaError(
       "SERVICE_UNAVAILABLE",
