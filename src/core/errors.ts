@@ -10,6 +10,8 @@ export const ERROR_CATALOGUE = {
   CONFIG_INVALID: "The configuration (flags, SKALA_* environment, skala.config.json) is invalid.",
   NOT_FOUND: "No route matches the request.",
   BODY_TOO_LARGE: "The request body exceeds the configured limit.",
+  BODY_TIMEOUT:
+    "The request body arrived too slowly (server.bodyTimeoutMs, server.bodyMinBytesPerSecond); the connection is closed.",
   UNSUPPORTED_MEDIA_TYPE: "The request's content type is not accepted by this endpoint.",
   PROJECT_NOT_FOUND: "The project does not exist.",
   PROJECT_EXISTS: "A project with this name already exists.",
@@ -34,6 +36,14 @@ export const ERROR_CATALOGUE = {
   BULK_TOO_LARGE: "The bulk request holds more items than the configured maximum.",
   CONFLICT: "The request conflicts with the current state (for example, a duplicate in a bulk request).",
   SERVICE_UNAVAILABLE: "A dependency (database, storage) is not available right now.",
+  OVERLOADED:
+    "The server holds as many requests (or request bytes) as it is configured to; retry after Retry-After.",
+  INFER_REQUEST_INVALID:
+    "The inference request is malformed or does not fit the model (tensor names, datatypes, shapes, data, parameters).",
+  MODEL_NOT_READY:
+    "The model cannot answer right now (loading, failed to load and backing off, no room in the model cache); retry after Retry-After.",
+  MODEL_FAILED:
+    "The model or its runtime failed to answer (unloadable artifact, runtime error, malformed output).",
   INTERNAL: "An unexpected error; the server log holds the details.",
 } as const;
 
@@ -49,6 +59,12 @@ export interface ValidationIssue {
 
 export type ErrorDetails = Record<string, unknown>;
 
+export interface SkalaErrorOptions {
+  cause?: unknown;
+  /** For errors a retry may cure (503s): how long to wait, sent as Retry-After in whole seconds. */
+  retryAfterMs?: number;
+}
+
 /**
  * A domain error with a stable code.
  *
@@ -58,12 +74,14 @@ export type ErrorDetails = Record<string, unknown>;
 export class SkalaError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetails | undefined;
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string, details?: ErrorDetails, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: ErrorCode, message: string, details?: ErrorDetails, options?: SkalaErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SkalaError";
     this.code = code;
     this.details = details;
+    this.retryAfterMs = options?.retryAfterMs === undefined ? undefined : Math.max(0, options.retryAfterMs);
   }
 }
 

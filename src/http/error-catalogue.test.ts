@@ -15,8 +15,24 @@ describe("error catalogue", () => {
     expect(documented.sort()).toEqual([...ERROR_CODES].sort());
   });
 
+  it("gives every code an HTTP error status", () => {
+    const statuses = Object.entries(HTTP_STATUS);
+    expect(statuses.map(([code]) => code).sort()).toEqual([...ERROR_CODES].sort());
+    for (const [code, status] of statuses) {
+      expect(Number.isInteger(status) && status >= 400 && status <= 599, `${code} → ${status}`).toBe(true);
+    }
+  });
+
   it("maps only server faults to 5xx", () => {
     const serverSide = ERROR_CODES.filter((code) => HTTP_STATUS[code] >= 500).sort();
-    expect(serverSide).toEqual(["ARTIFACT_CORRUPT", "CONFIG_INVALID", "INTERNAL", "SERVICE_UNAVAILABLE"]);
+    expect(serverSide).toEqual([
+      "ARTIFACT_CORRUPT",
+      "CONFIG_INVALID",
+      "INTERNAL",
+      "MODEL_FAILED",
+      "MODEL_NOT_READY",
+      "OVERLOADED",
+      "SERVICE_UNAVAILABLE",
+    ]);
   });
 });

@@ -1,11 +1,10 @@
 import { isDigest } from "../artifacts/index.js";
-import { isSkalaError } from "../core/index.js";
+import { isSkalaError, SkalaError } from "../core/index.js";
 import {
   type Deployment,
   type EnvironmentName,
   parseVersionRef,
   type Registry,
-  type VersionLocation,
   type VersionRef,
 } from "../registry/index.js";
 import { AdmissionGate } from "./admission.js";
@@ -39,8 +38,8 @@ import { type DurationSummary, ModelTraffic, RecentDurations, type TrafficSnapsh
 /**
  * The inference server's domain: resolves `(model, version or alias)` to a registry version of one project,
  * loads it through the model cache with the runtime its `runtime` field names, and answers the Open Inference
- * Protocol's questions. Errors are ProtocolErrors (status chosen by the protocol) or ModelCacheErrors (503 with
- * Retry-After); the routes map nothing else.
+ * Protocol's questions. Errors are SkalaErrors with catalogue codes: ProtocolErrors from the protocol and the
+ * runtimes, ModelNotReadyErrors (with Retry-After) from the cache, and the registry's own NOT_FOUND codes.
  */
 
 /** The alias that answers when a request names no version; without it the latest version answers. */
@@ -189,41 +188,27 @@ function isRuntimeName(name: string): name is RuntimeName {
 }
 
 /**
- * A model that cannot answer now (load failed and backing off, no room in the cache): 503 with the reason, and
- * `retryAfterMs` for the Retry-After header.
+ * A model that cannot answer now (load failed and backing off, no room in the cache): MODEL_NOT_READY with the
+ * reason, and `retryAfterMs` for the Retry-After header.
  */
 export class ModelNotReadyError extends ProtocolError {
-  readonly retryAfterMs: number;
+  declare readonly retryAfterMs: number;
 
   constructor(message: string, retryAfterMs: number, options?: { cause?: unknown }) {
-    super(503, message, options);
+    super("MODEL_NOT_READY", message, { ...options, retryAfterMs });
     this.name = "ModelNotReadyError";
-    this.retryAfterMs = retryAfterMs;
   }
 }
 
-function notFound(message: string): ProtocolError {
-  return new ProtocolError(404, message);
-}
-
-/** Registry lookups fail with SkalaErrors; the protocol answers a missing model, version or alias with 404. */
-function fromRegistryError(error: unknown): unknown {
-  if (isSkalaError(error)) {
-    switch (error.code) {
-      case "PROJECT_NOT_FOUND":
-      case "MODEL_NOT_FOUND":
-      case "VERSION_NOT_FOUND":
-      case "ALIAS_NOT_FOUND":
-        return notFound(error.message);
-      default:
-        return error;
-    }
-  }
-  return error;
-}
+/** Answers that say "not now" rather than anything about the model's predictions. */
+const NOT_READY_CODES: ReadonlySet<string> = new Set([
+  "MODEL_NOT_READY",
+  "OVERLOADED",
+  "SERVICE_UNAVAILABLE",
+]);
 
 function isNotReady(error: unknown): boolean {
-  return error instanceof ModelNotReadyError || (error instanceof ProtocolError && error.status === 503);
+  return isSkalaError(error) && NOT_READY_CODES.has(error.code);
 }
 
 function stateOf(state: ModelState): RepositoryState {
@@ -336,18 +321,14 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
   }
 
   async function lookup(name: string, ref: VersionRef | undefined) {
+    if (ref !== undefined) return await registry.versions.get(project, name, ref);
     try {
-      if (ref !== undefined) return await registry.versions.get(project, name, ref);
-      try {
-        return await registry.versions.get(project, name, DEFAULT_ALIAS);
-      } catch (error) {
-        if (isSkalaError(error) && error.code === "ALIAS_NOT_FOUND") {
-          return await registry.versions.latest(project, name);
-        }
-        throw error;
-      }
+      return await registry.versions.get(project, name, DEFAULT_ALIAS);
     } catch (error) {
-      throw fromRegistryError(error);
+      if (isSkalaError(error) && error.code === "ALIAS_NOT_FOUND") {
+        return await registry.versions.latest(project, name);
+      }
+      throw error;
     }
   }
 
@@ -357,15 +338,10 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
     if (ref !== undefined) {
       parsed = parseVersionRef(ref);
       if (typeof parsed === "number" && !(parsed >= 1 && parsed <= MAX_VERSION_NUMBER)) {
-        throw notFound(`model "${name}" has no version ${ref}`);
+        throw new SkalaError("VERSION_NOT_FOUND", `model "${name}" has no version ${ref}`);
       }
     }
-    let located: VersionLocation | undefined;
-    try {
-      located = await registry.versions.locate(project, name, parsed, DEFAULT_ALIAS);
-    } catch (error) {
-      throw fromRegistryError(error);
-    }
+    let located = await registry.versions.locate(project, name, parsed, DEFAULT_ALIAS);
     // The fast path found nothing: the full lookup says what is missing (model, version, alias) as a 404.
     if (located === undefined) {
       const version = await lookup(name, parsed);
@@ -399,12 +375,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
    * goes away, so an undeployed version becomes evictable again.
    */
   async function deploymentOf(name: string): Promise<Deployment | undefined> {
-    let deployment: Deployment | undefined;
-    try {
-      deployment = await deployments.get(name);
-    } catch (error) {
-      throw fromRegistryError(error);
-    }
+    const deployment = await deployments.get(name);
     const targets = deployment?.pinned === true ? deployment.routes.filter((r) => r.weight > 0) : [];
     unpinModel(name, new Set(targets.map((r) => r.target)));
     return deployment;
@@ -694,12 +665,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
     },
 
     async repositoryIndex({ readyOnly = false } = {}) {
-      let names: string[];
-      try {
-        names = await listModelNames();
-      } catch (error) {
-        throw fromRegistryError(error);
-      }
+      const names = await listModelNames();
       const rows: RepositoryIndexEntry[] = [];
       const cached = new Set<string>();
       for (const state of cache.states()) {
@@ -733,11 +699,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
     },
 
     async unload(name) {
-      try {
-        await registry.models.get(project, name);
-      } catch (error) {
-        throw fromRegistryError(error);
-      }
+      await registry.models.get(project, name);
       const keys = cache
         .states()
         .map((s) => known.get(s.key))

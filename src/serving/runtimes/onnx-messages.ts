@@ -1,4 +1,4 @@
-import type { ProtocolStatus, Tensor, TensorMetadata } from "../protocol/index.js";
+import type { ProtocolErrorCode, Tensor, TensorMetadata } from "../protocol/index.js";
 
 /**
  * The messages between the ONNX worker pool (main thread) and an ONNX worker thread. Tensors travel in the
@@ -32,7 +32,7 @@ export type WorkerResponse =
   | { kind: "unload"; id: number; ok: true }
   | { kind: "shutdown"; id: number; ok: true }
   | { kind: "ping"; id: number; ok: true }
-  | { kind: "error"; id: number; ok: false; status: ProtocolStatus; message: string };
+  | { kind: "error"; id: number; ok: false; code: ProtocolErrorCode; message: string };
 
 /** The buffers a message can hand over instead of copying: whole, unshared ArrayBuffers only. */
 export function transferables(tensors: readonly Tensor[]): ArrayBuffer[] {

@@ -2,9 +2,9 @@ import type { Tensor, TensorMetadata } from "../protocol/index.js";
 
 /**
  * The one interface every model runtime implements. The model cache loads artifacts through it and the
- * protocol routes infer through it, so neither knows which engine answers. Errors are ProtocolErrors: 400 for
- * a client mistake (unknown input, wrong datatype or shape), 503 for "not now" (overloaded, unloaded, worker
- * recycling), 500 for a model that fails.
+ * protocol routes infer through it, so neither knows which engine answers. Errors are ProtocolErrors:
+ * INFER_REQUEST_INVALID for a client mistake (unknown input, wrong datatype or shape), MODEL_NOT_READY or
+ * OVERLOADED for "not now" (unloaded, worker recycling, queue full), MODEL_FAILED for a model that fails.
  */
 
 export type RuntimeName = "onnx" | "skala.forecast";
@@ -57,7 +57,7 @@ export interface LoadedModel {
 
 export interface ModelRuntime {
   readonly name: RuntimeName;
-  /** Parses and prepares an artifact. A broken artifact rejects with a 500 ProtocolError naming the reason. */
+  /** Parses and prepares an artifact. A broken artifact rejects with a MODEL_FAILED ProtocolError naming the reason. */
   load(artifact: Uint8Array, options: LoadOptions): Promise<LoadedModel>;
   /** Releases what the runtime holds (worker threads); loaded models become unusable. */
   close(): Promise<void>;
