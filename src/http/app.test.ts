@@ -163,6 +163,28 @@ describe("HTTP API", () => {
     expect((await json("GET", `${API}/models?cursor=zzz`)).json().error.code).toBe("CURSOR_INVALID");
   });
 
+  it("takes JSON bodies as typed and coerces only querystrings and path parameters", async () => {
+    await json("POST", `${API}/bulk/versions`, {
+      versions: [1, 2, 3].map(() => ({ model: "typed", runtime: "onnx", artifact: { json: 1 } })),
+    });
+    const coerced = await json("PUT", `${API}/models/typed/aliases/champion`, { version: "3" });
+    expect(coerced.statusCode).toBe(400);
+    expect(coerced.json().error).toMatchObject({
+      code: "VALIDATION_FAILED",
+      details: { issues: [{ path: "body/version", message: "must be integer" }] },
+    });
+    expect((await json("POST", `${API}/models`, { name: 7 })).json().error.details.issues[0].path).toBe(
+      "body/name",
+    );
+    expect((await json("PUT", `${API}/models/typed/aliases/champion`, { version: 3 })).statusCode).toBe(200);
+    const page = await json("GET", `${API}/models/typed/versions?limit=2&order=desc`);
+    expect(page.statusCode).toBe(200);
+    expect(page.json().items.map((v: { version: number }) => v.version)).toEqual([3, 2]);
+    expect((await json("GET", `${API}/datasets/none/versions/1`)).json().error.code).toBe(
+      "DATASET_NOT_FOUND",
+    );
+  });
+
   it("registers thousands of versions in one bulk request", async () => {
     const versions = Array.from({ length: 2_000 }, (_, i) => ({
       model: `bulk-http-${i % 500}`,

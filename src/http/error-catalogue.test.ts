@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
-import { ERROR_CODES } from "../core/index.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { ERROR_CODES, SkalaError } from "../core/index.js";
 import { HTTP_STATUS } from "./error-handler.js";
+import { testApp } from "./test-support/test-app.js";
 
 const doc = readFileSync(new URL("../../docs/reference/errors.md", import.meta.url), "utf8");
 
@@ -34,5 +35,33 @@ describe("error catalogue", () => {
       "OVERLOADED",
       "SERVICE_UNAVAILABLE",
     ]);
+  });
+});
+
+/**
+ * Every code, thrown where a request really fails (the registry lookup behind a route), answers the table's
+ * status on `/api` and on `/v2` alike: /v2 renders its own body but no longer keeps a second, partial mapping.
+ */
+describe("one mapping to HTTP for /api and /v2", () => {
+  let harness: Awaited<ReturnType<typeof testApp>>;
+  beforeAll(async () => {
+    harness = await testApp({ inference: true });
+  });
+  afterAll(() => harness.close());
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each(ERROR_CODES)("answers %s with its status on both", async (code) => {
+    const failure = new SkalaError(code, `injected ${code}`, undefined, { retryAfterMs: 2_500 });
+    vi.spyOn(harness.registry.versions, "locate").mockRejectedValue(failure);
+    vi.spyOn(harness.registry.models, "get").mockRejectedValue(failure);
+    const v2 = await harness.app.inject({ method: "GET", url: "/v2/models/m1" });
+    expect(v2.statusCode).toBe(HTTP_STATUS[code]);
+    expect(v2.json()).toEqual({ error: `injected ${code}` });
+    const api = await harness.app.inject({ method: "GET", url: "/api/v1/projects/default/models/m1" });
+    expect(api.statusCode).toBe(HTTP_STATUS[code]);
+    expect(api.json()).toEqual({ error: { code, message: `injected ${code}` } });
+    for (const res of [v2, api]) {
+      expect(res.headers["retry-after"]).toBe(HTTP_STATUS[code] === 503 ? "3" : undefined);
+    }
   });
 });

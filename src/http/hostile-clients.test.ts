@@ -92,7 +92,9 @@ describe("hostile clients", () => {
 
     const base = `http://127.0.0.1:${port}`;
     const answers = await Promise.all(
-      Array.from({ length: 4 }, () => fetch(`${base}/v2/models/linear/infer`, { method: "POST", body: inferBody })),
+      Array.from({ length: 4 }, () =>
+        fetch(`${base}/v2/models/linear/infer`, { method: "POST", body: inferBody }),
+      ),
     );
     expect(answers.map((res) => res.status)).toEqual(Array(4).fill(200));
     expect((await answers[0]?.json()).outputs[0].shape).toEqual([1, 2]);
