@@ -97,7 +97,8 @@ describe("hostile clients", () => {
       ),
     );
     expect(answers.map((res) => res.status)).toEqual(Array(4).fill(200));
-    expect((await answers[0]?.json()).outputs[0].shape).toEqual([1, 2]);
+    const answer = (await answers[0]?.json()) as { outputs: Array<{ shape: number[] }> };
+    expect(answer.outputs[0]?.shape).toEqual([1, 2]);
     expect((await fetch(`${base}/api/v1/projects/default/models`)).status).toBe(200);
 
     const ends = await Promise.all(idle.map((exchange) => exchange.closed));
