@@ -22,21 +22,6 @@ export interface SubmitFleetResult {
   created: boolean;
 }
 
-function publicRun(run: StoredRun): FleetRun {
-  const {
-    fleetId: _f,
-    idempotencyKey: _k,
-    spec: _s,
-    plan: _p,
-    datasetDigest: _d,
-    chunkSize: _c,
-    trainCpuMs: _t,
-    peakRssMb: _r,
-    ...rest
-  } = run;
-  return rest;
-}
-
 function distribution(values: number[]): Distribution | undefined {
   const finite = values.filter(Number.isFinite).sort((a, b) => a - b);
   if (finite.length === 0) return undefined;
@@ -77,7 +62,7 @@ export class FleetService {
     const key = runKey(projectId, input.settings, input.plan, input.datasetDigest);
     const existing = await this.fleets.runByKey(key);
     if (existing && existing.status !== "cancelled" && existing.status !== "failed") {
-      return { run: publicRun(existing), created: false };
+      return { run: existing, created: false };
     }
     // Parse before anything is written: a file error (line, column) rejects the submission as a whole.
     const data = await this.runner.dataset(input.datasetDigest, input.settings);
@@ -178,7 +163,7 @@ export class FleetService {
       await this.runner.finalize({ runId: registryRun.id });
     }
     const run = (await this.fleets.runById(registryRun.id)) as StoredRun;
-    return { run: publicRun(run), created: true };
+    return { run: run, created: true };
   }
 
   async run(project: string, fleet: string, runId?: string): Promise<StoredRun> {
@@ -205,7 +190,7 @@ export class FleetService {
     return Promise.all(
       fleets.map(async (f) => {
         const run = await this.fleets.latestRun(projectId, f.name);
-        return { name: f.name, latestRun: run ? publicRun(run) : null, updatedAt: f.updated_at };
+        return { name: f.name, latestRun: run ? run : null, updatedAt: f.updated_at };
       }),
     );
   }
@@ -220,7 +205,7 @@ export class FleetService {
     const rate = elapsedSeconds > 0 ? done / elapsedSeconds : 0;
     const finished = run.status !== "queued" && run.status !== "running";
     return {
-      run: publicRun(run),
+      run: run,
       done,
       registered: counts.registered,
       failed: counts.failed,
@@ -238,7 +223,7 @@ export class FleetService {
       await this.jobs.cancelGroup(run.id);
       await this.registry.runs.finish(project, run.id, "killed");
     }
-    return publicRun(await this.run(project, fleet, run.id));
+    return await this.run(project, fleet, run.id);
   }
 
   async report(project: string, fleet: string, runId?: string): Promise<FleetReport> {
@@ -272,7 +257,7 @@ export class FleetService {
     const progress = await this.progress(project, fleet, run.id);
     return {
       fleet,
-      run: publicRun(run),
+      run: run,
       segments: {
         total: run.total,
         registered: segments.filter((s) => s.status === "registered").length,

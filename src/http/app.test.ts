@@ -291,6 +291,15 @@ validation: { scheme: holdout, size: 6 }
     const events = await app.inject({ method: "GET", url: `${API}/fleets/pumps/events` });
     expect(events.headers["content-type"]).toContain("text/event-stream");
     expect(events.body).toMatch(/^event: end\ndata: \{.*"status":"cancelled"/m);
+    // A stored run's spec, plan and bookkeeping are the server's: no endpoint shows them.
+    expect(events.body).not.toMatch(/"(spec|plan|idempotencyKey|fleetId)"/);
+    expect(JSON.stringify((await app.inject({ method: "GET", url: `${API}/fleets` })).json())).not.toMatch(
+      /"(spec|plan|idempotencyKey|fleetId)"/,
+    );
+    const report = await app.inject({ method: "GET", url: `${API}/fleets/pumps/report` });
+    expect(report.headers["content-type"]).toContain("application/json");
+    expect(report.json()).toMatchObject({ fleet: "pumps", run: { id: runId }, segments: { total: 2 } });
+    expect(Object.keys(report.json().run)).not.toContain("spec");
     const text = await app.inject({ method: "GET", url: `${API}/fleets/pumps/report?format=text` });
     expect(text.body).toContain("Fleet pumps");
     expect((await app.inject({ method: "GET", url: `${API}/fleets/nope` })).json().error.code).toBe(

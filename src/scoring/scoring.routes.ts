@@ -2,6 +2,7 @@ import { Readable } from "node:stream";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
+import { ScoringJobSchema } from "./scoring.schemas.js";
 import type { ScoringService } from "./scoring.service.js";
 import { MAX_BATCH_ROWS } from "./scoring.types.js";
 
@@ -73,6 +74,7 @@ export const scoringRoutes: FastifyPluginAsync<{ scoring: ScoringService }> = as
           "200 with the existing one when the same request was submitted before.",
         params: Type.Object({ project: Name }),
         body: SubmitBody,
+        response: { 200: ScoringJobSchema, 202: ScoringJobSchema },
       },
     },
     async (req, reply) => {
@@ -81,8 +83,10 @@ export const scoringRoutes: FastifyPluginAsync<{ scoring: ScoringService }> = as
     },
   );
 
-  app.get("/projects/:project/scoring-jobs/:id", { schema: { ...tags, params: JobParams } }, async (req) =>
-    scoring.get(req.params.project, req.params.id),
+  app.get(
+    "/projects/:project/scoring-jobs/:id",
+    { schema: { ...tags, params: JobParams, response: { 200: ScoringJobSchema } } },
+    async (req) => scoring.get(req.params.project, req.params.id),
   );
 
   app.get(
@@ -92,6 +96,12 @@ export const scoringRoutes: FastifyPluginAsync<{ scoring: ScoringService }> = as
         ...tags,
         description: "The output CSV of a succeeded job (text/csv); 409 while it runs or when it failed.",
         params: JobParams,
+        response: {
+          200: {
+            description: "the scores, one row per scored input row",
+            content: { "text/csv": { schema: Type.Unsafe<Readable>({ type: "string" }) } },
+          },
+        },
       },
     },
     async (req, reply) => {
@@ -110,7 +120,7 @@ export const scoringRoutes: FastifyPluginAsync<{ scoring: ScoringService }> = as
 
   app.post(
     "/projects/:project/scoring-jobs/:id/cancel",
-    { schema: { ...tags, params: JobParams } },
+    { schema: { ...tags, params: JobParams, response: { 200: ScoringJobSchema } } },
     async (req) => scoring.cancel(req.params.project, req.params.id),
   );
 };
