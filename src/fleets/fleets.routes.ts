@@ -40,7 +40,7 @@ const SubmitBody = Type.Object(
 );
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
-const tags = { tags: ["fleets"] };
+const op = (operationId: string, summary: string) => ({ tags: ["fleets"], operationId, summary });
 
 /** Fleet endpoints under /api/v1/projects/:project/fleets. */
 export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressIntervalMs?: number }> = async (
@@ -54,7 +54,7 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
     "/projects/:project/fleets",
     {
       schema: {
-        ...tags,
+        ...op("submitFleet", "Train a fleet: one spec over every segment of an uploaded dataset"),
         description:
           "202 with a new run; 200 with the existing one when the same spec over the same data was submitted before.",
         params: Type.Object({ project: Name }),
@@ -78,7 +78,13 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
 
   app.get(
     "/projects/:project/fleets",
-    { schema: { ...tags, params: Type.Object({ project: Name }), response: { 200: FleetListSchema } } },
+    {
+      schema: {
+        ...op("listFleets", "List fleets with their latest run"),
+        params: Type.Object({ project: Name }),
+        response: { 200: FleetListSchema },
+      },
+    },
     async (req) => ({
       items: await fleets.list(req.params.project),
     }),
@@ -87,7 +93,12 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
   app.get(
     "/projects/:project/fleets/:fleet",
     {
-      schema: { ...tags, params: FleetParams, querystring: RunQuery, response: { 200: FleetProgressSchema } },
+      schema: {
+        ...op("getFleetProgress", "A fleet run's progress: done, rate, ETA"),
+        params: FleetParams,
+        querystring: RunQuery,
+        response: { 200: FleetProgressSchema },
+      },
     },
     async (req) => fleets.progress(req.params.project, req.params.fleet, req.query.run),
   );
@@ -96,7 +107,7 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
     "/projects/:project/fleets/:fleet/report",
     {
       schema: {
-        ...tags,
+        ...op("getFleetReport", "A fleet run's report: metric distributions, winners, failures, resources"),
         params: FleetParams,
         querystring: Type.Object(
           {
@@ -126,7 +137,14 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
 
   app.post(
     "/projects/:project/fleets/:fleet/cancel",
-    { schema: { ...tags, params: FleetParams, querystring: RunQuery, response: { 200: FleetRunSchema } } },
+    {
+      schema: {
+        ...op("cancelFleet", "Cancel a fleet run"),
+        params: FleetParams,
+        querystring: RunQuery,
+        response: { 200: FleetRunSchema },
+      },
+    },
     async (req) => fleets.cancel(req.params.project, req.params.fleet, req.query.run),
   );
 
@@ -135,7 +153,7 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
     "/projects/:project/fleets/:fleet/events",
     {
       schema: {
-        ...tags,
+        ...op("streamFleetEvents", "Follow a fleet run's progress as server-sent events"),
         description:
           "Server-sent events: `progress` (FleetProgress) per interval, then `end` with the final state.",
         params: FleetParams,

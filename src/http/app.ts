@@ -170,6 +170,9 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
         license: { name: "Apache-2.0", identifier: "Apache-2.0" },
       },
       servers: [{ url: "http://127.0.0.1:7070", description: "the default `skala up`" }],
+      // No endpoint asks for credentials yet (access control is a later capability); an empty requirement
+      // says so explicitly.
+      security: [],
       tags: [
         { name: "projects", description: "Projects: the namespace of models, runs and datasets" },
         { name: "models", description: "Registered models" },
@@ -190,11 +193,15 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
 
   app.get("/api/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  const operations = (summary: string) => ({ tags: ["operations"], summary });
+  const operations = (operationId: string, summary: string) => ({
+    tags: ["operations"],
+    operationId,
+    summary,
+  });
 
   app.get(
     "/healthz",
-    { schema: { ...operations("The process is alive"), response: { 200: Health } } },
+    { schema: { ...operations("getHealth", "The process is alive"), response: { 200: Health } } },
     async () => ({ status: "ok" as const }),
   );
 
@@ -202,7 +209,7 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
     "/readyz",
     {
       schema: {
-        ...operations("The database answers and every migration is applied"),
+        ...operations("getReadiness", "The database answers and every migration is applied"),
         response: { 200: Ready, 503: NotReady },
       },
     },
@@ -229,8 +236,7 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
     "/metrics",
     {
       schema: {
-        ...operations("Prometheus metrics"),
-        produces: ["text/plain"],
+        ...operations("getMetrics", "Prometheus metrics"),
         response: { 200: { content: { "text/plain": { schema: MetricsText } } } },
       },
     },

@@ -119,7 +119,7 @@ const query = fc.dictionary(
 describe.each(testDialects())("registry endpoints under random input on %s", (dialect) => {
   let app: SkalaApp;
   let close: () => Promise<void>;
-  let routes: Array<{ method: Method; path: string }>;
+  let routes: Array<{ method: Method; path: string; statuses: string[] }>;
 
   beforeAll(async () => {
     ({ app, close } = await testApp({ dialect }));
@@ -129,9 +129,15 @@ describe.each(testDialects())("registry endpoints under random input on %s", (di
       url: "/api/v1/projects/default/bulk/versions",
       payload: { versions: [{ model: "m1", runtime: "onnx", artifact: { json: 1 }, aliases: ["champion"] }] },
     });
-    const doc = app.swagger() as { paths: Record<string, Record<string, unknown>> };
+    const doc = app.swagger() as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
     routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
-      Object.keys(methods).map((method) => ({ method: method.toUpperCase() as Method, path })),
+      Object.entries(methods).map(([method, operation]) => ({
+        method: method.toUpperCase() as Method,
+        path,
+        statuses: Object.keys(operation.responses),
+      })),
     );
   });
   afterAll(() => close());
@@ -154,7 +160,7 @@ describe.each(testDialects())("registry endpoints under random input on %s", (di
           "application/octet-stream",
         ),
         async (routeIndex, segments, params, body, contentType) => {
-          const route = routes[routeIndex % routes.length] as { method: Method; path: string };
+          const route = routes[routeIndex % routes.length] as (typeof routes)[number];
           let i = 0;
           const url = route.path.replace(/\{[^}]+\}/g, () => segments[i++ % segments.length] as string);
           const search = new URLSearchParams(params).toString();
@@ -165,6 +171,11 @@ describe.each(testDialects())("registry endpoints under random input on %s", (di
               route.method !== "DELETE" && { payload: body, headers: { "content-type": contentType } }),
           });
           expect(res.statusCode, `${route.method} ${url} → ${res.body.slice(0, 300)}`).toBeLessThan(500);
+          // Every answer is one the OpenAPI document declares for the route (exactly, or as 4XX).
+          const status = String(res.statusCode);
+          expect(route.statuses, `${route.method} ${route.path} answered ${status}`).toContain(
+            route.statuses.includes(status) ? status : `${status[0]}XX`,
+          );
           if (res.statusCode >= 400) {
             const parsed = res.json();
             expect(typeof parsed.error.code).toBe("string");

@@ -29,10 +29,11 @@ export const ErrorEnvelope = Type.Object(
     ),
   },
   {
-    $id: "ErrorEnvelope",
     title: "ErrorEnvelope",
     additionalProperties: false,
-    description: `The one error shape of /api. Codes: ${Object.keys(ERROR_CATALOGUE).length} (docs/reference/errors.md).`,
+    description:
+      "An error: a stable code from the catalogue, a message for people and code-specific details " +
+      `(docs/reference/errors.md; ${Object.keys(ERROR_CATALOGUE).length} codes).`,
   },
 );
 export type ErrorBody = Static<typeof ErrorEnvelope>;

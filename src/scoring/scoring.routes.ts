@@ -57,7 +57,7 @@ const SubmitBody = Type.Object(
   { additionalProperties: false },
 );
 
-const tags = { tags: ["scoring"] };
+const op = (operationId: string, summary: string) => ({ tags: ["scoring"], operationId, summary });
 
 /** Batch scoring endpoints under /api/v1/projects/:project/scoring-jobs; errors use the registry's envelope. */
 export const scoringRoutes: FastifyPluginAsync<{ scoring: ScoringService }> = async (plugin, options) => {
@@ -68,7 +68,7 @@ export const scoringRoutes: FastifyPluginAsync<{ scoring: ScoringService }> = as
     "/projects/:project/scoring-jobs",
     {
       schema: {
-        ...tags,
+        ...op("submitScoringJob", "Score a dataset version with a model version, as a job"),
         description:
           "Score a dataset version with a model version into a CSV file, as a durable job. 202 with a new job; " +
           "200 with the existing one when the same request was submitted before.",
@@ -85,7 +85,13 @@ export const scoringRoutes: FastifyPluginAsync<{ scoring: ScoringService }> = as
 
   app.get(
     "/projects/:project/scoring-jobs/:id",
-    { schema: { ...tags, params: JobParams, response: { 200: ScoringJobSchema } } },
+    {
+      schema: {
+        ...op("getScoringJob", "A scoring job's state and progress"),
+        params: JobParams,
+        response: { 200: ScoringJobSchema },
+      },
+    },
     async (req) => scoring.get(req.params.project, req.params.id),
   );
 
@@ -93,7 +99,7 @@ export const scoringRoutes: FastifyPluginAsync<{ scoring: ScoringService }> = as
     "/projects/:project/scoring-jobs/:id/output",
     {
       schema: {
-        ...tags,
+        ...op("downloadScoringOutput", "The scored CSV of a succeeded job"),
         description: "The output CSV of a succeeded job (text/csv); 409 while it runs or when it failed.",
         params: JobParams,
         response: {
@@ -120,7 +126,13 @@ export const scoringRoutes: FastifyPluginAsync<{ scoring: ScoringService }> = as
 
   app.post(
     "/projects/:project/scoring-jobs/:id/cancel",
-    { schema: { ...tags, params: JobParams, response: { 200: ScoringJobSchema } } },
+    {
+      schema: {
+        ...op("cancelScoringJob", "Cancel a scoring job"),
+        params: JobParams,
+        response: { 200: ScoringJobSchema },
+      },
+    },
     async (req) => scoring.cancel(req.params.project, req.params.id),
   );
 };

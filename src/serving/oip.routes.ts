@@ -107,6 +107,7 @@ interface ModelParams {
 }
 
 const tags = ["inference"];
+const op = (operationId: string, summary: string) => ({ tags, operationId, summary });
 
 async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promise<void> {
   const { inference, bodyLimitBytes, sendError } = options;
@@ -151,7 +152,7 @@ async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promis
 
   app.get(
     "/health/live",
-    { schema: { tags, summary: "The server is live", response: { 200: LiveSchema } } },
+    { schema: { ...op("oipServerLive", "The server is live"), response: { 200: LiveSchema } } },
     async () => ({ live: true }),
   );
 
@@ -159,8 +160,7 @@ async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promis
     "/health/ready",
     {
       schema: {
-        tags,
-        summary: "The server is ready (its database answers); 503 when not",
+        ...op("oipServerReady", "The server is ready (its database answers); 503 when not"),
         response: { 200: ReadySchema },
       },
     },
@@ -171,26 +171,41 @@ async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promis
     },
   );
 
+  // Documented without the trailing slash, which is still answered.
+  const serverMetadata = async () => inference.serverMetadata();
   app.get(
     "/",
-    { schema: { tags, summary: "Server metadata", response: { 200: ServerMetadataSchema } } },
-    async () => inference.serverMetadata(),
+    {
+      prefixTrailingSlash: "no-slash",
+      schema: { ...op("oipServerMetadata", "Server metadata"), response: { 200: ServerMetadataSchema } },
+    },
+    serverMetadata,
   );
+  app.get("/", { prefixTrailingSlash: "slash", schema: { hide: true } }, serverMetadata);
 
   const metadata = async (request: FastifyRequest) => {
     const { name, version } = request.params as ModelParams;
     return inference.modelMetadata(name, version);
   };
-  const metadataSchema = (params: typeof ModelParamsSchema | typeof VersionParamsSchema) => ({
+  const metadataSchema = (
+    operationId: string,
+    params: typeof ModelParamsSchema | typeof VersionParamsSchema,
+  ) => ({
     schema: {
-      tags,
-      summary: "Model metadata (loads the model); without a version, the champion alias or else the latest",
+      ...op(
+        operationId,
+        "Model metadata (loads the model); without a version, the champion or else the latest",
+      ),
       params,
       response: { 200: ModelMetadataSchema },
     },
   });
-  app.get("/models/:name", metadataSchema(ModelParamsSchema), metadata);
-  app.get("/models/:name/versions/:version", metadataSchema(VersionParamsSchema), metadata);
+  app.get("/models/:name", metadataSchema("oipModelMetadata", ModelParamsSchema), metadata);
+  app.get(
+    "/models/:name/versions/:version",
+    metadataSchema("oipModelVersionMetadata", VersionParamsSchema),
+    metadata,
+  );
 
   const ready = async (request: FastifyRequest) => {
     const { name, version } = request.params as ModelParams;
@@ -198,16 +213,22 @@ async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promis
     if (!answer.ready) throw new ProtocolError("MODEL_NOT_READY", answer.reason);
     return { name, ready: true };
   };
-  const readySchema = (params: typeof ModelParamsSchema | typeof VersionParamsSchema) => ({
+  const readySchema = (
+    operationId: string,
+    params: typeof ModelParamsSchema | typeof VersionParamsSchema,
+  ) => ({
     schema: {
-      tags,
-      summary: "The model is loaded and can answer; 503 with the reason when not",
+      ...op(operationId, "The model is loaded and can answer; 503 with the reason when not"),
       params,
       response: { 200: ModelReadySchema },
     },
   });
-  app.get("/models/:name/ready", readySchema(ModelParamsSchema), ready);
-  app.get("/models/:name/versions/:version/ready", readySchema(VersionParamsSchema), ready);
+  app.get("/models/:name/ready", readySchema("oipModelReady", ModelParamsSchema), ready);
+  app.get(
+    "/models/:name/versions/:version/ready",
+    readySchema("oipModelVersionReady", VersionParamsSchema),
+    ready,
+  );
 
   const infer = async (request: FastifyRequest) => {
     const { name, version } = request.params as ModelParams;
@@ -216,11 +237,13 @@ async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promis
     return inference.infer(name, version, request.body, requestId === undefined ? {} : { requestId });
   };
   const admit = admission(inference.admission);
-  const inferOptions = (params: typeof ModelParamsSchema | typeof VersionParamsSchema) => ({
+  const inferOptions = (
+    operationId: string,
+    params: typeof ModelParamsSchema | typeof VersionParamsSchema,
+  ) => ({
     preValidation: admit,
     schema: {
-      tags,
-      summary: "Inference; 503 with Retry-After past the in-flight limit",
+      ...op(operationId, "Inference; 503 with Retry-After past the in-flight limit"),
       description:
         "Without a version the model's deployment routes the request (by `id` or X-Request-Id), else the " +
         "champion alias, else the latest version. Any content type is read as JSON.",
@@ -229,15 +252,18 @@ async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promis
       response: { 200: InferResponseSchema },
     },
   });
-  app.post("/models/:name/infer", inferOptions(ModelParamsSchema), infer);
-  app.post("/models/:name/versions/:version/infer", inferOptions(VersionParamsSchema), infer);
+  app.post("/models/:name/infer", inferOptions("oipInfer", ModelParamsSchema), infer);
+  app.post(
+    "/models/:name/versions/:version/infer",
+    inferOptions("oipInferVersion", VersionParamsSchema),
+    infer,
+  );
 
   app.post(
     "/repository/index",
     {
       schema: {
-        tags,
-        summary: "The models of the repository and their state",
+        ...op("oipRepositoryIndex", "The models of the repository and their state"),
         body: RepositoryIndexRequestSchema,
         response: { 200: RepositoryIndexSchema },
       },
@@ -245,10 +271,9 @@ async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promis
     async (request) => inference.repositoryIndex(parseIndexBody(request.body)),
   );
 
-  const repositorySchema = (summary: string) => ({
+  const repositorySchema = (operationId: string, summary: string) => ({
     schema: {
-      tags,
-      summary,
+      ...op(operationId, summary),
       params: ModelParamsSchema,
       body: RepositoryActionRequestSchema,
       response: { 200: EmptySchema },
@@ -256,7 +281,7 @@ async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promis
   });
   app.post(
     "/repository/models/:name/load",
-    repositorySchema("Load a model (its default version)"),
+    repositorySchema("oipRepositoryLoad", "Load a model (its default version)"),
     async (request) => {
       checkRepositoryBody(request.body, "load");
       await inference.load((request.params as ModelParams).name);
@@ -266,7 +291,7 @@ async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promis
 
   app.post(
     "/repository/models/:name/unload",
-    repositorySchema("Unload every version of a model"),
+    repositorySchema("oipRepositoryUnload", "Unload every version of a model"),
     async (request) => {
       checkRepositoryBody(request.body, "unload");
       await inference.unload((request.params as ModelParams).name);
