@@ -129,7 +129,7 @@ describe.each(testDialects())("registry endpoints under random input on %s", (di
       url: "/api/v1/projects/default/bulk/versions",
       payload: { versions: [{ model: "m1", runtime: "onnx", artifact: { json: 1 }, aliases: ["champion"] }] },
     });
-    const doc = app.swagger() as {
+    const doc = app.swagger() as unknown as {
       paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
     };
     routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
