@@ -162,6 +162,11 @@ export async function startServer(
     inference: services.inference,
     scoring: services.scoring,
     bodyLimitBytes: config.server.bodyLimitBytes,
+    bodyGuard: {
+      timeoutMs: config.server.bodyTimeoutMs,
+      minBytesPerSecond: config.server.bodyMinBytesPerSecond,
+      inflightBytes: config.server.inflightBodyBytes,
+    },
     metricsTopModels: config.inference.metricsTopModels,
     logger: config.log.level === "silent" ? false : { level: config.log.level },
   });

@@ -42,6 +42,13 @@ export class BodyBudget {
   }
 }
 
+function overloaded(budget: BodyBudget): SkalaError {
+  return new SkalaError(
+    "OVERLOADED",
+    `overloaded: request bodies being read hold the server's ${budget.limitBytes}-byte budget; retry`,
+  );
+}
+
 /**
  * Passes a request body through unchanged while enforcing its deadline and, for buffered bodies, the shared
  * budget. The deadline grows with the bytes received (as Apache's mod_reqtimeout `MinRate` does), so a large
@@ -100,12 +107,7 @@ class BodyMeter extends Transform {
     this.#received += chunk.length;
     if (this.budget !== undefined) {
       if (!this.budget.tryTake(chunk.length)) {
-        callback(
-          new SkalaError(
-            "OVERLOADED",
-            `overloaded: request bodies being read hold the server's ${this.budget.limitBytes}-byte budget; retry`,
-          ),
-        );
+        callback(overloaded(this.budget));
         return;
       }
       this.#reserved += chunk.length;
@@ -142,11 +144,19 @@ export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions
       done(null, payload);
       return;
     }
-    const meter = new BodyMeter(
-      options,
-      request.routeOptions.config.streamsBody === true ? undefined : budget,
-      performance.now(),
-    );
+    const counted = request.routeOptions.config.streamsBody === true ? undefined : budget;
+    if (request.raw.complete === true) {
+      // The whole body came with the headers (most small requests): nothing left to time, only bytes to count.
+      const bytes = request.raw.readableLength;
+      if (counted !== undefined && !counted.tryTake(bytes)) {
+        done(overloaded(counted));
+        return;
+      }
+      reply.raw.once("close", () => counted?.give(bytes));
+      done(null, payload);
+      return;
+    }
+    const meter = new BodyMeter(options, counted, performance.now());
     // Not pipeline(): a failed meter must leave the socket open for its 408 or 503 answer.
     payload.once("error", (error) => meter.destroy(error));
     payload.once("close", () => {

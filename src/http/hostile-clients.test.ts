@@ -144,6 +144,14 @@ describe("hostile clients", () => {
       expect(text.toLowerCase()).toContain("connection: close");
       expect(text).toContain("OVERLOADED");
     }
+    // While 48 KiB are held, a whole 20 KiB body does not fit either.
+    const over = await fetch(`http://127.0.0.1:${port}/api/v1/projects/default/models`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "over", description: "x".repeat(20 * 1024) }),
+    });
+    expect(over.status).toBe(503);
+    expect(((await over.json()) as { error: { code: string } }).error.code).toBe("OVERLOADED");
     // The two bodies within the budget still complete normally.
     held[0]?.socket.write(Buffer.alloc(6 * 1024, 0x20));
     expect(await held[0]?.answered).toMatch(/^HTTP\/1\.1 400 /);
