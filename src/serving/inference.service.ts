@@ -82,8 +82,8 @@ export interface InferenceServiceOptions {
   /** Shadow copies in flight at once; beyond it a copy is skipped (and counted), never queued. Default 64. */
   maxShadowInflight?: number;
   /**
-   * Infer requests held at once; one more is refused with 503 + Retry-After before its body is read, which
-   * bounds memory at maxInflight × body limit. Default unbounded.
+   * Infer requests worked on at once, counted once their body has arrived; one more is refused with 503 +
+   * Retry-After (bodies still arriving are bounded by the HTTP layer's body budget). Default unbounded.
    */
   maxInflight?: number;
   /** Receives failures of work done off the response path (shadow copies, warm-up, recycling). */
