@@ -244,6 +244,11 @@ export async function startServer(
       inference: services.inference,
       scoring: services.scoring,
       bodyLimitBytes: config.server.bodyLimitBytes,
+      bodyGuard: {
+        timeoutMs: config.server.bodyTimeoutMs,
+        minBytesPerSecond: config.server.bodyMinBytesPerSecond,
+        inflightBytes: config.server.inflightBodyBytes,
+      },
       metricsTopModels: config.inference.metricsTopModels,
       metricsModels: config.inference.metricsModels.split(",").filter((name) => name !== ""),
       logger:

@@ -39,6 +39,27 @@ export const SETTINGS = [
     doc: "Largest JSON request body, in bytes (64 MiB).",
   },
   {
+    key: "server.bodyTimeoutMs",
+    env: "SKALA_BODY_TIMEOUT_MS",
+    flag: "--body-timeout-ms",
+    default: 10_000,
+    doc: "A request body must have arrived this many milliseconds (10 s) after its headers, plus 1 s per `server.bodyMinBytesPerSecond` bytes received; a slower one is answered 408 and its connection closed.",
+  },
+  {
+    key: "server.bodyMinBytesPerSecond",
+    env: "SKALA_BODY_MIN_BYTES_PER_SECOND",
+    flag: "--body-min-bytes-per-second",
+    default: 16_384,
+    doc: "Slowest transfer rate of a request body, in bytes per second (16 KiB/s), once `server.bodyTimeoutMs` has passed.",
+  },
+  {
+    key: "server.inflightBodyBytes",
+    env: "SKALA_INFLIGHT_BODY_BYTES",
+    flag: "--inflight-body-bytes",
+    default: 256 * 1024 * 1024,
+    doc: "Bytes of request bodies the server buffers at once over all requests (256 MiB, at least `server.bodyLimitBytes`); a body that would exceed it is answered 503 with Retry-After. Artifact uploads stream to disk and do not count.",
+  },
+  {
     key: "database.url",
     env: "SKALA_DATABASE_URL",
     flag: "--database-url",
@@ -141,7 +162,7 @@ export const SETTINGS = [
     env: "SKALA_INFERENCE_MAX_INFLIGHT",
     flag: "--inference-max-inflight",
     default: 512,
-    doc: "Inference requests the server holds at once (bodies included); beyond it, 503 with Retry-After before the body is read.",
+    doc: "Inference requests the server works on at once, counted once their body has arrived (slow bodies are bounded by the `server.body*` settings instead); beyond it, 503 with Retry-After.",
   },
   {
     key: "inference.batchMaxSize",
@@ -230,7 +251,14 @@ const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1 }),
     server: Type.Object(
-      { host: Type.String({ minLength: 1 }), port: Port, bodyLimitBytes: Type.Integer({ minimum: 1024 }) },
+      {
+        host: Type.String({ minLength: 1 }),
+        port: Port,
+        bodyLimitBytes: Type.Integer({ minimum: 1024 }),
+        bodyTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
+        bodyMinBytesPerSecond: Type.Integer({ minimum: 1 }),
+        inflightBodyBytes: Type.Integer({ minimum: 1024 }),
+      },
       { additionalProperties: false },
     ),
     database: Type.Object(

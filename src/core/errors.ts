@@ -10,6 +10,8 @@ export const ERROR_CATALOGUE = {
   CONFIG_INVALID: "The configuration (flags, SKALA_* environment, skala.config.json) is invalid.",
   NOT_FOUND: "No route matches the request.",
   BODY_TOO_LARGE: "The request body exceeds the configured limit.",
+  BODY_TIMEOUT:
+    "The request body arrived too slowly (server.bodyTimeoutMs, server.bodyMinBytesPerSecond); the connection is closed.",
   UNSUPPORTED_MEDIA_TYPE: "The request's content type is not accepted by this endpoint.",
   PROJECT_NOT_FOUND: "The project does not exist.",
   PROJECT_EXISTS: "A project with this name already exists.",
@@ -47,6 +49,14 @@ export const ERROR_CATALOGUE = {
     "Another Skala server holds this SQLite database (its lock file names the pid); `skala up` refuses to start a second one.",
   ADDRESS_IN_USE:
     "The server's host and port are taken by another process; `skala up` exits instead of waiting.",
+  OVERLOADED:
+    "The server holds as many requests (or request bytes) as it is configured to; retry after Retry-After.",
+  INFER_REQUEST_INVALID:
+    "The inference request is malformed or does not fit the model (tensor names, datatypes, shapes, data, parameters).",
+  MODEL_NOT_READY:
+    "The model cannot answer right now (loading, failed to load and backing off, no room in the model cache); retry after Retry-After.",
+  MODEL_FAILED:
+    "The model or its runtime failed to answer (a runtime error or malformed output of a loaded model).",
   INTERNAL: "An unexpected error; the server log holds the details.",
   // Raised by the `skala` command itself, about local files and the server it talks to; never sent by a server.
   FILE_NOT_FOUND:
@@ -74,6 +84,12 @@ export interface ValidationIssue {
 
 export type ErrorDetails = Record<string, unknown>;
 
+export interface SkalaErrorOptions {
+  cause?: unknown;
+  /** For errors a retry may cure (503s): how long to wait, sent as Retry-After in whole seconds. */
+  retryAfterMs?: number;
+}
+
 /**
  * A domain error with a stable code.
  *
@@ -83,12 +99,14 @@ export type ErrorDetails = Record<string, unknown>;
 export class SkalaError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetails | undefined;
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string, details?: ErrorDetails, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: ErrorCode, message: string, details?: ErrorDetails, options?: SkalaErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SkalaError";
     this.code = code;
     this.details = details;
+    this.retryAfterMs = options?.retryAfterMs === undefined ? undefined : Math.max(0, options.retryAfterMs);
   }
 }
 

@@ -15,9 +15,11 @@ export {
   type ErrorDetails,
   isSkalaError,
   SkalaError,
+  type SkalaErrorOptions,
   type ValidationIssue,
   validationError,
 } from "./errors.js";
 export { newId } from "./ids.js";
+export { exceedsJsonDepth, MAX_JSON_DEPTH } from "./json.js";
 export { parseJsonText } from "./json-text.js";
 export { err, ok, type Result } from "./result.js";

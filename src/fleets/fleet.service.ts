@@ -29,21 +29,6 @@ export interface SubmitFleetResult {
   created: boolean;
 }
 
-function publicRun(run: StoredRun): FleetRun {
-  const {
-    fleetId: _f,
-    idempotencyKey: _k,
-    spec: _s,
-    plan: _p,
-    datasetDigest: _d,
-    chunkSize: _c,
-    trainCpuMs: _t,
-    peakRssMb: _r,
-    ...rest
-  } = run;
-  return rest;
-}
-
 /** A run that a resubmission resumes; after a failed or cancelled one, the same submission starts anew. */
 function resumable(run: StoredRun | undefined): run is StoredRun {
   return run !== undefined && run.status !== "cancelled" && run.status !== "failed";
@@ -98,7 +83,7 @@ export class FleetService {
     const key = runKey(projectId, input.settings, input.plan, input.datasetDigest);
     // The usual resubmission (`npm start` again) is answered from one read, without parsing the file.
     const known = await this.fleets.latestRunOfKey(key);
-    if (resumable(known)) return { run: publicRun(known), created: false };
+    if (resumable(known)) return { run: known, created: false };
     // Parsed and profiled before the transaction, which must not hold the database while CPU work and blob
     // reads run; a file error (line, column) rejects the submission before anything is written.
     const data = await this.runner.dataset(input.datasetDigest, input.settings);
@@ -123,7 +108,7 @@ export class FleetService {
       await this.runner.finalize({ runId: submitted.runId });
     }
     const run = (await this.fleets.runById(submitted.runId)) as StoredRun;
-    return { run: publicRun(run), created: submitted.created };
+    return { run, created: submitted.created };
   }
 
   /** The writes of a new run, on the submission's transaction. */
@@ -270,7 +255,7 @@ export class FleetService {
     return Promise.all(
       fleets.map(async (f) => {
         const run = await this.fleets.latestRun(projectId, f.name);
-        return { name: f.name, latestRun: run ? publicRun(run) : null, updatedAt: f.updated_at };
+        return { name: f.name, latestRun: run ? run : null, updatedAt: f.updated_at };
       }),
     );
   }
@@ -285,7 +270,7 @@ export class FleetService {
     const rate = elapsedSeconds > 0 ? done / elapsedSeconds : 0;
     const finished = run.status !== "queued" && run.status !== "running";
     return {
-      run: publicRun(run),
+      run: run,
       done,
       registered: counts.registered,
       failed: counts.failed,
@@ -298,7 +283,7 @@ export class FleetService {
   async cancel(project: string, fleet: string, runId?: string): Promise<FleetRun> {
     const run = await this.run(project, fleet, runId);
     await this.runner.endRun(run, "cancelled", "cancelled by request", { cancelJobs: true });
-    return publicRun(await this.run(project, fleet, run.id));
+    return await this.run(project, fleet, run.id);
   }
 
   async report(project: string, fleet: string, runId?: string): Promise<FleetReport> {
@@ -332,7 +317,7 @@ export class FleetService {
     const progress = await this.progress(project, fleet, run.id);
     return {
       fleet,
-      run: publicRun(run),
+      run: run,
       segments: {
         total: run.total,
         registered: segments.filter((s) => s.status === "registered").length,

@@ -4,8 +4,16 @@ import type { FastifyPluginAsync } from "fastify";
 import { parseDigest } from "../artifacts/index.js";
 import type { FleetService } from "./fleet.service.js";
 import { formatReport } from "./fleet.service.js";
+import type { FleetProgress } from "./fleet.types.js";
 import { DEFAULT_CHUNK_SIZE, settingsFromSpec } from "./fleet-settings.js";
 import { parseFleetSpec, toSegmentPlan } from "./fleet-spec.js";
+import {
+  FleetListSchema,
+  FleetProgressSchema,
+  FleetReportSchema,
+  FleetRunSchema,
+  SubmitFleetResultSchema,
+} from "./fleets.schemas.js";
 
 const Name = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$" });
 const FleetParams = Type.Object({ project: Name, fleet: Name });
@@ -32,7 +40,7 @@ const SubmitBody = Type.Object(
 );
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
-const tags = { tags: ["fleets"] };
+const op = (operationId: string, summary: string) => ({ tags: ["fleets"], operationId, summary });
 
 /** Fleet endpoints under /api/v1/projects/:project/fleets. */
 export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressIntervalMs?: number }> = async (
@@ -44,7 +52,16 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
 
   app.post(
     "/projects/:project/fleets",
-    { schema: { ...tags, params: Type.Object({ project: Name }), body: SubmitBody } },
+    {
+      schema: {
+        ...op("submitFleet", "Train a fleet: one spec over every segment of an uploaded dataset"),
+        description:
+          "202 with a new run; 200 with the existing one when the same spec over the same data was submitted before.",
+        params: Type.Object({ project: Name }),
+        body: SubmitBody,
+        response: { 200: SubmitFleetResultSchema, 202: SubmitFleetResultSchema },
+      },
+    },
     async (req, reply) => {
       const text = typeof req.body.spec === "string" ? req.body.spec : JSON.stringify(req.body.spec);
       // The dataset travels by digest; the spec's own path only matters to the client that uploaded it.
@@ -61,7 +78,13 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
 
   app.get(
     "/projects/:project/fleets",
-    { schema: { ...tags, params: Type.Object({ project: Name }) } },
+    {
+      schema: {
+        ...op("listFleets", "List fleets with their latest run"),
+        params: Type.Object({ project: Name }),
+        response: { 200: FleetListSchema },
+      },
+    },
     async (req) => ({
       items: await fleets.list(req.params.project),
     }),
@@ -69,7 +92,14 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
 
   app.get(
     "/projects/:project/fleets/:fleet",
-    { schema: { ...tags, params: FleetParams, querystring: RunQuery } },
+    {
+      schema: {
+        ...op("getFleetProgress", "A fleet run's progress: done, rate, ETA"),
+        params: FleetParams,
+        querystring: RunQuery,
+        response: { 200: FleetProgressSchema },
+      },
+    },
     async (req) => fleets.progress(req.params.project, req.params.fleet, req.query.run),
   );
 
@@ -77,7 +107,7 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
     "/projects/:project/fleets/:fleet/report",
     {
       schema: {
-        ...tags,
+        ...op("getFleetReport", "A fleet run's report: metric distributions, winners, failures, resources"),
         params: FleetParams,
         querystring: Type.Object(
           {
@@ -86,6 +116,15 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
           },
           { additionalProperties: false },
         ),
+        response: {
+          200: {
+            description: "the report, as JSON or (format=text) as a table for people",
+            content: {
+              "application/json": { schema: FleetReportSchema },
+              "text/plain": { schema: Type.String() },
+            },
+          },
+        },
       },
     },
     async (req, reply) => {
@@ -98,16 +137,41 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
 
   app.post(
     "/projects/:project/fleets/:fleet/cancel",
-    { schema: { ...tags, params: FleetParams, querystring: RunQuery } },
+    {
+      schema: {
+        ...op("cancelFleet", "Cancel a fleet run"),
+        params: FleetParams,
+        querystring: RunQuery,
+        response: { 200: FleetRunSchema },
+      },
+    },
     async (req) => fleets.cancel(req.params.project, req.params.fleet, req.query.run),
   );
 
   // Server-sent events: one `progress` event per interval until the run ends, then `end` with the final state.
   app.get(
     "/projects/:project/fleets/:fleet/events",
-    { schema: { ...tags, params: FleetParams, querystring: RunQuery } },
+    {
+      schema: {
+        ...op("streamFleetEvents", "Follow a fleet run's progress as server-sent events"),
+        description:
+          "Server-sent events: `progress` (FleetProgress) per interval, then `end` with the final state.",
+        params: FleetParams,
+        querystring: RunQuery,
+        response: {
+          200: {
+            description: "an event stream",
+            content: { "text/event-stream": { schema: Type.String() } },
+          },
+        },
+      },
+    },
     async (req, reply) => {
       const first = await fleets.progress(req.params.project, req.params.fleet, req.query.run);
+      // The same serializer as GET …/fleets/{fleet}: only the schema's fields reach the client.
+      const serialize: (progress: FleetProgress) => string = reply.compileSerializationSchema(
+        FleetProgressSchema,
+      ) as never;
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
@@ -122,7 +186,7 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
       let progress = first;
       while (!closed) {
         const ended = TERMINAL.has(progress.run.status);
-        raw.write(`event: ${ended ? "end" : "progress"}\ndata: ${JSON.stringify(progress)}\n\n`);
+        raw.write(`event: ${ended ? "end" : "progress"}\ndata: ${serialize(progress)}\n\n`);
         if (ended) break;
         await new Promise((resolve) => setTimeout(resolve, options.progressIntervalMs ?? 500));
         progress = await fleets.progress(req.params.project, req.params.fleet, progress.run.id);

@@ -9,6 +9,7 @@ export {
 export { type FleetSpec, parseFleetSpec, toSegmentPlan } from "./fleet-spec.js";
 export { createFleets, type Fleets } from "./fleets.js";
 export { fleetRoutes } from "./fleets.routes.js";
+export * as fleetSchemas from "./fleets.schemas.js";
 export type { SegmentPlan } from "./segment-plan.js";
 export { type SegmentOutcome, trainSegment } from "./segment-trainer.js";
 export { type LoadedSeries, loadSeries } from "./series-loader.js";

@@ -164,6 +164,33 @@ describe("HTTP API", () => {
     expect((await json("GET", `${API}/models?cursor=zzz`)).json().error.code).toBe("CURSOR_INVALID");
   });
 
+  it("takes JSON bodies as typed and coerces only querystrings and path parameters", async () => {
+    const onnx = Buffer.from(buildTestModel({ kind: "linear", inputs: 2, outputs: 1, seed: 3 })).toString(
+      "base64",
+    );
+    const registered = await json("POST", `${API}/bulk/versions`, {
+      createModels: true,
+      versions: [1, 2, 3].map(() => ({ model: "typed", runtime: "onnx", artifact: { base64: onnx } })),
+    });
+    expect(registered.statusCode).toBeLessThan(300);
+    const coerced = await json("PUT", `${API}/models/typed/aliases/champion`, { version: "3" });
+    expect(coerced.statusCode).toBe(400);
+    expect(coerced.json().error).toMatchObject({
+      code: "VALIDATION_FAILED",
+      details: { issues: [{ path: "body/version", message: "must be integer" }] },
+    });
+    expect((await json("POST", `${API}/models`, { name: 7 })).json().error.details.issues[0].path).toBe(
+      "body/name",
+    );
+    expect((await json("PUT", `${API}/models/typed/aliases/champion`, { version: 3 })).statusCode).toBe(200);
+    const page = await json("GET", `${API}/models/typed/versions?limit=2&order=desc`);
+    expect(page.statusCode).toBe(200);
+    expect(page.json().items.map((v: { version: number }) => v.version)).toEqual([3, 2]);
+    expect((await json("GET", `${API}/datasets/none/versions/1`)).json().error.code).toBe(
+      "DATASET_NOT_FOUND",
+    );
+  });
+
   it("registers thousands of versions in one bulk request", async () => {
     const versions = Array.from({ length: 2_000 }, (_, i) => ({
       model: `bulk-http-${i % 500}`,
@@ -270,6 +297,15 @@ validation: { scheme: holdout, size: 6 }
     const events = await app.inject({ method: "GET", url: `${API}/fleets/pumps/events` });
     expect(events.headers["content-type"]).toContain("text/event-stream");
     expect(events.body).toMatch(/^event: end\ndata: \{.*"status":"cancelled"/m);
+    // A stored run's spec, plan and bookkeeping are the server's: no endpoint shows them.
+    expect(events.body).not.toMatch(/"(spec|plan|idempotencyKey|fleetId)"/);
+    expect(JSON.stringify((await app.inject({ method: "GET", url: `${API}/fleets` })).json())).not.toMatch(
+      /"(spec|plan|idempotencyKey|fleetId)"/,
+    );
+    const report = await app.inject({ method: "GET", url: `${API}/fleets/pumps/report` });
+    expect(report.headers["content-type"]).toContain("application/json");
+    expect(report.json()).toMatchObject({ fleet: "pumps", run: { id: runId }, segments: { total: 2 } });
+    expect(Object.keys(report.json().run)).not.toContain("spec");
     const text = await app.inject({ method: "GET", url: `${API}/fleets/pumps/report?format=text` });
     expect(text.body).toContain("Fleet pumps");
     expect((await app.inject({ method: "GET", url: `${API}/fleets/nope` })).json().error.code).toBe(

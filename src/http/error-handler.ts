@@ -1,12 +1,18 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type ErrorCode, isSkalaError, SkalaError, type ValidationIssue } from "../core/index.js";
+import type { ErrorBody } from "./schemas.js";
 
-/** The one place where domain error codes become HTTP status codes. */
+/**
+ * The one place where catalogue codes become HTTP status codes, for `/api` and `/v2` alike. It sits in http
+ * rather than next to the catalogue in core because business errors know nothing about HTTP; serving, which
+ * http imports, never needs it either: `buildApp` hands the /v2 routes `sendProtocolError`, which reads it.
+ */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
   CONFIG_INVALID: 500,
   NOT_FOUND: 404,
   BODY_TOO_LARGE: 413,
+  BODY_TIMEOUT: 408,
   UNSUPPORTED_MEDIA_TYPE: 415,
   PROJECT_NOT_FOUND: 404,
   PROJECT_EXISTS: 409,
@@ -37,6 +43,10 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   DATABASE_BUSY: 503,
   DATABASE_IN_USE: 500,
   ADDRESS_IN_USE: 500,
+  OVERLOADED: 503,
+  INFER_REQUEST_INVALID: 400,
+  MODEL_NOT_READY: 503,
+  MODEL_FAILED: 500,
   INTERNAL: 500,
   // The `skala` command's own codes never reach HTTP; each maps to what it would mean there.
   FILE_NOT_FOUND: 404,
@@ -48,13 +58,24 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   SCORING_JOB_FAILED: 409,
 };
 
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
+/** What a client waits before retrying a 503 that names no better time. */
+const DEFAULT_RETRY_AFTER_MS = 1_000;
+
+function bodyTooLarge(request: FastifyRequest | undefined): SkalaError {
+  const limit = request?.routeOptions.bodyLimit;
+  return new SkalaError(
+    "BODY_TOO_LARGE",
+    limit === undefined
+      ? "the request body is larger than the server accepts"
+      : `the request body is larger than the ${limit} bytes the server accepts`,
+  );
 }
 
 /** Translates framework errors (schema validation, body parsing) into the domain catalogue. */
-export function toSkalaError(error: FastifyError | Error): SkalaError {
+export function toSkalaError(error: unknown, request?: FastifyRequest): SkalaError {
   if (isSkalaError(error)) return error;
+  if (!(error instanceof Error))
+    return new SkalaError("INTERNAL", "internal error", undefined, { cause: error });
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
     const context = fastifyError.validationContext ?? "body";
@@ -82,24 +103,25 @@ export function toSkalaError(error: FastifyError | Error): SkalaError {
         issues: [{ path: "url", message: fastifyError.message }],
       });
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return new SkalaError("BODY_TOO_LARGE", "the request body is larger than the server accepts");
+      return bodyTooLarge(request);
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return new SkalaError("UNSUPPORTED_MEDIA_TYPE", fastifyError.message);
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
     case "FST_ERR_CTP_INVALID_JSON_BODY":
-      return new SkalaError("VALIDATION_FAILED", "the body is not valid JSON", {
+      return new SkalaError("VALIDATION_FAILED", "the request body is not valid JSON", {
         issues: [{ path: "body", message: fastifyError.message }],
       });
     default:
       break;
   }
+  // Fastify's JSON parser rejects bad JSON with the parser's SyntaxError and statusCode 400.
   if (error instanceof SyntaxError || fastifyError.statusCode === 400) {
-    return new SkalaError("VALIDATION_FAILED", `invalid request: ${error.message}`, {
+    return new SkalaError("VALIDATION_FAILED", `the request body is not valid JSON: ${error.message}`, {
       issues: [{ path: "body", message: error.message }],
     });
   }
-  if (fastifyError.statusCode === 413) return new SkalaError("BODY_TOO_LARGE", error.message);
+  if (fastifyError.statusCode === 413) return bodyTooLarge(request);
   if (fastifyError.statusCode === 415) return new SkalaError("UNSUPPORTED_MEDIA_TYPE", error.message);
   if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
     return new SkalaError("VALIDATION_FAILED", error.message);
@@ -107,28 +129,57 @@ export function toSkalaError(error: FastifyError | Error): SkalaError {
   return new SkalaError("INTERNAL", "internal error", undefined, { cause: error });
 }
 
-/** Sends the error envelope; also used for errors Fastify raises before routing (bad URL, over-long parameter). */
-export function sendError(
-  error: FastifyError | Error,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): FastifyReply {
-  const mapped = toSkalaError(error);
+/**
+ * Sets status and headers for a failed request and returns the catalogue error to render. A request whose body
+ * was not read to the end (refused before or while reading it) gets `Connection: close`, so Node closes the
+ * socket after the answer instead of reading megabytes nobody wants, and a draining server need not wait.
+ */
+function prepareErrorReply(error: unknown, request: FastifyRequest, reply: FastifyReply): SkalaError {
+  const mapped = toSkalaError(error, request);
   const status = HTTP_STATUS[mapped.code];
-  if (status >= 500) request.log.error({ err: error }, "request failed");
+  // A 503 with a cause is a dependency failing (a locked database, a lost connection): its cause is logged. One
+  // without (a full server, a model still loading) is the system working as designed, and not logged per request.
+  if (status >= 500 && status !== 503) request.log.error({ err: error }, "request failed");
+  else if (status === 503 && mapped.cause !== undefined) request.log.error({ err: error }, "request failed");
+  if (status === 503) {
+    const retryAfterMs = mapped.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
+    reply.header("retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+  }
+  // light-my-request's injected requests have no `complete`; only a real, partly read request is closed.
+  if (request.raw.complete === false) reply.header("connection", "close");
+  reply.status(status);
+  return mapped;
+}
+
+/** Sends the error envelope; also used for errors Fastify raises before routing (bad URL, over-long parameter). */
+export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const mapped = prepareErrorReply(error, request, reply);
   const body: ErrorBody = {
     error: { code: mapped.code, message: mapped.message, ...(mapped.details && { details: mapped.details }) },
   };
-  if (status === 503) reply.header("retry-after", "1");
-  return reply.status(status).send(body);
+  return reply.send(body);
+}
+
+/**
+ * Sends an error in the Open Inference Protocol's shape, `{"error": "<message>"}`, with the status the same
+ * table gives `/api`.
+ */
+export function sendProtocolError(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const mapped = prepareErrorReply(error, request, reply);
+  return reply.send({ error: mapped.message });
 }
 
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(error, request, reply));
-  app.setNotFoundHandler((request, reply) => {
-    const body: ErrorBody = {
-      error: { code: "NOT_FOUND", message: `no route for ${request.method} ${request.url.split("?")[0]}` },
-    };
-    return reply.status(404).send(body);
-  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      new SkalaError("NOT_FOUND", `no route for ${request.method} ${request.url.split("?")[0]}`),
+      request,
+      reply,
+    ),
+  );
 }

@@ -1,2 +1,3 @@
 export { type AppDependencies, buildApp, type SkalaApp } from "./app.js";
-export { type ErrorBody, HTTP_STATUS } from "./error-handler.js";
+export { HTTP_STATUS } from "./error-handler.js";
+export { type ErrorBody, ErrorEnvelope, Health, NotReady, Ready } from "./schemas.js";

@@ -1,27 +1,42 @@
 import { Readable } from "node:stream";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import { Type } from "@sinclair/typebox";
+import { type TSchema, Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import { parseDigest } from "../artifacts/index.js";
 import { SkalaError } from "../core/index.js";
 import type { Registry } from "./registry.js";
 import {
+  AliasAssignment,
+  AliasChange,
   AliasName,
   AttachArtifactInput,
   BulkRegisterInput,
+  BulkRegisterResult,
   CreateModelInput,
   CreateProjectInput,
   CreateRunInput,
   CreateVersionInput,
+  Dataset,
+  DatasetVersion,
+  Deployment,
   EnvironmentNameSchema,
   FinishRunInput,
+  ItemsOf,
   ListOrder,
+  LoggedMetrics,
   LogMetricsInput,
   LogParamsInput,
+  ModelVersion,
   Name,
+  PageOf,
+  Project,
   RegisterDatasetInput,
+  RegisteredModel,
+  Run,
+  RunMetric,
   SetAliasInput,
   SetDeploymentInput,
+  StoredArtifact,
   UpdateModelInput,
   UpdateVersionInput,
 } from "./registry.schemas.js";
@@ -88,7 +103,11 @@ function tagsFromQuery(tags: string[] | undefined): Record<string, string> | und
 
 const VERIFY_BEFORE_SEND_BYTES = 64 * 1024 * 1024;
 
-const tag = (name: string) => ({ tags: [name] });
+/** OpenAPI tag, operationId (what a generated client names the call) and summary of a route. */
+const op = (tag: string, operationId: string, summary: string) => ({ tags: [tag], operationId, summary });
+const ok = <T extends TSchema>(schema: T) => ({ response: { 200: schema } });
+const created = <T extends TSchema>(schema: T) => ({ response: { 201: schema } });
+const noContent = { response: { 204: Type.Null({ description: "no body" }) } };
 
 /** Registry endpoints under /api/v1: each route parses, makes one service call, responds. */
 export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async (plugin, { registry }) => {
@@ -96,23 +115,57 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
   const { projects, models, versions, runs, datasets, deployments, artifacts } = registry;
 
   // --- projects
-  app.post("/projects", { schema: { ...tag("projects"), body: CreateProjectInput } }, async (req, reply) =>
-    reply.status(201).send(await projects.create(req.body)),
+  app.post(
+    "/projects",
+    {
+      schema: {
+        ...op("projects", "createProject", "Create a project"),
+        body: CreateProjectInput,
+        ...created(Project),
+      },
+    },
+    async (req, reply) => reply.status(201).send(await projects.create(req.body)),
   );
-  app.get("/projects", { schema: tag("projects") }, async () => ({ items: await projects.list() }));
-  app.get("/projects/:project", { schema: { ...tag("projects"), params: ProjectParams } }, async (req) =>
-    projects.get(req.params.project),
+  app.get(
+    "/projects",
+    { schema: { ...op("projects", "listProjects", "List projects"), ...ok(ItemsOf(Project)) } },
+    async () => ({
+      items: await projects.list(),
+    }),
+  );
+  app.get(
+    "/projects/:project",
+    { schema: { ...op("projects", "getProject", "Get a project"), params: ProjectParams, ...ok(Project) } },
+    async (req) => projects.get(req.params.project),
   );
 
   // --- registered models
   app.post(
     "/projects/:project/models",
-    { schema: { ...tag("models"), params: ProjectParams, body: CreateModelInput } },
+    {
+      schema: {
+        ...op("models", "createModel", "Register a model"),
+        params: ProjectParams,
+        body: CreateModelInput,
+        ...created(RegisteredModel),
+      },
+    },
     async (req, reply) => reply.status(201).send(await models.create(req.params.project, req.body)),
   );
   app.get(
     "/projects/:project/models",
-    { schema: { ...tag("models"), params: ProjectParams, querystring: ModelListQuery } },
+    {
+      schema: {
+        ...op(
+          "models",
+          "listModels",
+          "List registered models, filtered by name prefix, fleet, tags or archive state",
+        ),
+        params: ProjectParams,
+        querystring: ModelListQuery,
+        ...ok(PageOf(RegisteredModel)),
+      },
+    },
     async (req) => {
       const q = req.query;
       return models.list(req.params.project, {
@@ -129,71 +182,153 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
   );
   app.get(
     "/projects/:project/models/:model",
-    { schema: { ...tag("models"), params: ModelParams } },
+    {
+      schema: {
+        ...op("models", "getModel", "Get a registered model"),
+        params: ModelParams,
+        ...ok(RegisteredModel),
+      },
+    },
     async (req) => models.get(req.params.project, req.params.model),
   );
   app.patch(
     "/projects/:project/models/:model",
-    { schema: { ...tag("models"), params: ModelParams, body: UpdateModelInput } },
+    {
+      schema: {
+        ...op("models", "updateModel", "Change a model's description, fleet or tags"),
+        params: ModelParams,
+        body: UpdateModelInput,
+        ...ok(RegisteredModel),
+      },
+    },
     async (req) => models.update(req.params.project, req.params.model, req.body),
   );
   app.post(
     "/projects/:project/models/:model/archive",
-    { schema: { ...tag("models"), params: ModelParams } },
+    {
+      schema: {
+        ...op("models", "archiveModel", "Archive a model"),
+        params: ModelParams,
+        ...ok(RegisteredModel),
+      },
+    },
     async (req) => models.archive(req.params.project, req.params.model),
   );
   app.post(
     "/projects/:project/models/:model/restore",
-    { schema: { ...tag("models"), params: ModelParams } },
+    {
+      schema: {
+        ...op("models", "restoreModel", "Restore an archived model"),
+        params: ModelParams,
+        ...ok(RegisteredModel),
+      },
+    },
     async (req) => models.restore(req.params.project, req.params.model),
   );
 
   // --- versions
   app.post(
     "/projects/:project/models/:model/versions",
-    { schema: { ...tag("versions"), params: ModelParams, body: CreateVersionInput } },
+    {
+      schema: {
+        ...op("versions", "createVersion", "Register a model version"),
+        params: ModelParams,
+        body: CreateVersionInput,
+        ...created(ModelVersion),
+      },
+    },
     async (req, reply) =>
       reply.status(201).send(await versions.create(req.params.project, req.params.model, req.body)),
   );
   app.get(
     "/projects/:project/models/:model/versions",
-    { schema: { ...tag("versions"), params: ModelParams, querystring: PageQuery } },
+    {
+      schema: {
+        ...op("versions", "listVersions", "List a model's versions"),
+        params: ModelParams,
+        querystring: PageQuery,
+        ...ok(PageOf(ModelVersion)),
+      },
+    },
     async (req) => versions.list(req.params.project, req.params.model, req.query),
   );
   app.get(
     "/projects/:project/models/:model/versions/:ref",
-    { schema: { ...tag("versions"), params: VersionParams } },
+    {
+      schema: {
+        ...op("versions", "getVersion", "Get a version by number or alias"),
+        params: VersionParams,
+        ...ok(ModelVersion),
+      },
+    },
     async (req) => versions.get(req.params.project, req.params.model, parseVersionRef(req.params.ref)),
   );
   app.patch(
     "/projects/:project/models/:model/versions/:ref",
-    { schema: { ...tag("versions"), params: VersionParams, body: UpdateVersionInput } },
+    {
+      schema: {
+        ...op("versions", "updateVersion", "Change a version's status, description or tags"),
+        params: VersionParams,
+        body: UpdateVersionInput,
+        ...ok(ModelVersion),
+      },
+    },
     async (req) =>
       versions.update(req.params.project, req.params.model, parseVersionRef(req.params.ref), req.body),
   );
   app.get(
     "/projects/:project/versions",
-    { schema: { ...tag("versions"), params: ProjectParams, querystring: SearchQuery } },
+    {
+      schema: {
+        ...op(
+          "versions",
+          "searchVersions",
+          "Search versions with a filter expression (docs/reference/filter-language.md)",
+        ),
+        params: ProjectParams,
+        querystring: SearchQuery,
+        ...ok(PageOf(ModelVersion)),
+      },
+    },
     async (req) => versions.search(req.params.project, req.query),
   );
   app.post(
     "/projects/:project/versions/search",
-    { schema: { ...tag("versions"), params: ProjectParams, body: SearchQuery } },
+    {
+      schema: {
+        ...op("versions", "searchVersionsByBody", "Search versions, the filter in the body"),
+        params: ProjectParams,
+        body: SearchQuery,
+        ...ok(PageOf(ModelVersion)),
+      },
+    },
     async (req) => versions.search(req.params.project, req.body),
   );
   app.get(
     "/projects/:project/resolve/:reference",
     {
       schema: {
-        ...tag("aliases"),
+        ...op("aliases", "resolveReference", "Resolve model@alias or model@version to a version"),
         params: Type.Object({ project: Name, reference: Type.String({ minLength: 1, maxLength: 300 }) }),
+        ...ok(ModelVersion),
       },
     },
     async (req) => versions.resolve(req.params.project, req.params.reference),
   );
   app.post(
     "/projects/:project/bulk/versions",
-    { schema: { ...tag("versions"), params: ProjectParams, body: BulkRegisterInput } },
+    {
+      schema: {
+        ...op(
+          "versions",
+          "bulkRegisterVersions",
+          "Register many versions in one transaction (all or nothing)",
+        ),
+        params: ProjectParams,
+        body: BulkRegisterInput,
+        ...created(BulkRegisterResult),
+      },
+    },
     async (req, reply) => {
       const created = await versions.bulkRegister(req.params.project, req.body);
       return reply.status(201).send({ count: created.length, versions: created });
@@ -203,59 +338,103 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
   // --- deployments
   app.get(
     "/projects/:project/environments/:environment/deployments",
-    { schema: { ...tag("deployments"), params: EnvironmentParams } },
+    {
+      schema: {
+        ...op("deployments", "listDeployments", "List the deployments of an environment"),
+        params: EnvironmentParams,
+        ...ok(ItemsOf(Deployment)),
+      },
+    },
     async (req) => ({ items: await deployments.list(req.params.project, req.params.environment) }),
   );
   app.get(
     "/projects/:project/environments/:environment/deployments/:model",
-    { schema: { ...tag("deployments"), params: DeploymentParams } },
+    {
+      schema: {
+        ...op("deployments", "getDeployment", "Get how an environment serves a model"),
+        params: DeploymentParams,
+        ...ok(Deployment),
+      },
+    },
     async (req) => deployments.get(req.params.project, req.params.environment, req.params.model),
   );
   app.put(
     "/projects/:project/environments/:environment/deployments/:model",
-    { schema: { ...tag("deployments"), params: DeploymentParams, body: SetDeploymentInput } },
+    {
+      schema: {
+        ...op("deployments", "setDeployment", "Set a model's traffic split and shadow in an environment"),
+        params: DeploymentParams,
+        body: SetDeploymentInput,
+        ...ok(Deployment),
+      },
+    },
     async (req) => deployments.set(req.params.project, req.params.environment, req.params.model, req.body),
   );
   app.delete(
     "/projects/:project/environments/:environment/deployments/:model",
-    { schema: { ...tag("deployments"), params: DeploymentParams } },
+    {
+      schema: {
+        ...op("deployments", "deleteDeployment", "Remove a model's deployment from an environment"),
+        params: DeploymentParams,
+        ...noContent,
+      },
+    },
     async (req, reply) => {
       await deployments.delete(req.params.project, req.params.environment, req.params.model);
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
 
   // --- aliases
   app.get(
     "/projects/:project/models/:model/aliases",
-    { schema: { ...tag("aliases"), params: ModelParams } },
+    {
+      schema: {
+        ...op("aliases", "listAliases", "List a model's aliases"),
+        params: ModelParams,
+        ...ok(ItemsOf(AliasAssignment)),
+      },
+    },
     async (req) => ({
       items: await versions.listAliases(req.params.project, req.params.model),
     }),
   );
   app.get(
     "/projects/:project/models/:model/aliases/:alias",
-    { schema: { ...tag("aliases"), params: AliasParams } },
+    {
+      schema: {
+        ...op("aliases", "getAlias", "Get the version an alias points at"),
+        params: AliasParams,
+        ...ok(AliasAssignment),
+      },
+    },
     async (req) => versions.alias(req.params.project, req.params.model, req.params.alias),
   );
   app.put(
     "/projects/:project/models/:model/aliases/:alias",
-    { schema: { ...tag("aliases"), params: AliasParams, body: SetAliasInput } },
+    {
+      schema: {
+        ...op("aliases", "setAlias", "Point an alias at a version"),
+        params: AliasParams,
+        body: SetAliasInput,
+        ...ok(AliasAssignment),
+      },
+    },
     async (req) => versions.setAlias(req.params.project, req.params.model, req.params.alias, req.body),
   );
   app.delete(
     "/projects/:project/models/:model/aliases/:alias",
-    { schema: { ...tag("aliases"), params: AliasParams } },
+    { schema: { ...op("aliases", "deleteAlias", "Remove an alias"), params: AliasParams, ...noContent } },
     async (req, reply) => {
       await versions.deleteAlias(req.params.project, req.params.model, req.params.alias);
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
   app.get(
     "/projects/:project/models/:model/alias-history",
     {
       schema: {
-        ...tag("aliases"),
+        ...op("aliases", "listAliasHistory", "The history of a model's aliases, newest first"),
         params: ModelParams,
         querystring: Type.Object(
           {
@@ -264,6 +443,7 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
           },
           { additionalProperties: false },
         ),
+        ...ok(ItemsOf(AliasChange)),
       },
     },
     async (req) => ({
@@ -279,65 +459,121 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
   // --- runs
   app.post(
     "/projects/:project/runs",
-    { schema: { ...tag("runs"), params: ProjectParams, body: CreateRunInput } },
+    {
+      schema: {
+        ...op("runs", "createRun", "Start a run"),
+        params: ProjectParams,
+        body: CreateRunInput,
+        ...created(Run),
+      },
+    },
     async (req, reply) => reply.status(201).send(await runs.create(req.params.project, req.body)),
   );
   app.get(
     "/projects/:project/runs",
     {
       schema: {
-        ...tag("runs"),
+        ...op("runs", "listRuns", "List runs"),
         params: ProjectParams,
         querystring: Type.Object(Paging, { additionalProperties: false }),
+        ...ok(PageOf(Run)),
       },
     },
     async (req) => runs.list(req.params.project, req.query),
   );
-  app.get("/projects/:project/runs/:run", { schema: { ...tag("runs"), params: RunParams } }, async (req) =>
-    runs.get(req.params.project, req.params.run),
+  app.get(
+    "/projects/:project/runs/:run",
+    { schema: { ...op("runs", "getRun", "Get a run"), params: RunParams, ...ok(Run) } },
+    async (req) => runs.get(req.params.project, req.params.run),
   );
   app.post(
     "/projects/:project/runs/:run/params",
-    { schema: { ...tag("runs"), params: RunParams, body: LogParamsInput } },
+    {
+      schema: {
+        ...op("runs", "logRunParams", "Log parameters on a run"),
+        params: RunParams,
+        body: LogParamsInput,
+        ...ok(Run),
+      },
+    },
     async (req) => runs.logParams(req.params.project, req.params.run, req.body.params),
   );
   app.post(
     "/projects/:project/runs/:run/metrics",
-    { schema: { ...tag("runs"), params: RunParams, body: LogMetricsInput } },
+    {
+      schema: {
+        ...op("runs", "logRunMetrics", "Log metric points on a run"),
+        params: RunParams,
+        body: LogMetricsInput,
+        ...ok(LoggedMetrics),
+      },
+    },
     async (req) => runs.logMetrics(req.params.project, req.params.run, req.body),
   );
   app.get(
     "/projects/:project/runs/:run/metrics/:key",
     {
       schema: {
-        ...tag("runs"),
+        ...op("runs", "getRunMetricHistory", "Every logged point of one metric of a run"),
         params: Type.Object({ ...RunParams.properties, key: Type.String({ minLength: 1, maxLength: 250 }) }),
+        ...ok(ItemsOf(RunMetric)),
       },
     },
     async (req) => ({ items: await runs.metricHistory(req.params.project, req.params.run, req.params.key) }),
   );
   app.post(
     "/projects/:project/runs/:run/artifacts",
-    { schema: { ...tag("runs"), params: RunParams, body: AttachArtifactInput } },
+    {
+      schema: {
+        ...op("runs", "attachRunArtifact", "Attach a stored artifact to a run"),
+        params: RunParams,
+        body: AttachArtifactInput,
+        ...ok(Run),
+      },
+    },
     async (req) => runs.attachArtifact(req.params.project, req.params.run, req.body),
   );
   app.post(
     "/projects/:project/runs/:run/finish",
-    { schema: { ...tag("runs"), params: RunParams, body: FinishRunInput } },
+    {
+      schema: {
+        ...op("runs", "finishRun", "Finish a run"),
+        params: RunParams,
+        body: FinishRunInput,
+        ...ok(Run),
+      },
+    },
     async (req) => runs.finish(req.params.project, req.params.run, req.body.status),
   );
 
   // --- datasets
   app.get(
     "/projects/:project/datasets",
-    { schema: { ...tag("datasets"), params: ProjectParams } },
+    {
+      schema: {
+        ...op("datasets", "listDatasets", "List datasets"),
+        params: ProjectParams,
+        ...ok(ItemsOf(Dataset)),
+      },
+    },
     async (req) => ({
       items: await datasets.list(req.params.project),
     }),
   );
   app.post(
     "/projects/:project/datasets/:dataset/versions",
-    { schema: { ...tag("datasets"), params: DatasetParams, body: RegisterDatasetInput } },
+    {
+      schema: {
+        ...op(
+          "datasets",
+          "registerDatasetVersion",
+          "Register an uploaded CSV as a dataset version (profiled)",
+        ),
+        params: DatasetParams,
+        body: RegisterDatasetInput,
+        ...created(DatasetVersion),
+      },
+    },
     async (req, reply) =>
       reply
         .status(201)
@@ -345,7 +581,13 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
   );
   app.get(
     "/projects/:project/datasets/:dataset/versions",
-    { schema: { ...tag("datasets"), params: DatasetParams } },
+    {
+      schema: {
+        ...op("datasets", "listDatasetVersions", "List a dataset's versions"),
+        params: DatasetParams,
+        ...ok(ItemsOf(DatasetVersion)),
+      },
+    },
     async (req) => ({
       items: await datasets.versions(req.params.project, req.params.dataset),
     }),
@@ -354,8 +596,9 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
     "/projects/:project/datasets/:dataset/versions/:version",
     {
       schema: {
-        ...tag("datasets"),
+        ...op("datasets", "getDatasetVersion", "Get a dataset version"),
         params: Type.Object({ ...DatasetParams.properties, version: Type.Integer({ minimum: 1 }) }),
+        ...ok(DatasetVersion),
       },
     },
     async (req) => datasets.version(req.params.project, req.params.dataset, req.params.version),
@@ -368,10 +611,17 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
     raw.post(
       "/artifacts",
       {
+        // Streamed to the blob store, never buffered: its bytes do not count against the body budget.
+        config: { streamsBody: true },
         schema: {
-          ...tag("artifacts"),
+          ...op("artifacts", "uploadArtifact", "Upload raw bytes to the content-addressed store"),
           description:
-            "Upload raw bytes (any content type). Optional header x-skala-digest: the expected sha256 digest.",
+            "Upload raw bytes (any content type). Optional header x-skala-digest: the expected sha256 digest. " +
+            "201 when the bytes are new, 200 when they were stored before.",
+          headers: Type.Object({
+            "x-skala-digest": Type.Optional(Type.String({ description: "expected digest, sha256:<hex>" })),
+          }),
+          response: { 200: StoredArtifact, 201: StoredArtifact },
         },
       },
       async (req, reply) => {
@@ -390,7 +640,22 @@ export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async 
   });
   app.get(
     "/artifacts/:digest",
-    { schema: { ...tag("artifacts"), params: Type.Object({ digest: Type.String({ maxLength: 100 }) }) } },
+    {
+      schema: {
+        ...op("artifacts", "downloadArtifact", "Download an artifact's bytes"),
+        params: Type.Object({ digest: Type.String({ maxLength: 100 }) }),
+        response: {
+          200: {
+            description: "the blob's bytes",
+            content: {
+              "application/octet-stream": {
+                schema: Type.Unsafe<Buffer | Readable>({ type: "string", format: "binary" }),
+              },
+            },
+          },
+        },
+      },
+    },
     async (req, reply) => {
       const digest = parseDigest(req.params.digest, "params/digest");
       const { size, body } = await artifacts.open(digest);

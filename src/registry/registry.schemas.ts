@@ -1,4 +1,4 @@
-import { type Static, Type } from "@sinclair/typebox";
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { DATATYPES } from "../core/index.js";
 
 /**
@@ -262,3 +262,204 @@ export const SetDeploymentInput = Type.Object(
   { additionalProperties: false },
 );
 export type SetDeploymentInput = Static<typeof SetDeploymentInput>;
+
+// --- Responses. The types of src/registry/registry.types.ts are these schemas' Static types, so what the
+// services return, what the routes serialize and what the OpenAPI document promises are one definition.
+
+const Timestamp = Type.String({ format: "date-time" });
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const StringMap = Type.Record(Type.String(), Type.String());
+const NumberMap = Type.Record(Type.String(), Type.Number());
+
+export const Project = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    description: Type.String(),
+    environments: Type.Array(EnvironmentNameSchema),
+    createdAt: Timestamp,
+  },
+  { title: "Project" },
+);
+export type Project = Static<typeof Project>;
+
+export const RegisteredModel = Type.Object(
+  {
+    id: Type.String(),
+    project: Type.String(),
+    name: Type.String(),
+    description: Type.String(),
+    fleet: Nullable(Type.String()),
+    tags: StringMap,
+    latestVersion: Type.Integer({ description: "0 before the first version" }),
+    archived: Type.Boolean(),
+    archivedAt: Nullable(Timestamp),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { title: "RegisteredModel" },
+);
+export type RegisteredModel = Static<typeof RegisteredModel>;
+
+export const Lineage = Type.Object(
+  {
+    datasetVersionId: Nullable(Type.String()),
+    runId: Nullable(Type.String()),
+    parentVersionId: Nullable(Type.String()),
+    sourceRef: Nullable(Type.String()),
+  },
+  { title: "Lineage" },
+);
+export type Lineage = Static<typeof Lineage>;
+
+export const ModelVersion = Type.Object(
+  {
+    id: Type.String(),
+    model: Type.String(),
+    version: Type.Integer(),
+    runtime: Type.String(),
+    artifact: Type.Object({ digest: Type.String(), size: Type.Integer() }),
+    signature: Nullable(Signature),
+    params: StringMap,
+    metrics: NumberMap,
+    tags: StringMap,
+    status: VersionStatus,
+    description: Type.String(),
+    lineage: Lineage,
+    aliases: Type.Array(Type.String()),
+    createdAt: Timestamp,
+  },
+  { title: "ModelVersion" },
+);
+export type ModelVersion = Static<typeof ModelVersion>;
+
+export const AliasAssignment = Type.Object(
+  { alias: Type.String(), version: Type.Integer(), versionId: Type.String(), updatedAt: Timestamp },
+  { title: "AliasAssignment" },
+);
+export type AliasAssignment = Static<typeof AliasAssignment>;
+
+export const AliasChange = Type.Object(
+  {
+    alias: Type.String(),
+    fromVersion: Nullable(Type.Integer()),
+    toVersion: Nullable(Type.Integer()),
+    changedAt: Timestamp,
+    reason: Type.String(),
+  },
+  { title: "AliasChange" },
+);
+export type AliasChange = Static<typeof AliasChange>;
+
+export const RunMetric = Type.Object(
+  { key: Type.String(), value: Type.Number(), step: Type.Integer(), timestamp: Timestamp },
+  { title: "RunMetric" },
+);
+export type RunMetric = Static<typeof RunMetric>;
+
+export const RunArtifact = Type.Object(
+  { name: Type.String(), digest: Type.String(), size: Type.Integer(), createdAt: Timestamp },
+  { title: "RunArtifact" },
+);
+export type RunArtifact = Static<typeof RunArtifact>;
+
+export const Run = Type.Object(
+  {
+    id: Type.String(),
+    project: Type.String(),
+    name: Type.String(),
+    status: Type.Union(RUN_STATUSES.map((s) => Type.Literal(s))),
+    startedAt: Timestamp,
+    endedAt: Nullable(Timestamp),
+    sourceRef: Nullable(Type.String()),
+    params: StringMap,
+    latestMetrics: Type.Record(Type.String(), Type.Number(), {
+      description: "latest value of each metric key",
+    }),
+    artifacts: Type.Array(RunArtifact),
+  },
+  { title: "Run" },
+);
+export type Run = Static<typeof Run>;
+
+export const COLUMN_TYPES = ["integer", "number", "boolean", "date", "string", "empty"] as const;
+export const ColumnSchema = Type.Object(
+  {
+    name: Type.String(),
+    type: Type.Union(COLUMN_TYPES.map((t) => Type.Literal(t))),
+    nullable: Type.Boolean(),
+  },
+  { title: "ColumnSchema" },
+);
+export type ColumnSchema = Static<typeof ColumnSchema>;
+
+export const DatasetVersion = Type.Object(
+  {
+    id: Type.String(),
+    dataset: Type.String(),
+    version: Type.Integer(),
+    digest: Type.String(),
+    size: Type.Integer(),
+    format: Type.Literal("csv"),
+    rows: Type.Integer(),
+    schema: Type.Array(ColumnSchema),
+    createdAt: Timestamp,
+  },
+  { title: "DatasetVersion" },
+);
+export type DatasetVersion = Static<typeof DatasetVersion>;
+
+export const Dataset = Type.Object(
+  {
+    id: Type.String(),
+    project: Type.String(),
+    name: Type.String(),
+    latestVersion: Type.Integer(),
+    createdAt: Timestamp,
+  },
+  { title: "Dataset" },
+);
+export type Dataset = Static<typeof Dataset>;
+
+export const Deployment = Type.Object(
+  {
+    project: Type.String(),
+    environment: EnvironmentNameSchema,
+    model: Type.String(),
+    routes: Type.Array(DeploymentRouteSchema),
+    shadow: Nullable(Type.String()),
+    pinned: Type.Boolean(),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { title: "Deployment", description: "how one environment serves a model" },
+);
+export type Deployment = Static<typeof Deployment>;
+
+export const RegisteredVersion = Type.Object(
+  { id: Type.String(), model: Type.String(), version: Type.Integer(), digest: Type.String() },
+  { title: "RegisteredVersion" },
+);
+
+export const BulkRegisterResult = Type.Object(
+  { count: Type.Integer(), versions: Type.Array(RegisteredVersion) },
+  { title: "BulkRegisterResult" },
+);
+
+export const StoredArtifact = Type.Object(
+  {
+    digest: Type.String(),
+    size: Type.Integer(),
+    created: Type.Boolean({ description: "false when the same bytes were stored before" }),
+  },
+  { title: "StoredArtifact" },
+);
+
+export const LoggedMetrics = Type.Object({ logged: Type.Integer() }, { title: "LoggedMetrics" });
+
+/** One page of a list; pass `nextCursor` back to get the next page (null at the end). */
+export const PageOf = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) });
+
+/** A whole list, unpaged. */
+export const ItemsOf = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item) });

@@ -9,6 +9,7 @@ export {
 } from "./column-plan.js";
 export { OUTPUT_ARTIFACT, runScoringJob, type ScoreRunnerDeps } from "./score-runner.js";
 export { scoringRoutes } from "./scoring.routes.js";
+export { ScoringJobSchema } from "./scoring.schemas.js";
 export { ScoringService, type ScoringServiceOptions } from "./scoring.service.js";
 export {
   DEFAULT_BATCH_ROWS,

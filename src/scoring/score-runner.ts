@@ -141,7 +141,7 @@ class FileWriter {
 function classify(error: unknown, where: string): unknown {
   if (error instanceof PermanentJobError) return error;
   if (isProtocolError(error)) {
-    if (error.status === 400 || error.status === 404) {
+    if (error.code === "INFER_REQUEST_INVALID") {
       return new PermanentJobError(`${where}: the model refused the batch: ${error.message}`, {
         cause: error,
       });
@@ -155,6 +155,7 @@ function classify(error: unknown, where: string): unknown {
       case "ARTIFACT_TOO_LARGE":
       case "ARTIFACT_NOT_FOUND":
       case "VERSION_NOT_FOUND":
+      case "ALIAS_NOT_FOUND":
       case "MODEL_NOT_FOUND":
       case "PROJECT_NOT_FOUND":
       case "MODEL_LOAD_FAILED":

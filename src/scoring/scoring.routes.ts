@@ -2,6 +2,7 @@ import { Readable } from "node:stream";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
+import { ScoringJobSchema } from "./scoring.schemas.js";
 import type { ScoringService } from "./scoring.service.js";
 import { MAX_BATCH_ROWS } from "./scoring.types.js";
 
@@ -56,7 +57,7 @@ const SubmitBody = Type.Object(
   { additionalProperties: false },
 );
 
-const tags = { tags: ["scoring"] };
+const op = (operationId: string, summary: string) => ({ tags: ["scoring"], operationId, summary });
 
 /** Batch scoring endpoints under /api/v1/projects/:project/scoring-jobs; errors use the registry's envelope. */
 export const scoringRoutes: FastifyPluginAsync<{ scoring: ScoringService }> = async (plugin, options) => {
@@ -67,12 +68,13 @@ export const scoringRoutes: FastifyPluginAsync<{ scoring: ScoringService }> = as
     "/projects/:project/scoring-jobs",
     {
       schema: {
-        ...tags,
+        ...op("submitScoringJob", "Score a dataset version with a model version, as a job"),
         description:
           "Score a dataset version with a model version into a CSV file, as a durable job. 202 with a new job; " +
           "200 with the existing one when the same request was submitted before.",
         params: Type.Object({ project: Name }),
         body: SubmitBody,
+        response: { 200: ScoringJobSchema, 202: ScoringJobSchema },
       },
     },
     async (req, reply) => {
@@ -81,17 +83,31 @@ export const scoringRoutes: FastifyPluginAsync<{ scoring: ScoringService }> = as
     },
   );
 
-  app.get("/projects/:project/scoring-jobs/:id", { schema: { ...tags, params: JobParams } }, async (req) =>
-    scoring.get(req.params.project, req.params.id),
+  app.get(
+    "/projects/:project/scoring-jobs/:id",
+    {
+      schema: {
+        ...op("getScoringJob", "A scoring job's state and progress"),
+        params: JobParams,
+        response: { 200: ScoringJobSchema },
+      },
+    },
+    async (req) => scoring.get(req.params.project, req.params.id),
   );
 
   app.get(
     "/projects/:project/scoring-jobs/:id/output",
     {
       schema: {
-        ...tags,
+        ...op("downloadScoringOutput", "The scored CSV of a succeeded job"),
         description: "The output CSV of a succeeded job (text/csv); 409 while it runs or when it failed.",
         params: JobParams,
+        response: {
+          200: {
+            description: "the scores, one row per scored input row",
+            content: { "text/csv": { schema: Type.Unsafe<Readable>({ type: "string" }) } },
+          },
+        },
       },
     },
     async (req, reply) => {
@@ -110,7 +126,13 @@ export const scoringRoutes: FastifyPluginAsync<{ scoring: ScoringService }> = as
 
   app.post(
     "/projects/:project/scoring-jobs/:id/cancel",
-    { schema: { ...tags, params: JobParams } },
+    {
+      schema: {
+        ...op("cancelScoringJob", "Cancel a scoring job"),
+        params: JobParams,
+        response: { 200: ScoringJobSchema },
+      },
+    },
     async (req) => scoring.cancel(req.params.project, req.params.id),
   );
 };

@@ -95,7 +95,7 @@ describe.each(testDialects())("batch scoring on %s", (dialect) => {
           async infer(name, ref, body) {
             knobs.calls++;
             if (knobs.calls === knobs.failAtCall)
-              throw new ProtocolError(503, "model is not ready: injected");
+              throw new ProtocolError("MODEL_NOT_READY", "model is not ready: injected");
             if (knobs.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, knobs.delayMs));
             return deps.inference.infer(name, ref, body);
           },

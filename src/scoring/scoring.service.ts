@@ -313,19 +313,18 @@ export class ScoringService {
           issues: [{ path: "/model", message: error.message }],
         });
       }
+      // A missing model or version fails with the registry's own code; only the protocol's errors are sorted.
       if (!isProtocolError(error)) throw error;
-      if (error.status === 404) {
-        throw new SkalaError("VERSION_NOT_FOUND", error.message, {
-          model: version.model,
-          version: version.version,
-        });
-      }
       if (error.cause instanceof ModelLoadError) {
         throw new SkalaError("VALIDATION_FAILED", `${label} cannot be scored: ${error.message}`, {
           issues: [{ path: "/model", message: error.message }],
         });
       }
-      if (error.status === 503)
+      if (
+        error.code === "MODEL_NOT_READY" ||
+        error.code === "OVERLOADED" ||
+        error.code === "SERVICE_UNAVAILABLE"
+      )
         throw new SkalaError("SERVICE_UNAVAILABLE", error.message, undefined, { cause: error });
       throw new SkalaError("VALIDATION_FAILED", `${label} cannot be scored: ${error.message}`, {
         issues: [{ path: "/model", message: error.message }],

@@ -1,7 +1,8 @@
 /**
- * Admission control for inference requests: at most `limit` held at once. The HTTP layer asks before it reads
- * a body, so memory is bounded by limit × body limit however many clients connect, and a refused client is
- * told to come back (503 + Retry-After) instead of waiting in an unbounded queue.
+ * Admission control for inference requests: at most `limit` worked on at once. The HTTP layer asks once a
+ * request's body has arrived, so a client that stalls mid-body holds no slot (the server's body deadline and
+ * body budget bound those), and a refused client is told to come back (503 + Retry-After) instead of waiting
+ * in an unbounded queue.
  */
 export class AdmissionGate {
   #inflight = 0;

@@ -20,7 +20,7 @@ export function artifactValidator(runtimes: RuntimeSet): ArtifactValidator {
       reason = await runtimes.get(runtime).validateArtifact(read);
     } catch (error) {
       // A worker thread gone or the runtime closed: the check could not run, which says nothing of the artifact.
-      if (isProtocolError(error) && error.status === 503) {
+      if (isProtocolError(error) && error.code !== "INFER_REQUEST_INVALID" && error.code !== "MODEL_FAILED") {
         throw new SkalaError(
           "SERVICE_UNAVAILABLE",
           `the ${runtime} artifact check could not run: ${error.message}`,

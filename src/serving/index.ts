@@ -34,11 +34,12 @@ export {
 export {
   isOipUrl,
   OIP_PREFIX,
+  type OipErrorSender,
   type OipRoutesOptions,
   oipRoutes,
-  sendOipError,
-  toOipFailure,
 } from "./oip.routes.js";
+export * as oipSchemas from "./oip.schemas.js";
+export { ProtocolErrorSchema } from "./oip.schemas.js";
 export type { PredictionRecord, PredictionRoute } from "./prediction-record.js";
 export {
   DATATYPES,
@@ -52,6 +53,7 @@ export {
   isProtocolError,
   type ModelMetadata,
   ProtocolError,
+  type ProtocolErrorCode,
   type ServerMetadata,
   type Tensor,
   type TensorJson,

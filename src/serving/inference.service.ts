@@ -5,7 +5,6 @@ import {
   type EnvironmentName,
   parseVersionRef,
   type Registry,
-  type VersionLocation,
   type VersionRef,
 } from "../registry/index.js";
 import { AdmissionGate } from "./admission.js";
@@ -47,8 +46,9 @@ import { RecentTraffic, type TrafficSnapshot } from "./traffic.js";
 /**
  * The inference server's domain: resolves `(model, version or alias)` to a registry version of one project,
  * loads it through the model cache with the runtime its `runtime` field names, and answers the Open Inference
- * Protocol's questions. Errors are ProtocolErrors (status chosen by the protocol), ModelCacheErrors (503 with
- * Retry-After) or MODEL_LOAD_FAILED SkalaErrors (a version that can never load: 500, no Retry-After).
+ * Protocol's questions. Errors are SkalaErrors with catalogue codes: ProtocolErrors from the protocol and the
+ * runtimes, ModelNotReadyErrors (with Retry-After) from the cache, MODEL_LOAD_FAILED for a version that can never
+ * load (500, no Retry-After), and the registry's own NOT_FOUND codes.
  */
 
 /**
@@ -94,8 +94,8 @@ export interface InferenceServiceOptions {
   /** Shadow copies in flight at once; beyond it a copy is skipped (and counted), never queued. Default 64. */
   maxShadowInflight?: number;
   /**
-   * Infer requests held at once; one more is refused with 503 + Retry-After before its body is read, which
-   * bounds memory at maxInflight × body limit. Default unbounded.
+   * Infer requests worked on at once, counted once their body has arrived; one more is refused with 503 +
+   * Retry-After (bodies still arriving are bounded by the HTTP layer's body budget). Default unbounded.
    */
   maxInflight?: number;
   /** Receives failures of work done off the response path (shadow copies, warm-up, recycling). */
@@ -209,46 +209,28 @@ const MAX_VERSION_NUMBER = 2 ** 31 - 1;
 const SIZE_FACTOR: Readonly<Record<RuntimeName, number>> = { onnx: 1.25, "skala.forecast": 3 };
 
 /**
- * A model that cannot answer now (load failed and backing off, no room in the cache): 503 with the reason, and
- * `retryAfterMs` for the Retry-After header.
+ * A model that cannot answer now (load failed and backing off, no room in the cache): MODEL_NOT_READY with the
+ * reason, and `retryAfterMs` for the Retry-After header.
  */
 export class ModelNotReadyError extends ProtocolError {
-  readonly retryAfterMs: number;
+  declare readonly retryAfterMs: number;
 
   constructor(message: string, retryAfterMs: number, options?: { cause?: unknown }) {
-    super(503, message, options);
+    super("MODEL_NOT_READY", message, { ...options, retryAfterMs });
     this.name = "ModelNotReadyError";
-    this.retryAfterMs = retryAfterMs;
   }
 }
 
-function notFound(message: string): ProtocolError {
-  return new ProtocolError(404, message);
-}
-
-/** Registry lookups fail with SkalaErrors; the protocol answers a missing model, version or alias with 404. */
-function fromRegistryError(error: unknown): unknown {
-  if (isSkalaError(error)) {
-    switch (error.code) {
-      case "PROJECT_NOT_FOUND":
-      case "MODEL_NOT_FOUND":
-      case "VERSION_NOT_FOUND":
-      case "ALIAS_NOT_FOUND":
-        return notFound(error.message);
-      default:
-        return error;
-    }
-  }
-  return error;
-}
+/** Answers that say "not now" rather than anything about the model's predictions. */
+const NOT_READY_CODES: ReadonlySet<string> = new Set([
+  "MODEL_NOT_READY",
+  "OVERLOADED",
+  "SERVICE_UNAVAILABLE",
+]);
 
 /** Answers that say nothing of the model's predictions: it was not ready, or can never load. */
 function isNotReady(error: unknown): boolean {
-  return (
-    error instanceof ModelNotReadyError ||
-    (error instanceof ProtocolError && error.status === 503) ||
-    (isSkalaError(error) && error.code === "MODEL_LOAD_FAILED")
-  );
+  return isSkalaError(error) && (NOT_READY_CODES.has(error.code) || error.code === "MODEL_LOAD_FAILED");
 }
 
 function stateOf(state: ModelState): RepositoryState {
@@ -375,11 +357,15 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
   }
 
   async function lookup(name: string, ref: VersionRef | undefined) {
+    if (ref !== undefined) return await registry.versions.get(project, name, ref);
     try {
       if (ref !== undefined) return await registry.versions.get(project, name, ref);
       return await registry.versions.defaultVersion(project, name, DEFAULT_ALIAS);
     } catch (error) {
-      throw fromRegistryError(error);
+      if (isSkalaError(error) && error.code === "ALIAS_NOT_FOUND") {
+        return await registry.versions.latest(project, name);
+      }
+      throw error;
     }
   }
 
@@ -389,15 +375,10 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
     if (ref !== undefined) {
       parsed = parseVersionRef(ref);
       if (typeof parsed === "number" && !(parsed >= 1 && parsed <= MAX_VERSION_NUMBER)) {
-        throw notFound(`model "${name}" has no version ${ref}`);
+        throw new SkalaError("VERSION_NOT_FOUND", `model "${name}" has no version ${ref}`);
       }
     }
-    let located: VersionLocation | undefined;
-    try {
-      located = await registry.versions.locate(project, name, parsed, DEFAULT_ALIAS);
-    } catch (error) {
-      throw fromRegistryError(error);
-    }
+    let located = await registry.versions.locate(project, name, parsed, DEFAULT_ALIAS);
     // The fast path found nothing: the full lookup says what is missing (model, version, alias) as a 404.
     if (located === undefined) {
       const version = await lookup(name, parsed);
@@ -431,12 +412,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
    * goes away, so an undeployed version becomes evictable again.
    */
   async function deploymentOf(name: string): Promise<Deployment | undefined> {
-    let deployment: Deployment | undefined;
-    try {
-      deployment = await deployments.get(name);
-    } catch (error) {
-      throw fromRegistryError(error);
-    }
+    const deployment = await deployments.get(name);
     const targets = deployment?.pinned === true ? deployment.routes.filter((r) => r.weight > 0) : [];
     unpinModel(name, new Set(targets.map((r) => r.target)));
     return deployment;
@@ -749,12 +725,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
     },
 
     async repositoryIndex({ readyOnly = false } = {}) {
-      let names: string[];
-      try {
-        names = await listModelNames();
-      } catch (error) {
-        throw fromRegistryError(error);
-      }
+      const names = await listModelNames();
       const rows: RepositoryIndexEntry[] = [];
       const cached = new Set<string>();
       for (const state of cache.states()) {
@@ -788,11 +759,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
     },
 
     async unload(name) {
-      try {
-        await registry.models.get(project, name);
-      } catch (error) {
-        throw fromRegistryError(error);
-      }
+      await registry.models.get(project, name);
       const keys = cache
         .states()
         .map((s) => known.get(s.key))

@@ -1,10 +1,9 @@
 import fc from "fast-check";
-import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fitModel } from "../forecasting/index.js";
 import { testApp } from "../http/test-support/test-app.js";
 import { DEFAULT_PROJECT } from "../registry/index.js";
-import { createInferenceService, createRuntimes, FORECAST_FORMAT, oipRoutes } from "./index.js";
+import { FORECAST_FORMAT } from "./index.js";
 import { DATATYPES } from "./protocol/index.js";
 import {
   buildTestModel,
@@ -143,23 +142,18 @@ describe("health and server metadata", () => {
   });
 
   it("answers not ready with 503 and an error when the database does not answer", async () => {
-    const runtimes = createRuntimes({ onnx: { workers: 1 } });
-    const inference = createInferenceService({
-      registry: ctx.registry,
-      runtimes,
-      project: DEFAULT_PROJECT,
-      memoryBudgetBytes: 1 << 20,
-      minResidencyMs: 0,
-      ping: () => Promise.reject(new Error("connection refused")),
+    const down = await testApp({
+      inference: { ping: () => Promise.reject(new Error("connection refused")) },
     });
-    const app = Fastify();
-    await app.register(oipRoutes, { inference, bodyLimitBytes: 1024 });
-    const res = await app.inject({ method: "GET", url: "/v2/health/ready" });
-    expect(res.statusCode).toBe(503);
-    expect(res.json()).toEqual({ error: "database unreachable: connection refused" });
-    expect((await app.inject({ method: "GET", url: "/v2/health/live" })).statusCode).toBe(200);
-    await app.close();
-    await runtimes.close();
+    try {
+      const res = await down.app.inject({ method: "GET", url: "/v2/health/ready" });
+      expect(res.statusCode).toBe(503);
+      expect(res.headers["retry-after"]).toBe("1");
+      expect(res.json()).toEqual({ error: "database unreachable: connection refused" });
+      expect((await down.app.inject({ method: "GET", url: "/v2/health/live" })).statusCode).toBe(200);
+    } finally {
+      await down.close();
+    }
   });
 
   it("describes the server with only the implemented extensions", async () => {

@@ -1,20 +1,39 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { isSkalaError } from "../core/index.js";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { exceedsJsonDepth, MAX_JSON_DEPTH, SkalaError } from "../core/index.js";
 import type { AdmissionGate } from "./admission.js";
-import { isModelCacheError } from "./cache/index.js";
-import { type InferenceService, ModelNotReadyError } from "./inference.service.js";
-import { errorBody, isProtocolError, ProtocolError } from "./protocol/index.js";
+import type { InferenceService } from "./inference.service.js";
+import {
+  EmptySchema,
+  InferRequestSchema,
+  InferResponseSchema,
+  LiveSchema,
+  ModelMetadataSchema,
+  ModelParamsSchema,
+  ModelReadySchema,
+  ReadySchema,
+  RepositoryActionRequestSchema,
+  RepositoryIndexRequestSchema,
+  RepositoryIndexSchema,
+  ServerMetadataSchema,
+  VersionParamsSchema,
+} from "./oip.schemas.js";
+import { badRequest, errorBody, ProtocolError } from "./protocol/index.js";
 
 /**
  * The Open Inference Protocol v2 REST endpoints and the model repository extension, under `/v2`. Every error
- * is `{"error": "<text>"}` (the protocol's shape, not the registry's envelope), so this plugin installs its
- * own error and not-found handlers and its own body parser, all encapsulated: `/api` keeps its envelope.
+ * is `{"error": "<text>"}` (the protocol's shape, not the registry's envelope), with the status the app's one
+ * table gives its catalogue code: the app hands in `sendError`, so this plugin renders errors without knowing
+ * HTTP numbers. Its error and not-found handlers and its body parser are encapsulated: `/api` keeps its own.
  */
+
+/** Renders any error thrown on a /v2 route in the protocol's shape. */
+export type OipErrorSender = (error: unknown, request: FastifyRequest, reply: FastifyReply) => FastifyReply;
 
 export interface OipRoutesOptions {
   inference: InferenceService;
   /** Largest request body in bytes; a larger one is answered 413 in the protocol's error shape. */
   bodyLimitBytes: number;
+  sendError: OipErrorSender;
 }
 
 export const OIP_PREFIX = "/v2";
@@ -24,108 +43,8 @@ export function isOipUrl(url: string): boolean {
   return url === OIP_PREFIX || url.startsWith(`${OIP_PREFIX}/`) || url.startsWith(`${OIP_PREFIX}?`);
 }
 
-interface OipFailure {
-  status: number;
-  message: string;
-  /** Set for 503s: how long a client should wait; sent as Retry-After in whole seconds. */
-  retryAfterMs?: number;
-}
-
-const NOT_FOUND_CODES: ReadonlySet<string> = new Set([
-  "PROJECT_NOT_FOUND",
-  "MODEL_NOT_FOUND",
-  "VERSION_NOT_FOUND",
-  "ALIAS_NOT_FOUND",
-  "ARTIFACT_NOT_FOUND",
-  "NOT_FOUND",
-]);
-
-/** Maps anything thrown on a /v2 route to the protocol's status: 400, 404, 413, 503 or 500. */
-export function toOipFailure(error: unknown, bodyLimitBytes?: number): OipFailure {
-  if (error instanceof ModelNotReadyError) {
-    return { status: 503, message: error.message, retryAfterMs: error.retryAfterMs };
-  }
-  if (isProtocolError(error)) {
-    return error.status === 503
-      ? { status: 503, message: error.message, retryAfterMs: 1_000 }
-      : { status: error.status, message: error.message };
-  }
-  if (isModelCacheError(error))
-    return { status: 503, message: error.message, retryAfterMs: error.retryAfterMs };
-  if (isSkalaError(error)) {
-    if (NOT_FOUND_CODES.has(error.code)) return { status: 404, message: error.message };
-    switch (error.code) {
-      case "VALIDATION_FAILED":
-      case "FILTER_INVALID":
-      case "CURSOR_INVALID":
-        return { status: 400, message: error.message };
-      case "BODY_TOO_LARGE":
-        return { status: 413, message: error.message };
-      case "SERVICE_UNAVAILABLE":
-        return { status: 503, message: error.message, retryAfterMs: 1_000 };
-      // Permanent: no Retry-After, so clients and proxies that retry 503s do not retry this forever.
-      case "MODEL_LOAD_FAILED":
-        return { status: 500, message: error.message };
-      default:
-        return { status: 500, message: "internal error" };
-    }
-  }
-  const fastifyError = error as Partial<FastifyError> & Error;
-  if (fastifyError.validation !== undefined) return { status: 400, message: fastifyError.message };
-  switch (fastifyError.code) {
-    case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return {
-        status: 413,
-        message:
-          bodyLimitBytes === undefined
-            ? "the request body is larger than the server accepts"
-            : `the request body is larger than the ${bodyLimitBytes} bytes the server accepts`,
-      };
-    case "FST_ERR_CTP_EMPTY_JSON_BODY":
-      return { status: 400, message: "the request body is empty; expected a JSON object" };
-    case "FST_ERR_CTP_INVALID_JSON_BODY":
-      return { status: 400, message: "the request body is not valid JSON" };
-    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
-    case "FST_ERR_BAD_URL":
-    case "FST_ERR_MAX_PARAM_LENGTH":
-      return { status: 400, message: fastifyError.message };
-    default:
-      break;
-  }
-  // Fastify's JSON parser rejects bad JSON with the parser's SyntaxError and statusCode 400.
-  if (error instanceof SyntaxError) {
-    return { status: 400, message: `the request body is not valid JSON: ${error.message}` };
-  }
-  const status = fastifyError.statusCode;
-  if (status === 413) return { status: 413, message: fastifyError.message };
-  if (status !== undefined && status >= 400 && status < 500) {
-    return { status: status === 404 ? 404 : 400, message: fastifyError.message };
-  }
-  return { status: 500, message: "internal error" };
-}
-
-/** Sends the protocol's error body; also used by the app for errors Fastify raises before routing. */
-export function sendOipError(
-  error: unknown,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  bodyLimitBytes?: number,
-): FastifyReply {
-  const failure = toOipFailure(error, bodyLimitBytes);
-  if (failure.status >= 500 && failure.status !== 503) request.log.error({ err: error }, "inference failed");
-  if (failure.retryAfterMs !== undefined) {
-    reply.header("retry-after", String(Math.max(1, Math.ceil(failure.retryAfterMs / 1000))));
-  }
-  return reply.status(failure.status).send(errorBody(failure.message));
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function badRequest(message: string): ProtocolError {
-  return new ProtocolError(400, message);
 }
 
 /** `{"ready": bool}`, optional (KServe and Triton both send an empty body or `{}` for "everything"). */
@@ -159,19 +78,21 @@ function checkRepositoryBody(body: unknown, action: "load" | "unload"): void {
   }
 }
 
-/** Runs before the body is read, so a refused request costs no memory. */
+/**
+ * Counts a request once its body has arrived (preValidation), so a client that sends headers and then stalls
+ * holds no slot; the server's body deadline and body budget bound what such clients cost meanwhile.
+ */
 function admission(gate: AdmissionGate) {
   return (_request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void => {
     const release = gate.tryEnter();
     if (release === undefined) {
-      reply.header("retry-after", "1");
-      // The body is never parsed: Node discards it as it arrives, so the client gets its 503 and the bytes
-      // cost no memory.
-      void reply
-        .status(503)
-        .send(
-          errorBody(`overloaded: ${gate.inflight} inference requests in flight (limit ${gate.limit}); retry`),
-        );
+      done(
+        new ProtocolError(
+          "OVERLOADED",
+          `overloaded: ${gate.inflight} inference requests in flight (limit ${gate.limit}); retry`,
+          { retryAfterMs: 1_000 },
+        ),
+      );
       return;
     }
     // 'close' fires once the response is finished or the connection is gone, whichever comes first.
@@ -185,18 +106,27 @@ interface ModelParams {
   version?: string;
 }
 
-async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promise<void> {
-  const { inference, bodyLimitBytes } = options;
+const tags = ["inference"];
+const op = (operationId: string, summary: string) => ({ tags, operationId, summary });
 
-  // The protocol's own specification documents these routes; the OpenAPI document stays the registry's.
-  app.addHook("onRoute", (route) => {
-    route.schema = { ...route.schema, hide: true };
-  });
-  app.setErrorHandler((error, request, reply) => sendOipError(error, request, reply, bodyLimitBytes));
+async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promise<void> {
+  const { inference, bodyLimitBytes, sendError } = options;
+
+  // The schemas below document the protocol in the OpenAPI document. Requests are decoded by the protocol's
+  // own code (its messages, its INT64 and NaN policies) and answers are already exactly encoded, so this scope
+  // neither validates nor re-serializes with them: JSON.stringify is the fastest writer of large tensors.
+  app.setValidatorCompiler(() => () => true);
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .status(404)
-      .send(errorBody(`no route for ${request.method} ${request.url.split("?")[0]?.slice(0, 200) ?? ""}`)),
+    sendError(
+      new SkalaError(
+        "NOT_FOUND",
+        `no route for ${request.method} ${request.url.split("?")[0]?.slice(0, 200) ?? ""}`,
+      ),
+      request,
+      reply,
+    ),
   );
 
   // Any content type is read as JSON: Triton's HTTP client sends no Content-Type, and curl -d sends a form
@@ -213,36 +143,94 @@ async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promis
       done(null, undefined);
       return;
     }
+    if (exceedsJsonDepth(text, MAX_JSON_DEPTH)) {
+      done(badRequest(`the request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`));
+      return;
+    }
     parseJson(request, text, done);
   });
 
-  app.get("/health/live", async () => ({ live: true }));
+  app.get(
+    "/health/live",
+    { schema: { ...op("oipServerLive", "The server is live"), response: { 200: LiveSchema } } },
+    async () => ({ live: true }),
+  );
 
-  app.get("/health/ready", async (_request, reply) => {
-    const answer = await inference.serverReady();
-    if (answer.ready) return { ready: true };
-    reply.header("retry-after", "1");
-    return reply.status(503).send(errorBody(answer.reason));
-  });
+  app.get(
+    "/health/ready",
+    {
+      schema: {
+        ...op("oipServerReady", "The server is ready (its database answers); 503 when not"),
+        response: { 200: ReadySchema },
+      },
+    },
+    async () => {
+      const answer = await inference.serverReady();
+      if (!answer.ready) throw new ProtocolError("SERVICE_UNAVAILABLE", answer.reason);
+      return { ready: true };
+    },
+  );
 
-  app.get("/", async () => inference.serverMetadata());
+  // Documented without the trailing slash, which is still answered.
+  const serverMetadata = async () => inference.serverMetadata();
+  app.get(
+    "/",
+    {
+      prefixTrailingSlash: "no-slash",
+      schema: { ...op("oipServerMetadata", "Server metadata"), response: { 200: ServerMetadataSchema } },
+    },
+    serverMetadata,
+  );
+  app.get("/", { prefixTrailingSlash: "slash", schema: { hide: true } }, serverMetadata);
 
   const metadata = async (request: FastifyRequest) => {
     const { name, version } = request.params as ModelParams;
     return inference.modelMetadata(name, version);
   };
-  app.get("/models/:name", metadata);
-  app.get("/models/:name/versions/:version", metadata);
+  const metadataSchema = (
+    operationId: string,
+    params: typeof ModelParamsSchema | typeof VersionParamsSchema,
+  ) => ({
+    schema: {
+      ...op(
+        operationId,
+        "Model metadata (loads the model); without a version, the champion or else the latest",
+      ),
+      params,
+      response: { 200: ModelMetadataSchema },
+    },
+  });
+  app.get("/models/:name", metadataSchema("oipModelMetadata", ModelParamsSchema), metadata);
+  app.get(
+    "/models/:name/versions/:version",
+    metadataSchema("oipModelVersionMetadata", VersionParamsSchema),
+    metadata,
+  );
 
   const ready = async (request: FastifyRequest, reply: FastifyReply) => {
     const { name, version } = request.params as ModelParams;
     const answer = await inference.modelReady(name, version);
     if (answer.ready) return { name, ready: true };
-    if (answer.permanent !== true) reply.header("retry-after", "1");
-    return reply.status(503).send(errorBody(answer.reason));
+    // A permanent failure is told without Retry-After, so clients and proxies that retry 503s stop asking.
+    if (answer.permanent === true) return reply.status(503).send(errorBody(answer.reason));
+    throw new ProtocolError("MODEL_NOT_READY", answer.reason);
   };
-  app.get("/models/:name/ready", ready);
-  app.get("/models/:name/versions/:version/ready", ready);
+  const readySchema = (
+    operationId: string,
+    params: typeof ModelParamsSchema | typeof VersionParamsSchema,
+  ) => ({
+    schema: {
+      ...op(operationId, "The model is loaded and can answer; 503 with the reason when not"),
+      params,
+      response: { 200: ModelReadySchema },
+    },
+  });
+  app.get("/models/:name/ready", readySchema("oipModelReady", ModelParamsSchema), ready);
+  app.get(
+    "/models/:name/versions/:version/ready",
+    readySchema("oipModelVersionReady", VersionParamsSchema),
+    ready,
+  );
 
   const infer = async (request: FastifyRequest) => {
     const { name, version } = request.params as ModelParams;
@@ -251,22 +239,67 @@ async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promis
     return inference.infer(name, version, request.body, requestId === undefined ? {} : { requestId });
   };
   const admit = admission(inference.admission);
-  app.post("/models/:name/infer", { onRequest: admit }, infer);
-  app.post("/models/:name/versions/:version/infer", { onRequest: admit }, infer);
-
-  app.post("/repository/index", async (request) => inference.repositoryIndex(parseIndexBody(request.body)));
-
-  app.post("/repository/models/:name/load", async (request) => {
-    checkRepositoryBody(request.body, "load");
-    await inference.load((request.params as ModelParams).name);
-    return {};
+  const inferOptions = (
+    operationId: string,
+    params: typeof ModelParamsSchema | typeof VersionParamsSchema,
+  ) => ({
+    preValidation: admit,
+    schema: {
+      ...op(operationId, "Inference; 503 with Retry-After past the in-flight limit"),
+      description:
+        "Without a version the model's deployment routes the request (by `id` or X-Request-Id), else the " +
+        "champion alias, else the latest version. Any content type is read as JSON.",
+      params,
+      body: InferRequestSchema,
+      response: { 200: InferResponseSchema },
+    },
   });
+  app.post("/models/:name/infer", inferOptions("oipInfer", ModelParamsSchema), infer);
+  app.post(
+    "/models/:name/versions/:version/infer",
+    inferOptions("oipInferVersion", VersionParamsSchema),
+    infer,
+  );
 
-  app.post("/repository/models/:name/unload", async (request) => {
-    checkRepositoryBody(request.body, "unload");
-    await inference.unload((request.params as ModelParams).name);
-    return {};
+  app.post(
+    "/repository/index",
+    {
+      schema: {
+        ...op("oipRepositoryIndex", "The models of the repository and their state"),
+        body: RepositoryIndexRequestSchema,
+        response: { 200: RepositoryIndexSchema },
+      },
+    },
+    async (request) => inference.repositoryIndex(parseIndexBody(request.body)),
+  );
+
+  const repositorySchema = (operationId: string, summary: string) => ({
+    schema: {
+      ...op(operationId, summary),
+      params: ModelParamsSchema,
+      body: RepositoryActionRequestSchema,
+      response: { 200: EmptySchema },
+    },
   });
+  app.post(
+    "/repository/models/:name/load",
+    repositorySchema("oipRepositoryLoad", "Load a model (its default version)"),
+    async (request) => {
+      checkRepositoryBody(request.body, "load");
+      await inference.load((request.params as ModelParams).name);
+      return {};
+    },
+  );
+
+  app.post(
+    "/repository/models/:name/unload",
+    repositorySchema("oipRepositoryUnload", "Unload every version of a model"),
+    async (request) => {
+      checkRepositoryBody(request.body, "unload");
+      await inference.unload((request.params as ModelParams).name);
+      return {};
+    },
+  );
 }
 
 /**
@@ -274,7 +307,7 @@ async function oipScope(app: FastifyInstance, options: OipRoutesOptions): Promis
  * handling and body parsing stay theirs.
  *
  * @example
- * await app.register(oipRoutes, { inference, bodyLimitBytes: 64 << 20 });
+ * await app.register(oipRoutes, { inference, bodyLimitBytes: 64 << 20, sendError: sendProtocolError });
  * await app.inject({ method: "POST", url: "/v2/models/part-A12/infer", payload: { inputs: [...] } });
  */
 export async function oipRoutes(app: FastifyInstance, options: OipRoutesOptions): Promise<void> {

@@ -236,7 +236,7 @@ describe("deployments over /v2", () => {
     expect(logged.at(-1)?.route).toBe("default");
   });
 
-  it("refuses requests beyond the in-flight limit with 503 and Retry-After before reading them", async () => {
+  it("refuses requests beyond the in-flight limit with 503 and Retry-After", async () => {
     const inference = ctx.inference;
     if (inference === undefined) throw new Error("no inference");
     const held: Array<() => void> = [];

@@ -10,8 +10,8 @@ import {
 import { startSkala, stopSkala } from "./server-process.js";
 
 /**
- * Overload: a real `skala up` process with one ONNX worker, a small per-worker queue and a small in-flight
- * limit gets far more concurrent requests than it can hold. It must answer the excess with 503 and
+ * Overload: a real `skala up` process with one ONNX worker and a small in-flight limit (its worker queue is
+ * deeper, so admission is what refuses) gets far more concurrent requests than it can hold. It must answer the excess with 503 and
  * Retry-After (never another 5xx, never a hang), keep answering the rest correctly, stay up, and keep its
  * memory bounded, measured as the process's resident set (VmRSS / VmHWM from /proc).
  */
@@ -39,7 +39,8 @@ describe.skipIf(process.platform !== "linux")("overload", () => {
     dataDir = await mkdtemp(join(tmpdir(), "skala-overload-"));
     ({ url, child } = await startSkala(dataDir, ["--workers", "false"], {
       SKALA_INFERENCE_ONNX_WORKERS: "1",
-      SKALA_INFERENCE_MAX_QUEUE_PER_WORKER: "4",
+      // Deeper than the in-flight limit, so admission (counted once a body has arrived) is what refuses.
+      SKALA_INFERENCE_MAX_QUEUE_PER_WORKER: "32",
       SKALA_INFERENCE_MAX_INFLIGHT: "24",
       SKALA_INFERENCE_PREDICTION_SAMPLE_RATE: "0",
     }));

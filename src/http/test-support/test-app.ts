@@ -15,13 +15,15 @@ import {
 } from "../../serving/index.js";
 import type { DialectName, Store } from "../../store/index.js";
 import { freshStore } from "../../store/test-support/dialects.js";
-import { buildApp, type SkalaApp } from "../app.js";
+import { type AppDependencies, buildApp, type SkalaApp } from "../app.js";
 
 /** A complete app over a fresh store and an in-memory blob store, for `app.inject()` tests. */
 export async function testApp(
   options: {
     dialect?: DialectName;
     bodyLimitBytes?: number;
+    /** Body deadline, rate and budget; the settings' defaults otherwise. */
+    bodyGuard?: AppDependencies["bodyGuard"];
     bulkMaxVersions?: number;
     /** Serve `/v2` (one ONNX worker thread); the options override the service's defaults. */
     inference?: boolean | Partial<Omit<InferenceServiceOptions, "registry" | "runtimes">>;
@@ -95,6 +97,7 @@ export async function testApp(
     scoring,
     ...(inference !== undefined && { inference }),
     bodyLimitBytes: options.bodyLimitBytes ?? 8 << 20,
+    ...(options.bodyGuard !== undefined && { bodyGuard: options.bodyGuard }),
     ...(options.metricsTopModels !== undefined && { metricsTopModels: options.metricsTopModels }),
     ...(options.metricsModels !== undefined && { metricsModels: options.metricsModels }),
   });

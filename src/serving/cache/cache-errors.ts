@@ -1,18 +1,19 @@
+import { SkalaError } from "../../core/index.js";
+
 /**
- * The model cache's typed failures. Every one of them is a "not ready right now" answer for the Open Inference
- * Protocol (503), so each carries `retryAfterMs` for the server's Retry-After header; the server maps them in
- * one place and the cache stays free of HTTP.
+ * The model cache's typed failures. Every one of them is a "not ready right now" answer (MODEL_NOT_READY), so
+ * each carries `retryAfterMs` for the server's Retry-After header; the HTTP layer maps the code like any other
+ * and the cache stays free of HTTP.
  */
-export class ModelCacheError extends Error {
+export class ModelCacheError extends SkalaError {
   readonly key: string;
   /** How long the client should wait before trying again; the server rounds it up to whole seconds. */
-  readonly retryAfterMs: number;
+  declare readonly retryAfterMs: number;
 
   constructor(key: string, message: string, retryAfterMs: number, options?: { cause?: unknown }) {
-    super(message, options);
+    super("MODEL_NOT_READY", message, undefined, { ...options, retryAfterMs });
     this.name = "ModelCacheError";
     this.key = key;
-    this.retryAfterMs = Math.max(0, retryAfterMs);
   }
 }
 

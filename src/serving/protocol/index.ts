@@ -31,10 +31,11 @@ export {
 } from "./metadata.js";
 export type { Parameters, ParameterValue } from "./parameters.js";
 export {
+  badRequest,
   isProtocolError,
   ProtocolError,
   type ProtocolErrorBody,
-  type ProtocolStatus,
+  type ProtocolErrorCode,
 } from "./protocol-error.js";
 export {
   DATATYPES,

@@ -19,7 +19,7 @@ function rejects(body: unknown, message: string, limits = {}): void {
     caught = error;
   }
   expect(caught).toBeInstanceOf(ProtocolError);
-  expect((caught as ProtocolError).status).toBe(400);
+  expect((caught as ProtocolError).code).toBe("INFER_REQUEST_INVALID");
   expect((caught as ProtocolError).message).toContain(message);
 }
 

@@ -44,7 +44,7 @@ describe("metadata", () => {
 
   it("writes the error body", () => {
     expect(errorBody("boom")).toEqual({ error: "boom" });
-    expect(new ProtocolError(503, "not ready").toBody()).toEqual({ error: "not ready" });
+    expect(new ProtocolError("MODEL_NOT_READY", "not ready").toBody()).toEqual({ error: "not ready" });
   });
 
   it("maps every datatype to an onnxruntime type and back", () => {

@@ -11,7 +11,7 @@ function decodesOrRejectsCleanly(body: unknown): void {
     decodeInferRequest(body);
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
-    expect(error.status).toBe(400);
+    expect(error.code).toBe("INFER_REQUEST_INVALID");
     expect(error.message.length).toBeGreaterThan(0);
   }
 }

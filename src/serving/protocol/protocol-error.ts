@@ -1,22 +1,30 @@
+import { type ErrorCode, SkalaError, type SkalaErrorOptions } from "../../core/index.js";
+
 /**
- * The one error type of the Open Inference Protocol layer. It carries the HTTP status the protocol expects,
- * because /v2 routes answer `{"error": "<text>"}` rather than the SkalaError envelope: the HTTP layer maps a
- * ProtocolError straight to `status` and `toBody()` with no catalogue lookup.
+ * The codes the Open Inference Protocol layer fails with. They are catalogue codes like every other error's, so
+ * the HTTP status of a /v2 answer comes from the same table as /api's (src/http/error-handler.ts): nothing in
+ * serving knows HTTP numbers.
  */
-export type ProtocolStatus = 400 | 404 | 500 | 503;
+export type ProtocolErrorCode = Extract<
+  ErrorCode,
+  "INFER_REQUEST_INVALID" | "MODEL_NOT_READY" | "OVERLOADED" | "MODEL_FAILED" | "SERVICE_UNAVAILABLE"
+>;
 
 /** The protocol's error body: one human-readable string, nothing else (clients only read `error`). */
 export interface ProtocolErrorBody {
   error: string;
 }
 
-export class ProtocolError extends Error {
-  readonly status: ProtocolStatus;
+/**
+ * The error type of the inference layer: a SkalaError whose code says what went wrong (a client mistake, a
+ * model not ready, an overload, a model failure). /v2 routes answer it as `{"error": "<message>"}`.
+ */
+export class ProtocolError extends SkalaError {
+  declare readonly code: ProtocolErrorCode;
 
-  constructor(status: ProtocolStatus, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: ProtocolErrorCode, message: string, options?: SkalaErrorOptions) {
+    super(code, message, undefined, options);
     this.name = "ProtocolError";
-    this.status = status;
   }
 
   toBody(): ProtocolErrorBody {
@@ -28,9 +36,9 @@ export function isProtocolError(error: unknown): error is ProtocolError {
   return error instanceof ProtocolError;
 }
 
-/** A client mistake: the protocol answers these with 400. */
+/** A client mistake in an inference request. */
 export function badRequest(message: string): ProtocolError {
-  return new ProtocolError(400, message);
+  return new ProtocolError("INFER_REQUEST_INVALID", message);
 }
 
 /**

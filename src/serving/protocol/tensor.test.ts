@@ -23,7 +23,7 @@ function failure(fn: () => unknown): ProtocolError {
 
 function rejects(datatype: string, shape: unknown, data: unknown, message: string | RegExp): void {
   const error = failure(() => decode(datatype, shape, data));
-  expect(error.status).toBe(400);
+  expect(error.code).toBe("INFER_REQUEST_INVALID");
   expect(error.message).toMatch(message);
 }
 
@@ -347,8 +347,8 @@ describe("encodeTensor", () => {
   it("fails with 500 when the server's own shape and data disagree", () => {
     const tensor: Tensor = { name: "y", datatype: "INT32", shape: [3], data: new Int32Array(2) };
     const error = failure(() => encodeTensor(tensor));
-    expect(error.status).toBe(500);
+    expect(error.code).toBe("MODEL_FAILED");
     expect(error.message).toBe('output "y": data holds 2 elements but shape [3] needs 3');
-    expect(failure(() => encodeTensor({ ...tensor, shape: [-1] })).status).toBe(500);
+    expect(failure(() => encodeTensor({ ...tensor, shape: [-1] })).code).toBe("MODEL_FAILED");
   });
 });

@@ -428,7 +428,7 @@ export function decodeTensorData(
 }
 
 function unreachable(value: never): never {
-  throw new ProtocolError(500, `unhandled datatype ${describeValue(value)}`);
+  throw new ProtocolError("MODEL_FAILED", `unhandled datatype ${describeValue(value)}`);
 }
 
 /**
@@ -522,13 +522,16 @@ export function encodeTensor(tensor: Tensor): TensorJson {
   const where = `output ${quoteName(tensor.name)}: `;
   for (const dim of tensor.shape) {
     if (!Number.isSafeInteger(dim) || dim < 0) {
-      throw new ProtocolError(500, `${where}shape ${formatShape(tensor.shape)} has an invalid dimension`);
+      throw new ProtocolError(
+        "MODEL_FAILED",
+        `${where}shape ${formatShape(tensor.shape)} has an invalid dimension`,
+      );
     }
   }
   const count = elementCount(tensor.shape);
   if (tensor.data.length !== count) {
     throw new ProtocolError(
-      500,
+      "MODEL_FAILED",
       `${where}data holds ${tensor.data.length} elements but shape ${formatShape(tensor.shape)} needs ${count}`,
     );
   }

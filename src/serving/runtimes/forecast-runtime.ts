@@ -54,7 +54,7 @@ export interface ForecastRuntimeOptions {
 }
 
 function modelFailure(message: string, cause?: unknown): ProtocolError {
-  return new ProtocolError(500, message, cause === undefined ? undefined : { cause });
+  return new ProtocolError("MODEL_FAILED", message, cause === undefined ? undefined : { cause });
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -156,29 +156,44 @@ export function refitSpec(state: FittedState): MethodSpec {
 
 function readHorizon(tensor: Tensor): number {
   if (tensor.datatype !== "INT32" && tensor.datatype !== "INT64") {
-    throw new ProtocolError(400, `input "horizon": datatype is ${tensor.datatype}, expected INT32 or INT64`);
+    throw new ProtocolError(
+      "INFER_REQUEST_INVALID",
+      `input "horizon": datatype is ${tensor.datatype}, expected INT32 or INT64`,
+    );
   }
   if (tensor.shape.length !== 1 || tensor.shape[0] !== 1) {
-    throw new ProtocolError(400, `input "horizon": shape [${tensor.shape.join(",")}] must be [1]`);
+    throw new ProtocolError(
+      "INFER_REQUEST_INVALID",
+      `input "horizon": shape [${tensor.shape.join(",")}] must be [1]`,
+    );
   }
   const raw = tensor.data[0];
   const h = typeof raw === "bigint" ? Number(raw) : (raw ?? 0);
   if (!Number.isInteger(h) || h < 1 || h > MAX_FORECAST_HORIZON) {
-    throw new ProtocolError(400, `input "horizon": ${String(raw)} is outside 1..${MAX_FORECAST_HORIZON}`);
+    throw new ProtocolError(
+      "INFER_REQUEST_INVALID",
+      `input "horizon": ${String(raw)} is outside 1..${MAX_FORECAST_HORIZON}`,
+    );
   }
   return h;
 }
 
 function readHistory(tensor: Tensor): Float64Array {
   if (tensor.datatype !== "FP64" && tensor.datatype !== "FP32") {
-    throw new ProtocolError(400, `input "history": datatype is ${tensor.datatype}, expected FP64 or FP32`);
+    throw new ProtocolError(
+      "INFER_REQUEST_INVALID",
+      `input "history": datatype is ${tensor.datatype}, expected FP64 or FP32`,
+    );
   }
   if (tensor.shape.length !== 1) {
-    throw new ProtocolError(400, `input "history": shape [${tensor.shape.join(",")}] must be [n]`);
+    throw new ProtocolError(
+      "INFER_REQUEST_INVALID",
+      `input "history": shape [${tensor.shape.join(",")}] must be [n]`,
+    );
   }
   if (tensor.data.length > MAX_FORECAST_HISTORY) {
     throw new ProtocolError(
-      400,
+      "INFER_REQUEST_INVALID",
       `input "history": ${tensor.data.length} values, more than the ${MAX_FORECAST_HISTORY} allowed`,
     );
   }
@@ -220,7 +235,7 @@ class LoadedForecast implements LoadedModel {
 
   async infer(inputs: readonly Tensor[], options: InferOptions = {}): Promise<Tensor[]> {
     checkAbort(options.signal);
-    if (!this.loaded) throw new ProtocolError(503, `model ${quote(this.key)} is not loaded`);
+    if (!this.loaded) throw new ProtocolError("MODEL_NOT_READY", `model ${quote(this.key)} is not loaded`);
     checkOutputNames(
       options.outputs,
       this.meta.outputs.map((o) => o.name),
@@ -229,18 +244,19 @@ class LoadedForecast implements LoadedModel {
     let history: Float64Array | undefined;
     const seen = new Set<string>();
     for (const input of inputs) {
-      if (seen.has(input.name)) throw new ProtocolError(400, `input ${quote(input.name)} is given twice`);
+      if (seen.has(input.name))
+        throw new ProtocolError("INFER_REQUEST_INVALID", `input ${quote(input.name)} is given twice`);
       seen.add(input.name);
       if (input.name === FORECAST_INPUT_HORIZON) horizon = readHorizon(input);
       else if (input.name === FORECAST_INPUT_HISTORY) history = readHistory(input);
       else {
         throw new ProtocolError(
-          400,
+          "INFER_REQUEST_INVALID",
           `unknown input ${quote(input.name)}; the model takes "horizon" and optionally "history"`,
         );
       }
     }
-    if (horizon === undefined) throw new ProtocolError(400, `input "horizon" is missing`);
+    if (horizon === undefined) throw new ProtocolError("INFER_REQUEST_INVALID", `input "horizon" is missing`);
     const model = history === undefined ? this.model : this.refit(history);
     const levels = this.artifact.quantiles;
     let forecast: ReturnType<FittedModel["forecast"]>;
@@ -276,7 +292,10 @@ class LoadedForecast implements LoadedModel {
     if (!result.ok) {
       const { code, message } = result.error;
       // INVALID_OPTIONS would mean the stored state names something fitModel refuses: the artifact's fault.
-      throw new ProtocolError(code === "INVALID_OPTIONS" ? 500 : 400, `input "history": ${message}`);
+      throw new ProtocolError(
+        code === "INVALID_OPTIONS" ? "MODEL_FAILED" : "INFER_REQUEST_INVALID",
+        `input "history": ${message}`,
+      );
     }
     return result.value;
   }

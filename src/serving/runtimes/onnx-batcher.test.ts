@@ -22,12 +22,12 @@ import type { SessionMetadata } from "./onnx-messages.js";
 
 const FEATURES = 4;
 
-async function statusOf(promise: Promise<unknown>): Promise<number | "resolved" | "not a ProtocolError"> {
+async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
     return "resolved";
   } catch (error) {
-    return isProtocolError(error) ? error.status : "not a ProtocolError";
+    return isProtocolError(error) ? error.code : "not a ProtocolError";
   }
 }
 
@@ -70,7 +70,8 @@ class FakeTarget implements BatchTarget {
   constructor(private readonly capacity = Number.POSITIVE_INFINITY) {}
 
   admit(): void {
-    if (this.admitted >= this.capacity) throw new ProtocolError(503, "overloaded: fake queue is full");
+    if (this.admitted >= this.capacity)
+      throw new ProtocolError("OVERLOADED", "overloaded: fake queue is full");
     this.admitted++;
   }
 
@@ -325,7 +326,7 @@ describe("OnnxBatcher policy", () => {
         () => undefined,
         (e: unknown) => e,
       );
-      expect(isProtocolError(error) && error.status).toBe(500);
+      expect(isProtocolError(error) && error.code).toBe("MODEL_FAILED");
       expect((error as Error).message).toMatch(
         /"fake\/model:1" cannot be batched: output "y" has shape \[1,2\]/,
       );
@@ -336,7 +337,7 @@ describe("OnnxBatcher policy", () => {
     const { target, batcher } = fakeBatcher({ maxBatchSize: 8, maxDelayMs: 1_000 });
     const first = batcher.infer(request(1, 0), ["y"]);
     const waiting = [batcher.infer(request(1, 0), ["y"]), batcher.infer(request(1, 0), ["y"])];
-    const failure = new ProtocolError(500, "onnxruntime failed: boom");
+    const failure = new ProtocolError("MODEL_FAILED", "onnxruntime failed: boom");
     target.runs[0]?.reject(failure);
     await expect(first).rejects.toBe(failure);
     await settleMicrotasks();
@@ -388,7 +389,7 @@ describe("OnnxBatcher policy", () => {
       () => undefined,
       (e: unknown) => e,
     );
-    expect(isProtocolError(error) && error.status).toBe(503);
+    expect(isProtocolError(error) && error.code).toBe("OVERLOADED");
     expect(counters.snapshot().waiting).toBe(2);
     expect(target.runs).toHaveLength(1);
   });
@@ -397,8 +398,8 @@ describe("OnnxBatcher policy", () => {
     const { target, batcher } = fakeBatcher({ maxBatchSize: 8, maxDelayMs: 1_000 });
     void batcher.infer(request(1, 0), ["y"]);
     const waiting = batcher.infer(request(1, 0), ["y"]);
-    batcher.close(new ProtocolError(503, "the ONNX runtime is closed"));
-    expect(await statusOf(waiting)).toBe(503);
+    batcher.close(new ProtocolError("SERVICE_UNAVAILABLE", "the ONNX runtime is closed"));
+    expect(await codeOf(waiting)).toBe("SERVICE_UNAVAILABLE");
     expect(target.admitted).toBe(0);
   });
 });
@@ -648,9 +649,9 @@ describe("onnx runtime with dynamic batching", () => {
     const calls = good.map((input) => model.infer([onnxInput(input.slice(), 2)]));
     const bad = model.infer([onnxInput(new Float32Array(10), 2, 5)]);
     calls.splice(6, 0, bad);
-    const statuses = await Promise.all(calls.map(statusOf));
-    expect(statuses.filter((s) => s === 400)).toHaveLength(1);
-    expect(statuses[6]).toBe(400);
+    const codes = await Promise.all(calls.map(codeOf));
+    expect(codes.filter((s) => s === "INFER_REQUEST_INVALID")).toHaveLength(1);
+    expect(codes[6]).toBe("INFER_REQUEST_INVALID");
     const answers = await Promise.all(calls.filter((c) => c !== bad));
     answers.forEach(([output], i) => {
       expectClose(output?.data as Float32Array, referenceOutput(spec, good[i] as Float32Array));
@@ -676,7 +677,7 @@ describe("onnx runtime with dynamic batching", () => {
         () => undefined,
         (e: unknown) => e,
       );
-      expect(isProtocolError(error) && error.status).toBe(500);
+      expect(isProtocolError(error) && error.code).toBe("MODEL_FAILED");
       expect((error as Error).message).toContain('"batch/filtering" cannot be batched');
     }
     await model.unload();
@@ -716,9 +717,9 @@ describe("onnx runtime with dynamic batching", () => {
       const input = randomInput(FEATURES, 1, 1);
       const calls = Array.from({ length: 10 }, () => model.infer([onnxInput(input.slice(), 1)]));
       expect(small.stats()[0]).toMatchObject({ inFlight: 1, waiting: 3 });
-      const statuses = await Promise.all(calls.map(statusOf));
-      expect(statuses.filter((s) => s === "resolved")).toHaveLength(4);
-      expect(statuses.filter((s) => s === 503)).toHaveLength(6);
+      const codes = await Promise.all(calls.map(codeOf));
+      expect(codes.filter((s) => s === "resolved")).toHaveLength(4);
+      expect(codes.filter((s) => s === "OVERLOADED")).toHaveLength(6);
       const refused = await calls[9]?.catch((e: unknown) => e);
       expect((refused as Error).message).toMatch(/^overloaded/);
       expect(small.stats()[0]).toMatchObject({ inFlight: 0, waiting: 0 });
@@ -742,7 +743,7 @@ describe("onnx runtime with dynamic batching", () => {
       expectClose(output?.data as Float32Array, referenceOutput(spec, inputs[i] as Float32Array));
     });
     expect(batched.batchStats().flushes.unload - before.flushes.unload).toBe(1);
-    expect(await statusOf(model.infer([onnxInput(randomInput(FEATURES, 1, 1), 1)]))).toBe(503);
+    expect(await codeOf(model.infer([onnxInput(randomInput(FEATURES, 1, 1), 1)]))).toBe("MODEL_NOT_READY");
   });
 
   it("rejects requests still waiting when the runtime closes", async () => {
@@ -751,10 +752,10 @@ describe("onnx runtime with dynamic batching", () => {
       key: "close",
     });
     const input = randomInput(FEATURES, 1, 1);
-    const calls = Array.from({ length: 3 }, () => statusOf(model.infer([onnxInput(input.slice(), 1)])));
+    const calls = Array.from({ length: 3 }, () => codeOf(model.infer([onnxInput(input.slice(), 1)])));
     await closing.close();
-    const statuses = await Promise.all(calls);
-    expect(statuses.slice(1)).toEqual([503, 503]);
+    const codes = await Promise.all(calls);
+    expect(codes.slice(1)).toEqual(["SERVICE_UNAVAILABLE", "SERVICE_UNAVAILABLE"]);
   });
 
   it("keeps batching off at maxBatchSize 1", async () => {

@@ -431,7 +431,7 @@ function splitOutputs(
   for (const output of outputs) {
     if (output.shape[0] !== rows) {
       throw new ProtocolError(
-        500,
+        "MODEL_FAILED",
         `model ${quote(label)} cannot be batched: output ${quote(output.name)} has shape ` +
           `[${output.shape.join(",")}] for a batch of ${rows} rows; its first dimension must be the batch`,
       );

@@ -1,4 +1,4 @@
-import type { ProtocolStatus, Tensor, TensorMetadata } from "../protocol/index.js";
+import type { ProtocolErrorCode, Tensor, TensorMetadata } from "../protocol/index.js";
 
 /**
  * The messages between the ONNX worker pool (main thread) and an ONNX worker thread. Tensors travel in the
@@ -40,7 +40,7 @@ export type WorkerResponse =
       kind: "error";
       id: number;
       ok: false;
-      status: ProtocolStatus;
+      code: ProtocolErrorCode;
       message: string;
       invalidArtifact?: true;
     };

@@ -80,7 +80,7 @@ class LoadedOnnx implements LoadedModel {
   async infer(inputs: readonly Tensor[], options: InferOptions = {}): Promise<Tensor[]> {
     checkAbort(options.signal);
     const handle = this.handle;
-    if (handle === undefined) throw new ProtocolError(503, "model is not loaded");
+    if (handle === undefined) throw new ProtocolError("MODEL_NOT_READY", "model is not loaded");
     checkUniqueInputs(inputs);
     checkInputsAgainstModel(inputs, this.meta.inputs);
     checkOutputNames(options.outputs, this.outputNames);
@@ -148,7 +148,7 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): OnnxRuntime
     stats: () => pool.stats(),
     batchStats: () => counters.snapshot(),
     async close(): Promise<void> {
-      const closed = new ProtocolError(503, "the ONNX runtime is closed");
+      const closed = new ProtocolError("SERVICE_UNAVAILABLE", "the ONNX runtime is closed");
       for (const batcher of batchers) batcher.close(closed);
       batchers.clear();
       await pool.close();

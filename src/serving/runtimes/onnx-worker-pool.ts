@@ -89,7 +89,8 @@ class WorkerThread {
   }
 
   send(request: WorkerRequest, transfer: ArrayBuffer[] = [], weight = 1): Promise<WorkerResponse> {
-    if (this.exited) return Promise.reject(new ProtocolError(503, "ONNX worker thread is gone; retry"));
+    if (this.exited)
+      return Promise.reject(new ProtocolError("MODEL_NOT_READY", "ONNX worker thread is gone; retry"));
     return new Promise((resolve, reject) => {
       const counted = request.kind === "run" ? weight : 0;
       this.pending.set(request.id, { kind: request.kind, weight: counted, resolve, reject });
@@ -157,9 +158,13 @@ class WorkerThread {
   private die(error: Error): void {
     if (this.exited) return;
     this.exited = true;
-    const failure = new ProtocolError(503, `ONNX worker thread stopped: ${error.message}; retry`, {
-      cause: error,
-    });
+    const failure = new ProtocolError(
+      "MODEL_NOT_READY",
+      `ONNX worker thread stopped: ${error.message}; retry`,
+      {
+        cause: error,
+      },
+    );
     for (const pending of this.pending.values()) pending.reject(failure);
     this.pending.clear();
     this.runs = 0;
@@ -217,7 +222,7 @@ export class OnnxWorkerPool {
     };
     const response = await this.ensureLoaded(entry);
     if (response === undefined || response.kind !== "load") {
-      throw new ProtocolError(500, "ONNX worker answered a load with something else");
+      throw new ProtocolError("MODEL_FAILED", "ONNX worker answered a load with something else");
     }
     entry.metadata = response.metadata;
     this.sessions.set(entry.id, entry);
@@ -255,7 +260,8 @@ export class OnnxWorkerPool {
   admit(handle: OnnxSessionHandle): void {
     this.assertOpen();
     const entry = this.sessions.get(handle.id);
-    if (entry === undefined) throw new ProtocolError(503, `model "${handle.key}" is not loaded`);
+    if (entry === undefined)
+      throw new ProtocolError("MODEL_NOT_READY", `model "${handle.key}" is not loaded`);
     const thread = this.threads[entry.slot];
     this.checkQueue(thread?.alive === true ? thread.runs : 0, entry.slot, 1);
     this.waiting[entry.slot] = (this.waiting[entry.slot] ?? 0) + 1;
@@ -280,7 +286,8 @@ export class OnnxWorkerPool {
   ): Promise<Tensor[]> {
     this.assertOpen();
     const entry = this.sessions.get(handle.id);
-    if (entry === undefined) throw new ProtocolError(503, `model "${handle.key}" is not loaded`);
+    if (entry === undefined)
+      throw new ProtocolError("MODEL_NOT_READY", `model "${handle.key}" is not loaded`);
     options.signal?.throwIfAborted();
     const weight = Math.max(1, Math.floor(options.weight ?? 1));
     const thread = this.thread(entry.slot);
@@ -395,12 +402,12 @@ export class OnnxWorkerPool {
   private checkQueue(runs: number, slot: number, adding: number): void {
     const held = runs + (this.waiting[slot] ?? 0);
     if (held + adding > this.maxQueue) {
-      throw new ProtocolError(503, `overloaded: ${held} requests in flight on the model's worker`);
+      throw new ProtocolError("OVERLOADED", `overloaded: ${held} requests in flight on the model's worker`);
     }
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new ProtocolError(503, "the ONNX runtime is closed");
+    if (this.closed) throw new ProtocolError("SERVICE_UNAVAILABLE", "the ONNX runtime is closed");
   }
 
   private thread(slot: number): WorkerThread {
@@ -451,9 +458,12 @@ function failure(response: WorkerResponse): ProtocolError {
   if (response.kind === "error") {
     return response.invalidArtifact === true
       ? new InvalidArtifactError(response.message)
-      : new ProtocolError(response.status, response.message);
+      : new ProtocolError(response.code, response.message);
   }
-  return new ProtocolError(500, `ONNX worker answered with an unexpected ${response.kind} message`);
+  return new ProtocolError(
+    "MODEL_FAILED",
+    `ONNX worker answered with an unexpected ${response.kind} message`,
+  );
 }
 
 /** Lets the caller stop waiting; the worker still finishes the run, which keeps the in-flight count honest. */

@@ -80,7 +80,10 @@ function describe(metadata: readonly InferenceSession.ValueMetadata[], where: st
 function sessionMetadata(session: InferenceSession): SessionMetadata {
   // inputMetadata arrived in onnxruntime-node 1.17; the package pins ^1.30, so its absence is a broken install.
   if (!Array.isArray(session.inputMetadata) || !Array.isArray(session.outputMetadata)) {
-    throw new ProtocolError(500, "this onnxruntime-node has no inputMetadata/outputMetadata (need ≥ 1.17)");
+    throw new ProtocolError(
+      "MODEL_FAILED",
+      "this onnxruntime-node has no inputMetadata/outputMetadata (need ≥ 1.17)",
+    );
   }
   return {
     inputs: describe(session.inputMetadata, "input"),
@@ -126,7 +129,7 @@ function fromOrtData(datatype: Datatype, data: OrtTensor["data"]): Tensor["data"
       return Array.from(data as ArrayLike<string>, String);
     default: {
       const unhandled: never = datatype;
-      throw new ProtocolError(500, `unhandled datatype ${String(unhandled)}`);
+      throw new ProtocolError("MODEL_FAILED", `unhandled datatype ${String(unhandled)}`);
     }
   }
 }
@@ -134,7 +137,10 @@ function fromOrtData(datatype: Datatype, data: OrtTensor["data"]): Tensor["data"
 function fromOrt(name: string, tensor: OrtTensor): Tensor {
   const datatype = datatypeFromOnnxType(tensor.type);
   if (datatype === undefined) {
-    throw new ProtocolError(500, `output "${name}" has type ${tensor.type}, which the protocol lacks`);
+    throw new ProtocolError(
+      "MODEL_FAILED",
+      `output "${name}" has type ${tensor.type}, which the protocol lacks`,
+    );
   }
   let data = fromOrtData(datatype, tensor.data);
   // Own the whole buffer so it can be transferred back instead of copied.
@@ -155,7 +161,8 @@ async function createSession(bytes: Uint8Array): Promise<InferenceSession> {
 
 async function sessionOf(id: string): Promise<InferenceSession> {
   const session = sessions.get(id);
-  if (session === undefined) throw new ProtocolError(500, `session ${id} is not loaded in this worker`);
+  if (session === undefined)
+    throw new ProtocolError("MODEL_FAILED", `session ${id} is not loaded in this worker`);
   return session;
 }
 
@@ -188,13 +195,14 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
         const work = request.fetches === undefined ? session.run(feeds) : session.run(feeds, request.fetches);
         results = await track(request.session, work);
       } catch (error) {
-        throw new ProtocolError(500, `onnxruntime failed: ${(error as Error).message}`);
+        throw new ProtocolError("MODEL_FAILED", `onnxruntime failed: ${(error as Error).message}`);
       }
       const names = request.fetches ?? Object.keys(results);
       const outputs: Tensor[] = [];
       for (const name of names) {
         const value = results[name];
-        if (value === undefined) throw new ProtocolError(500, `onnxruntime returned no output "${name}"`);
+        if (value === undefined)
+          throw new ProtocolError("MODEL_FAILED", `onnxruntime returned no output "${name}"`);
         outputs.push(fromOrt(name, value as OrtTensor));
       }
       return { kind: "run", id: request.id, ok: true, outputs };
@@ -233,7 +241,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
     }
     default: {
       const unhandled: never = request;
-      throw new ProtocolError(500, `unknown request ${JSON.stringify(unhandled)}`);
+      throw new ProtocolError("MODEL_FAILED", `unknown request ${JSON.stringify(unhandled)}`);
     }
   }
 }
@@ -253,13 +261,13 @@ function reply(response: WorkerResponse): void {
 
 port.on("message", (request: WorkerRequest) => {
   handle(request).then(reply, (error: unknown) => {
-    const status = error instanceof ProtocolError ? error.status : 500;
+    const code = error instanceof ProtocolError ? error.code : "MODEL_FAILED";
     const message = error instanceof Error ? error.message : String(error);
     reply({
       kind: "error",
       id: request.id,
       ok: false,
-      status,
+      code,
       message,
       ...(error instanceof InvalidArtifactError && { invalidArtifact: true }),
     });

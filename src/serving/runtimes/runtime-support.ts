@@ -32,11 +32,12 @@ export function checkOutputNames(names: readonly string[] | undefined, declared:
     if (!known.has(name)) {
       const list = declared.map(quote).join(", ");
       throw new ProtocolError(
-        400,
+        "INFER_REQUEST_INVALID",
         `unknown output ${quote(name)}; the model produces ${list || "no outputs"}`,
       );
     }
-    if (seen.has(name)) throw new ProtocolError(400, `output ${quote(name)} is requested twice`);
+    if (seen.has(name))
+      throw new ProtocolError("INFER_REQUEST_INVALID", `output ${quote(name)} is requested twice`);
     seen.add(name);
   }
 }
@@ -46,7 +47,8 @@ export function checkUniqueInputs(inputs: readonly { name: string }[]): void {
   if (inputs.length < 2) return;
   const seen = new Set<string>();
   for (const { name } of inputs) {
-    if (seen.has(name)) throw new ProtocolError(400, `input ${quote(name)} is given twice`);
+    if (seen.has(name))
+      throw new ProtocolError("INFER_REQUEST_INVALID", `input ${quote(name)} is given twice`);
     seen.add(name);
   }
 }

@@ -1,6 +1,6 @@
 // The one test suite every ModelRuntime must pass; runtimes.test.ts runs it for each runtime.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isProtocolError, type Tensor } from "../protocol/index.js";
+import { isProtocolError, type ProtocolErrorCode, type Tensor } from "../protocol/index.js";
 import { InvalidArtifactError, type LoadedModel, type ModelRuntime, type TensorMeta } from "./runtime.js";
 
 export interface RuntimeContractCase {
@@ -12,7 +12,7 @@ export interface RuntimeContractCase {
   brokenArtifact: Uint8Array;
   /** Fresh tensors on every call: a runtime may take ownership of what it is given. */
   validInputs(): Tensor[];
-  /** Each a client mistake the runtime must answer with 400. */
+  /** Each a client mistake the runtime must answer with INFER_REQUEST_INVALID. */
   badInputs(): {
     unknownName: Tensor[];
     wrongDatatype: Tensor[];
@@ -23,12 +23,14 @@ export interface RuntimeContractCase {
   cleanup(): Promise<void>;
 }
 
-async function statusOf(promise: Promise<unknown>): Promise<number | "resolved" | "not a ProtocolError"> {
+async function codeOf(
+  promise: Promise<unknown>,
+): Promise<ProtocolErrorCode | "resolved" | "not a ProtocolError"> {
   try {
     await promise;
     return "resolved";
   } catch (error) {
-    return isProtocolError(error) ? error.status : "not a ProtocolError";
+    return isProtocolError(error) ? error.code : "not a ProtocolError";
   }
 }
 
@@ -87,16 +89,20 @@ export function describeRuntimeContract(label: string, makeCase: () => Promise<R
       const last = names.slice(0, 1);
       expect((await model.infer(c.validInputs(), { outputs: last })).map((o) => o.name)).toEqual(last);
       expect((await model.infer(c.validInputs(), { outputs: names })).map((o) => o.name)).toEqual(names);
-      expect(await statusOf(model.infer(c.validInputs(), { outputs: ["no-such-output"] }))).toBe(400);
+      expect(await codeOf(model.infer(c.validInputs(), { outputs: ["no-such-output"] }))).toBe(
+        "INFER_REQUEST_INVALID",
+      );
     });
 
-    it("answers client mistakes with 400", async () => {
+    it("answers client mistakes with INFER_REQUEST_INVALID", async () => {
       const bad = c.badInputs();
-      expect(await statusOf(model.infer(bad.unknownName))).toBe(400);
-      expect(await statusOf(model.infer(bad.wrongDatatype))).toBe(400);
-      expect(await statusOf(model.infer(bad.wrongShape))).toBe(400);
-      expect(await statusOf(model.infer(bad.missing))).toBe(400);
-      expect(await statusOf(model.infer([...c.validInputs(), ...c.validInputs()]))).toBe(400);
+      expect(await codeOf(model.infer(bad.unknownName))).toBe("INFER_REQUEST_INVALID");
+      expect(await codeOf(model.infer(bad.wrongDatatype))).toBe("INFER_REQUEST_INVALID");
+      expect(await codeOf(model.infer(bad.wrongShape))).toBe("INFER_REQUEST_INVALID");
+      expect(await codeOf(model.infer(bad.missing))).toBe("INFER_REQUEST_INVALID");
+      expect(await codeOf(model.infer([...c.validInputs(), ...c.validInputs()]))).toBe(
+        "INFER_REQUEST_INVALID",
+      );
       // The model is still fine afterwards.
       await expect(model.infer(c.validInputs())).resolves.toHaveLength(model.metadata().outputs.length);
     });
@@ -109,10 +115,10 @@ export function describeRuntimeContract(label: string, makeCase: () => Promise<R
       );
     });
 
-    it("refuses a broken artifact with 500, as an invalid artifact that no retry can fix", async () => {
+    it("refuses a broken artifact with MODEL_FAILED, as an invalid artifact that no retry can fix", async () => {
       const refused = c.runtime.load(c.brokenArtifact, { key: `${c.key}-broken` });
       await expect(refused).rejects.toBeInstanceOf(InvalidArtifactError);
-      expect(await statusOf(refused)).toBe(500);
+      expect(await codeOf(refused)).toBe("MODEL_FAILED");
     });
 
     it("validates artifacts as load would, keeping nothing loaded", async () => {
@@ -125,12 +131,12 @@ export function describeRuntimeContract(label: string, makeCase: () => Promise<R
       await expect(model.infer(c.validInputs())).resolves.toHaveLength(model.metadata().outputs.length);
     });
 
-    it("loads the same artifact twice independently, and infer after unload fails with 503", async () => {
+    it("loads the same artifact twice independently, and infer after unload fails with MODEL_NOT_READY", async () => {
       const other = await c.runtime.load(c.artifact, { key: c.key });
       await expect(other.infer(c.validInputs())).resolves.toBeDefined();
       await other.unload();
       await other.unload();
-      expect(await statusOf(other.infer(c.validInputs()))).toBe(503);
+      expect(await codeOf(other.infer(c.validInputs()))).toBe("MODEL_NOT_READY");
       // Unloading one copy leaves the other serving.
       await expect(model.infer(c.validInputs())).resolves.toBeDefined();
     });

@@ -2,9 +2,9 @@ import { ProtocolError, type Tensor, type TensorMetadata } from "../protocol/ind
 
 /**
  * The one interface every model runtime implements. The model cache loads artifacts through it and the
- * protocol routes infer through it, so neither knows which engine answers. Errors are ProtocolErrors: 400 for
- * a client mistake (unknown input, wrong datatype or shape), 503 for "not now" (overloaded, unloaded, worker
- * recycling), 500 for a model that fails.
+ * protocol routes infer through it, so neither knows which engine answers. Errors are ProtocolErrors:
+ * INFER_REQUEST_INVALID for a client mistake (unknown input, wrong datatype or shape), MODEL_NOT_READY or
+ * OVERLOADED for "not now" (unloaded, worker recycling, queue full), MODEL_FAILED for a model that fails.
  */
 
 export type RuntimeName = "onnx" | "skala.forecast";
@@ -70,7 +70,7 @@ export interface LoadedModel {
  */
 export class InvalidArtifactError extends ProtocolError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(500, message, options);
+    super("MODEL_FAILED", message, options);
     this.name = "InvalidArtifactError";
   }
 }
@@ -78,8 +78,8 @@ export class InvalidArtifactError extends ProtocolError {
 export interface ModelRuntime {
   readonly name: RuntimeName;
   /**
-   * Parses and prepares an artifact. A broken artifact rejects with an InvalidArtifactError naming the reason;
-   * other failures (a worker gone, the runtime closed) are 503 ProtocolErrors.
+   * Parses and prepares an artifact. A broken artifact rejects with an InvalidArtifactError (MODEL_FAILED) naming
+   * the reason; other failures (a worker gone, the runtime closed) are MODEL_NOT_READY or SERVICE_UNAVAILABLE.
    */
   load(artifact: Uint8Array, options: LoadOptions): Promise<LoadedModel>;
   /**

@@ -56,12 +56,12 @@ function onnxInput(data: Float32Array, batch: number, features = FEATURES): Tens
   return { name: "input", datatype: "FP32", shape: [batch, features], data };
 }
 
-async function statusOf(promise: Promise<unknown>): Promise<number | "resolved" | "not a ProtocolError"> {
+async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
     return "resolved";
   } catch (error) {
-    return isProtocolError(error) ? error.status : "not a ProtocolError";
+    return isProtocolError(error) ? error.code : "not a ProtocolError";
   }
 }
 
@@ -265,11 +265,11 @@ describe("onnx runtime", () => {
     try {
       const model = await small.load(linearModel({ inputs: FEATURES, outputs: 2, seed: 3 }), { key: "q" });
       const input = randomInput(FEATURES, 1, 1);
-      const statuses = await Promise.all(
-        Array.from({ length: 10 }, () => statusOf(model.infer([onnxInput(input.slice(), 1)]))),
+      const codes = await Promise.all(
+        Array.from({ length: 10 }, () => codeOf(model.infer([onnxInput(input.slice(), 1)]))),
       );
-      expect(statuses.filter((s) => s === "resolved")).toHaveLength(2);
-      expect(statuses.filter((s) => s === 503)).toHaveLength(8);
+      expect(codes.filter((s) => s === "resolved")).toHaveLength(2);
+      expect(codes.filter((s) => s === "OVERLOADED")).toHaveLength(8);
       await expect(model.infer([onnxInput(input.slice(), 1)])).resolves.toHaveLength(1);
       try {
         await Promise.all(Array.from({ length: 3 }, () => model.infer([onnxInput(input.slice(), 1)])));
@@ -383,21 +383,21 @@ describe("skala.forecast runtime", () => {
 
   it("answers bad horizons and unusable histories with 400", async () => {
     const served = await loaded(fitted("ses"));
-    expect(await statusOf(served.infer([horizonInput(0)]))).toBe(400);
-    expect(await statusOf(served.infer([horizonInput(5000)]))).toBe(400);
-    expect(await statusOf(served.infer([horizonInput(-1n)]))).toBe(400);
-    expect(await statusOf(served.infer([horizonInput(1000)]))).toBe("resolved");
+    expect(await codeOf(served.infer([horizonInput(0)]))).toBe("INFER_REQUEST_INVALID");
+    expect(await codeOf(served.infer([horizonInput(5000)]))).toBe("INFER_REQUEST_INVALID");
+    expect(await codeOf(served.infer([horizonInput(-1n)]))).toBe("INFER_REQUEST_INVALID");
+    expect(await codeOf(served.infer([horizonInput(1000)]))).toBe("resolved");
     const nan: Tensor = {
       name: "history",
       datatype: "FP64",
       shape: [3],
       data: Float64Array.of(1, Number.NaN, 2),
     };
-    expect(await statusOf(served.infer([horizonInput(3), nan]))).toBe(400);
+    expect(await codeOf(served.infer([horizonInput(3), nan]))).toBe("INFER_REQUEST_INVALID");
     const empty: Tensor = { name: "history", datatype: "FP64", shape: [0], data: new Float64Array(0) };
-    expect(await statusOf(served.infer([horizonInput(3), empty]))).toBe(400);
+    expect(await codeOf(served.infer([horizonInput(3), empty]))).toBe("INFER_REQUEST_INVALID");
     const twice = [horizonInput(3), horizonInput(4)];
-    expect(await statusOf(served.infer(twice))).toBe(400);
+    expect(await codeOf(served.infer(twice))).toBe("INFER_REQUEST_INVALID");
   });
 
   it("serves an artifact without quantile levels", async () => {
