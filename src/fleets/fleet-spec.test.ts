@@ -148,17 +148,18 @@ describe("parseFleetSpec", () => {
       "output: { register: false, champion: true }", // 17
     ].join("\n");
     const issues = problems(text);
+    // In the order they were written; missing fields point at the top of the file.
     expect(issues.map((i) => `${i.path} @${i.line}: ${i.message}`)).toEqual([
-      '/horizion @6: unknown field; did you mean "horizon"?',
-      "/name @1: \"bad name!\" is not a valid fleet name (letters, digits, '.', '_', '-'; starting with a letter or digit; at most 100)",
       "/horizon @1: is required",
+      "/name @1: \"bad name!\" is not a valid fleet name (letters, digits, '.', '_', '-'; starting with a letter or digit; at most 100)",
       '/dataset/na @4: unknown NA policy "skip"; expected one of drop, zero, interpolate, error',
+      '/horizion @6: unknown field; did you mean "horizon"?',
       "/candidates/1/params/alpha @9: must be a number in (0, 1], got 1.5",
       `/candidates/2/method @10: unknown method "ets2"; expected one of naive, snaive, mean, ses, holt, damped-holt, hw-additive, hw-multiplicative, ets, theta, croston, sba, tsb, adida (did you mean "ets"?)`,
-      '/candidates/3/distribution @11: unknown distribution "gauss"; expected one of auto, analytic, negbin, poisson, empirical',
       '/candidates/3 @11: duplicate candidate name "ses" (the method\'s name) (also /candidates/1); give each a distinct name',
+      '/candidates/3/distribution @11: unknown distribution "gauss"; expected one of auto, analytic, negbin, poisson, empirical',
       '/candidates/4/name @12: duplicate candidate name "ses" (also /candidates/1); give each a distinct name',
-      "/candidates/5/params/beta @13: unknown parameter for hw-additive; expected damped",
+      "/candidates/5/params/beta @13: not one of the hw-additive parameters (damped)",
       "/validation/origins @14: must be an integer from 1 to 20, got 30",
       "/quantiles/1 @15: levels must be strictly increasing: 0.1 follows 0.5",
       "/quantiles/2 @15: must be a number strictly between 0 and 1, got 1",
@@ -174,10 +175,10 @@ describe("parseFleetSpec", () => {
       expect((error as SkalaError).message).toBe(
         [
           "f.yaml: 4 problems",
-          '  /frequency (line 2, column 12): unknown frequency "hourly"; expected one of yearly, quarterly, monthly, weekly, daily',
+          "  /dataset (line 1, column 1): is required: the series, as { path: <CSV file>, columns?, na?, invalidValues?, minLength? }",
           "  /horizon (line 1, column 1): is required",
-          "  /dataset (line 1, column 1): is required (at least { path: <CSV file> })",
           "  /candidates (line 1, column 1): is required: a list of methods to compare",
+          '  /frequency (line 2, column 12): unknown frequency "hourly"; expected one of yearly, quarterly, monthly, weekly, daily',
         ].join("\n"),
       );
       return;
