@@ -156,7 +156,7 @@ function methodForm(method: MethodName, named: boolean): MethodFormSchema {
         Type.Partial(
           Type.Object(METHOD_PARAMETERS[method] as TProperties, {
             additionalProperties: false,
-            title: `${method} parameters`,
+            title: `parameters for ${method}`,
           }),
         ),
       ),

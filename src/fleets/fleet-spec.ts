@@ -112,7 +112,8 @@ export function validateFleetSpec(value: unknown, options: Omit<ParseFleetSpecOp
 
 function validated(document: SpecDocument, baseDir: string, fileName: string): FleetSpec {
   const issues = [
-    ...schemaIssues.of(document.value, SPEC_LIMITS.maxIssues),
+    // One more than can be listed, to know that there are more.
+    ...schemaIssues.of(document.value, SPEC_LIMITS.maxIssues + 1),
     ...crossFieldIssues(document.value),
   ];
   if (issues.length > 0) {
@@ -131,21 +132,23 @@ function validated(document: SpecDocument, baseDir: string, fileName: string): F
   return deepFreeze(toFleetSpec(written, baseDir));
 }
 
-function specError(fileName: string, all: SpecIssue[]): SkalaError {
-  const issues = all.slice(0, SPEC_LIMITS.maxIssues);
+/** At most SPEC_LIMITS.maxIssues are listed: past that many, the rest are not even looked for. */
+function specError(fileName: string, found: SpecIssue[]): SkalaError {
+  const truncated = found.length > SPEC_LIMITS.maxIssues;
+  const issues = found.slice(0, SPEC_LIMITS.maxIssues);
   const lines = issues.map((issue) => {
     const where = issue.line === undefined ? "" : ` (line ${issue.line}, column ${issue.column})`;
     return `${issue.path || "/"}${where}: ${issue.message}`;
   });
-  if (all.length > issues.length) lines.push(`… and ${all.length - issues.length} more`);
   const message =
-    lines.length === 1
+    lines.length === 1 && !truncated
       ? `${fileName}: ${lines[0]}`
-      : [`${fileName}: ${all.length} problems`, ...lines.map((l) => `  ${l}`)].join("\n");
-  return new SkalaError("VALIDATION_FAILED", message, {
-    issues,
-    ...(all.length > issues.length && { omitted: all.length - issues.length }),
-  });
+      : [
+          `${fileName}: ${issues.length}${truncated ? "+" : ""} problems`,
+          ...lines.map((l) => `  ${l}`),
+          ...(truncated ? ["  … and more"] : []),
+        ].join("\n");
+  return new SkalaError("VALIDATION_FAILED", message, { issues, ...(truncated && { truncated }) });
 }
 
 // ---------------------------------------------------------------------------------------------------------

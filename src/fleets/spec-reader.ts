@@ -1,6 +1,6 @@
 import {
   Composer,
-  type CST,
+  CST,
   isAlias,
   isMap,
   isPair,
@@ -25,14 +25,15 @@ export interface SpecIssue extends ValidationIssue {
 }
 
 /**
- * Limits on a fleet spec. The largest real specs (50 candidates with every parameter, 99 quantiles) have about
- * 14,000 characters, 6,000 YAML tokens, 2,500 values and 5 levels; these leave room several times over.
+ * Limits on a fleet spec. An extreme one (50 candidates with every ETS parameter, 99 quantiles, comments) has
+ * about 14,000 characters, 6,000 YAML tokens, 2,500 values and 5 levels; the carparts example has 1,400
+ * characters and 440 tokens. The limits bound the work a spec can cause to a few tens of milliseconds.
  */
 export const SPEC_LIMITS = Object.freeze({
   /** Characters of spec text. */
-  maxChars: 256 * 1024,
-  /** YAML tokens (scalars, indicators, spaces, comments, line breaks): reading stops at the first one past it. */
-  maxYamlTokens: 20_000,
+  maxChars: 128 * 1024,
+  /** YAML tokens (scalars, indicators, spaces, comments, line breaks), counted before anything is parsed. */
+  maxYamlTokens: 10_000,
   /** Keys and values in all, list items included, after YAML aliases are expanded. */
   maxNodes: 10_000,
   /** Levels of nested mappings and lists. */
@@ -43,7 +44,7 @@ export const SPEC_LIMITS = Object.freeze({
   maxStringChars: 16 * 1024,
   /** YAML aliases (`*name`) resolved, each time an expansion meets one. */
   maxAliases: 100,
-  /** Problems listed in one error; the rest are counted. */
+  /** Problems listed in one error; past that many, the rest are not looked for. */
   maxIssues: 100,
 });
 
@@ -189,11 +190,12 @@ function readJson(source: string): ReadResult {
       { path: "", message: `not valid JSON: ${message}`, ...(offset && lines.at(Number(offset[1]))) },
     ]);
   }
+  // The limits first, on the value: the scan that places the issue stops where the limit was crossed.
+  const limit = specValueLimitIssue(value);
+  if (limit) return refuse([{ ...limit, ...lines.at(scanJson(text, lines, limit.path).stoppedAt) }]);
   const scanned = scanJson(text, lines);
-  const document = documentOf(value, scanned.root, lines);
-  const limited = withinLimits(document);
-  if (!limited.ok || scanned.duplicates.length === 0) return limited;
-  return refuse(scanned.duplicates.slice(0, SPEC_LIMITS.maxIssues));
+  if (scanned.duplicates.length > 0) return refuse(scanned.duplicates);
+  return { ok: true, document: documentOf(value, scanned.root, lines) };
 }
 
 interface JsonFrame {
@@ -203,6 +205,8 @@ interface JsonFrame {
   readonly segment: string;
   index: number;
   readonly keys: Map<string, number>;
+  /** Whether this container lies on the way to the value the scan stops at. */
+  readonly onPath: boolean;
 }
 
 /** `,` `]` `}` or whitespace. */
@@ -210,8 +214,16 @@ function isJsonDelimiter(c: number): boolean {
   return c === 44 || c === 93 || c === 125 || c === 32 || c === 10 || c === 13 || c === 9;
 }
 
-/** One pass over text that JSON.parse accepted: the position tree and every duplicate key. */
-function scanJson(text: string, lines: LineIndex): { root: Position; duplicates: SpecIssue[] } {
+/**
+ * One pass over text that JSON.parse accepted: the position tree and every duplicate key, or, given a JSON
+ * pointer, only as far as the value it names (whose offset is `stoppedAt`).
+ */
+function scanJson(
+  text: string,
+  lines: LineIndex,
+  stopAt?: string,
+): { root: Position; duplicates: SpecIssue[]; stoppedAt: number } {
+  const target = stopAt?.split("/").slice(1);
   const duplicates: SpecIssue[] = [];
   const stack: JsonFrame[] = [];
   let i = 0;
@@ -230,21 +242,24 @@ function scanJson(text: string, lines: LineIndex): { root: Position; duplicates:
     i++;
     return escaped ? (JSON.parse(text.slice(start, i)) as string) : text.slice(start + 1, i - 1);
   };
-  const begin = (position: Position, segment: string) => {
+  /** Reads one value; returns true when it is the one to stop at. */
+  const begin = (position: Position, segment: string, onPath: boolean): boolean => {
+    if (target && onPath && stack.length === target.length) return true;
     const c = text.charCodeAt(i);
     if (c === 123 || c === 91) {
       position.children = new Map();
-      stack.push({ position, isArray: c === 91, segment, index: 0, keys: new Map() });
+      stack.push({ position, isArray: c === 91, segment, index: 0, keys: new Map(), onPath });
       i++;
     } else if (c === 34) readString();
     else {
       // A number, true, false or null runs to the next delimiter.
       while (i < text.length && !isJsonDelimiter(text.charCodeAt(i))) i++;
     }
+    return false;
   };
   skipSpace();
   const root: Position = { offset: i };
-  begin(root, "");
+  if (begin(root, "", true)) return { root, duplicates, stoppedAt: root.offset };
   while (stack.length > 0) {
     const frame = stack[stack.length - 1] as JsonFrame;
     skipSpace();
@@ -270,7 +285,7 @@ function scanJson(text: string, lines: LineIndex): { root: Position; duplicates:
       segment = key;
       const first = frame.keys.get(key);
       if (first === undefined) frame.keys.set(key, keyOffset);
-      else if (duplicates.length <= SPEC_LIMITS.maxIssues) {
+      else {
         const at = lines.at(first);
         const parent = stack.map((f) => f.segment).join("/");
         duplicates.push({
@@ -278,14 +293,18 @@ function scanJson(text: string, lines: LineIndex): { root: Position; duplicates:
           message: `duplicate key "${key}"; first at line ${at.line}, column ${at.column}`,
           ...lines.at(keyOffset),
         });
+        // The spec is refused for these; where the rest of it is does not matter.
+        if (duplicates.length > SPEC_LIMITS.maxIssues) return { root, duplicates, stoppedAt: i };
       }
     }
     const child: Position = { offset: i };
     // A duplicate's later value is the one JSON.parse kept, so it is the one to point at.
     frame.position.children?.set(segment, child);
-    begin(child, escapePointer(segment));
+    const pointerSegment = escapePointer(segment);
+    const onPath = frame.onPath && pointerSegment === target?.[stack.length - 1];
+    if (begin(child, pointerSegment, onPath)) return { root, duplicates, stoppedAt: child.offset };
   }
-  return { root, duplicates };
+  return { root, duplicates, stoppedAt: root.offset };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -295,19 +314,25 @@ function scanJson(text: string, lines: LineIndex): { root: Position; duplicates:
 
 function readYaml(text: string): ReadResult {
   const lines = new LineIndex(text);
-  const parser = new Parser();
-  const tokens: CST.Token[] = [];
+  // The lexer alone first: it costs a fifth of the parser per token, and a spec past the limit stops here.
   let count = 0;
+  let offset = 0;
   for (const lexeme of new Lexer().lex(text)) {
     if (++count > SPEC_LIMITS.maxYamlTokens) {
       return refuse([
         {
           path: "",
           message: `more than ${SPEC_LIMITS.maxYamlTokens} YAML tokens (scalars, indicators, comments, line breaks); a fleet spec has a few thousand`,
-          ...lines.at(parser.offset),
+          ...lines.at(offset),
         },
       ]);
     }
+    // The lexer's markers for a document, a scalar and a flow error stand for no text.
+    if (lexeme !== CST.DOCUMENT && lexeme !== CST.SCALAR && lexeme !== CST.FLOW_END) offset += lexeme.length;
+  }
+  const parser = new Parser();
+  const tokens: CST.Token[] = [];
+  for (const lexeme of new Lexer().lex(text)) {
     for (const token of parser.next(lexeme)) tokens.push(token);
     // The stack holds the document, each open collection and at most one scalar.
     if (parser.stack.length > SPEC_LIMITS.maxDepth + 2) {
@@ -331,10 +356,10 @@ function readYaml(text: string): ReadResult {
       ...lines.at(second.range[0]),
     });
   }
-  if (syntax.length > 0) return refuse(syntax.slice(0, SPEC_LIMITS.maxIssues));
+  if (syntax.length > 0) return refuse(syntax);
   const converter = new YamlConverter(lines);
   try {
-    const { value, position } = converter.convert(doc.contents, "", false);
+    const { value, position } = converter.convert(doc.contents, "");
     if (converter.issues.length > 0) return refuse(converter.issues);
     return withinLimits(documentOf(value, position, lines));
   } catch (error) {
@@ -358,16 +383,22 @@ class YamlConverter {
   private readonly aliasTargets = new Map<YamlNode, YamlNode | undefined>();
   /** Collections being converted: an alias to one of them would expand forever. */
   private readonly open = new Set<YamlNode>();
+  /**
+   * Where the alias being expanded is written, while it is. Its nodes were converted once already where
+   * they are written: their anchors are not defined again nor their problems reported twice, and a limit
+   * they cross is reported at the alias.
+   */
+  private expansion: number | undefined;
 
   constructor(private readonly lines: LineIndex) {}
 
-  /** `expanding`: inside an alias's expansion, where anchors are not defined again. */
-  convert(node: unknown, path: string, expanding: boolean): { value: unknown; position: Position } {
+  convert(node: unknown, path: string): { value: unknown; position: Position } {
     if (node === null || node === undefined) return { value: null, position: { offset: 0 } };
     const yamlNode = node as YamlNode;
     // A pair alone in a flow sequence (`[a: 1]`) has no range of its own: it starts at its key.
     const offset = (isPair(node) ? (node.key as YamlNode | null)?.range?.[0] : yamlNode.range?.[0]) ?? 0;
     if (++this.nodes > SPEC_LIMITS.maxNodes) this.limit(path, TOO_MANY_NODES, offset);
+    const expanding = this.expansion !== undefined;
     if (!expanding && yamlNode.anchor) this.anchors.set(yamlNode.anchor, yamlNode);
     if (isAlias(node)) {
       if (++this.aliases > SPEC_LIMITS.maxAliases) {
@@ -380,7 +411,9 @@ class YamlConverter {
       if (this.open.has(target)) {
         return this.problem(path, `alias *${node.source} is inside the node it refers to`, offset);
       }
-      const expanded = this.convert(target, path, true);
+      this.expansion ??= offset;
+      const expanded = this.convert(target, path);
+      if (!expanding) this.expansion = undefined;
       return { value: expanded.value, position: { ...expanded.position, offset } };
     }
     if (isScalar(node)) {
@@ -417,7 +450,7 @@ class YamlConverter {
           continue;
         }
         firstAt.set(key, keyOffset);
-        const converted = this.convert(pair.value, at, expanding);
+        const converted = this.convert(pair.value, at);
         // defineProperty: a `__proto__` key is data (an unknown field), never the object's prototype.
         Object.defineProperty(value, key, {
           value: converted.value,
@@ -437,7 +470,7 @@ class YamlConverter {
       const children = new Map<string, Position>();
       this.open.add(yamlNode);
       node.items.forEach((item, i) => {
-        const converted = this.convert(item, `${path}/${i}`, expanding);
+        const converted = this.convert(item, `${path}/${i}`);
         value.push(converted.value);
         children.set(String(i), converted.position);
       });
@@ -448,12 +481,13 @@ class YamlConverter {
   }
 
   private problem(path: string, message: string, offset: number): { value: unknown; position: Position } {
-    if (this.issues.length < SPEC_LIMITS.maxIssues)
+    if (this.expansion === undefined && this.issues.length <= SPEC_LIMITS.maxIssues) {
       this.issues.push({ path, message, ...this.lines.at(offset) });
+    }
     return { value: null, position: { offset } };
   }
 
   private limit(path: string, message: string, offset: number): never {
-    throw new LimitExceeded({ path, message, ...this.lines.at(offset) });
+    throw new LimitExceeded({ path, message, ...this.lines.at(this.expansion ?? offset) });
   }
 }
