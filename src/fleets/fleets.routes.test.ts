@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SkalaApp } from "../http/app.js";
 import { testApp } from "../http/test-support/test-app.js";
 
 const URL = "/api/v1/projects/default/fleets";
@@ -12,7 +11,7 @@ const MINIMAL = {
 };
 
 describe("POST …/fleets: the spec", () => {
-  let app: SkalaApp;
+  let app: Awaited<ReturnType<typeof testApp>>["app"];
   let close: () => Promise<void>;
   let digest: string;
 

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   readSpecText,
@@ -193,6 +194,24 @@ describe("readSpecText: limits", () => {
       message: /^more than 10000 keys and values/,
     });
     expect(specValueLimitIssue({ name: "f", candidates: ["ses"] })).toBeUndefined();
+  });
+
+  it("are the ones docs/reference/fleet-spec.md lists", () => {
+    const doc = readFileSync(new URL("../../docs/reference/fleet-spec.md", import.meta.url), "utf8");
+    const table = doc.slice(doc.indexOf("| limit "), doc.indexOf("\n\n", doc.indexOf("| limit ")));
+    const values = [...table.matchAll(/^\|[^|]+\| ([\d,]+) +\|/gm)].map((m) =>
+      Number(m[1]?.replaceAll(",", "")),
+    );
+    const { maxChars, maxYamlTokens, maxNodes, maxDepth, maxKeys, maxStringChars, maxAliases } = SPEC_LIMITS;
+    expect(values).toEqual([
+      maxChars,
+      maxYamlTokens,
+      maxNodes,
+      maxDepth,
+      maxKeys,
+      maxStringChars,
+      maxAliases,
+    ]);
   });
 
   it.each(HOSTILE_SPEC_KINDS)("refuses the hostile spec %s at every size", (kind) => {
