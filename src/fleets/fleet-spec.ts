@@ -1,29 +1,34 @@
 import { basename, resolve } from "node:path";
-import { LineCounter, parseDocument } from "yaml";
-import { SkalaError, type ValidationIssue } from "../core/index.js";
+import { Value } from "@sinclair/typebox/value";
+import { SkalaError } from "../core/index.js";
+import { METHOD_NAMES, type MethodName, type MethodSpec } from "../forecasting/index.js";
 import {
-  type DistributionKind,
-  METHOD_NAMES,
-  type MethodName,
-  type MethodSpec,
-} from "../forecasting/index.js";
-import {
-  type CandidatePlan,
-  SELECTION_METRICS,
-  type SegmentPlan,
-  type SelectionMetric,
-} from "./segment-plan.js";
-import {
-  DEFAULT_COLUMNS,
-  FREQUENCIES,
-  type Frequency,
-  INVALID_VALUE_POLICIES,
-  type InvalidValuePolicy,
-  type LoadSeriesOptions,
-  NA_POLICIES,
-  type NaPolicy,
-  type SeriesColumns,
+  DEFAULT_QUANTILES,
+  DISTRIBUTION_KINDS,
+  ETS_MODEL_PATTERN,
+  type FleetSpecDocument,
+  FleetSpecSchema,
+  type MethodForm,
+} from "./fleet-spec.schema.js";
+import type { CandidatePlan, SegmentPlan, SelectionMetric } from "./segment-plan.js";
+import type {
+  Frequency,
+  InvalidValuePolicy,
+  LoadSeriesOptions,
+  NaPolicy,
+  SeriesColumns,
 } from "./series-loader.js";
+import { nearest, SchemaIssues } from "./spec-issues.js";
+import {
+  readSpecText,
+  SPEC_LIMITS,
+  type SpecDocument,
+  type SpecFormat,
+  type SpecIssue,
+  specValueLimitIssue,
+} from "./spec-reader.js";
+
+export { DEFAULT_QUANTILES, DISTRIBUTION_KINDS, FleetSpecSchema, SPEC_LIMITS, type SpecIssue };
 
 /** Seasonal period of each frequency; `period` in the spec overrides it (e.g. 24 for hourly-like daily data). */
 export const FREQUENCY_PERIODS: Readonly<Record<Frequency, number>> = Object.freeze({
@@ -33,19 +38,6 @@ export const FREQUENCY_PERIODS: Readonly<Record<Frequency, number>> = Object.fre
   weekly: 52,
   daily: 7,
 });
-
-/** fev's and GluonTS's levels, written out so that 0.3 is 0.3 and not 0.30000000000000004. */
-export const DEFAULT_QUANTILES: readonly number[] = Object.freeze([
-  0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9,
-]);
-
-export const DISTRIBUTION_KINDS: readonly DistributionKind[] = [
-  "auto",
-  "analytic",
-  "negbin",
-  "poisson",
-  "empirical",
-];
 
 /** A validated, defaulted and frozen fleet spec. */
 export interface FleetSpec {
@@ -81,60 +73,336 @@ export interface ParseFleetSpecOptions {
   /** Folder that relative dataset paths are resolved against (the spec file's folder). */
   readonly baseDir: string;
   /** Default: JSON when the text starts with `{`, YAML otherwise. */
-  readonly format?: "yaml" | "json";
+  readonly format?: SpecFormat;
   /** Shown in messages, e.g. `carparts.fleet.yaml`. */
   readonly fileName?: string;
 }
 
-/** A validation issue with the place in the spec text, when it is known (YAML). */
-export interface SpecIssue extends ValidationIssue {
-  readonly line?: number;
-  readonly column?: number;
+const ETS_MODEL = new RegExp(ETS_MODEL_PATTERN);
+const schemaIssues = new SchemaIssues(FleetSpecSchema);
+
+/**
+ * Parses and validates a fleet spec, reporting every problem at once with its path, line and column.
+ * Throws SkalaError VALIDATION_FAILED with `details.issues: SpecIssue[]`; a spec past SPEC_LIMITS is refused
+ * before it is parsed further, in time linear in its length.
+ *
+ * @example
+ * const spec = parseFleetSpec(readFileSync("carparts.fleet.yaml", "utf8"), { baseDir: "examples/carparts" });
+ * const plan = toSegmentPlan(spec);
+ */
+export function parseFleetSpec(text: string, options: ParseFleetSpecOptions): FleetSpec {
+  const fileName = options.fileName ?? "fleet spec";
+  if (typeof text !== "string") throw specError(fileName, [{ path: "", message: "the spec must be text" }]);
+  const format = options.format ?? (text.trimStart().startsWith("{") ? "json" : "yaml");
+  const read = readSpecText(text, format);
+  if (!read.ok) throw specError(fileName, read.issues);
+  return validated(read.document, options.baseDir, fileName);
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const CANDIDATE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const MAX_SPEC_CHARS = 1024 * 1024;
-const ETS_MODEL = /^([AMZ])([NAMZ])(d?)([NAMZ])$/;
+/**
+ * The same checks for a spec that is already a value (a JSON request body), without line numbers: JSON
+ * parsers keep the last of duplicate keys, so send the text to have those reported too.
+ */
+export function validateFleetSpec(value: unknown, options: Omit<ParseFleetSpecOptions, "format">): FleetSpec {
+  const fileName = options.fileName ?? "fleet spec";
+  const limit = specValueLimitIssue(value);
+  if (limit) throw specError(fileName, [limit]);
+  return validated({ value, locate: () => ({}) }, options.baseDir, fileName);
+}
 
-type ParamRule =
-  | { readonly kind: "unit"; readonly zero: boolean }
-  | { readonly kind: "boolean" }
-  | { readonly kind: "positiveInteger" }
-  | { readonly kind: "enum"; readonly values: readonly string[] }
-  | { readonly kind: "etsModel" };
+function validated(document: SpecDocument, baseDir: string, fileName: string): FleetSpec {
+  const issues = [
+    // One more than can be listed, to know that there are more.
+    ...schemaIssues.of(document.value, SPEC_LIMITS.maxIssues + 1),
+    ...crossFieldIssues(document.value),
+  ];
+  if (issues.length > 0) {
+    const placed = issues.map((issue, order) => ({ ...issue, ...document.locate(issue.path), order }));
+    // In the order they were written; unplaced ones (a spec given as a value) keep the schema's order.
+    placed.sort(
+      (a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0) || a.order - b.order,
+    );
+    throw specError(
+      fileName,
+      placed.map(({ order: _, ...issue }) => issue),
+    );
+  }
+  // The schema's defaults (project, NA policy, metric, quantiles…); the rest depend on other fields.
+  const written = Value.Default(FleetSpecSchema, Value.Clone(document.value)) as FleetSpecDocument;
+  return deepFreeze(toFleetSpec(written, baseDir));
+}
 
-const UNIT: ParamRule = { kind: "unit", zero: false };
-const UNIT_OR_ZERO: ParamRule = { kind: "unit", zero: true };
-const BOOLEAN: ParamRule = { kind: "boolean" };
+/** At most SPEC_LIMITS.maxIssues are listed: past that many, the rest are not even looked for. */
+function specError(fileName: string, found: SpecIssue[]): SkalaError {
+  const truncated = found.length > SPEC_LIMITS.maxIssues;
+  const issues = found.slice(0, SPEC_LIMITS.maxIssues);
+  const lines = issues.map((issue) => {
+    const where = issue.line === undefined ? "" : ` (line ${issue.line}, column ${issue.column})`;
+    return `${issue.path || "/"}${where}: ${issue.message}`;
+  });
+  const message =
+    lines.length === 1 && !truncated
+      ? `${fileName}: ${lines[0]}`
+      : [
+          `${fileName}: ${issues.length}${truncated ? "+" : ""} problems`,
+          ...lines.map((l) => `  ${l}`),
+          ...(truncated ? ["  … and more"] : []),
+        ].join("\n");
+  return new SkalaError("VALIDATION_FAILED", message, { issues, ...(truncated && { truncated }) });
+}
 
-/** Mirrors the forecasting library's own option checks (model.ts), so a valid spec never fails INVALID_OPTIONS. */
-const METHOD_PARAMS: Readonly<Record<MethodName, Readonly<Record<string, ParamRule>>>> = {
-  naive: {},
-  snaive: {},
-  mean: {},
-  theta: {},
-  ses: { alpha: UNIT },
-  holt: { alpha: UNIT, beta: UNIT },
-  "damped-holt": { alpha: UNIT, beta: UNIT, phi: UNIT },
-  "hw-additive": { damped: BOOLEAN },
-  "hw-multiplicative": { damped: BOOLEAN },
-  ets: {
-    model: { kind: "etsModel" },
-    damped: BOOLEAN,
-    alpha: UNIT,
-    beta: UNIT,
-    gamma: UNIT_OR_ZERO,
-    phi: UNIT,
-    ic: { kind: "enum", values: ["aicc", "aic", "bic"] },
-    criterion: { kind: "enum", values: ["lik", "mse", "amse", "sigma", "mae"] },
-    additiveOnly: BOOLEAN,
-  },
-  croston: { alpha: UNIT },
-  sba: { alpha: UNIT },
-  tsb: { alpha: UNIT, beta: UNIT },
-  adida: { aggregation: { kind: "positiveInteger" } },
-};
+// ---------------------------------------------------------------------------------------------------------
+// Rules between fields, which a JSON schema cannot say. They run on the spec as written, next to the schema's
+// issues and whatever else is wrong, so each checks the types it relies on.
+
+type Json = Record<string, unknown>;
+type Add = (path: string, message: string) => void;
+
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+const isMethod = (v: unknown): v is MethodName =>
+  typeof v === "string" && (METHOD_NAMES as readonly string[]).includes(v);
+
+function crossFieldIssues(raw: unknown): SpecIssue[] {
+  if (!isObject(raw)) return [];
+  const issues: SpecIssue[] = [];
+  const add: Add = (path, message) => {
+    issues.push({ path, message });
+  };
+  const period = periodOf(raw);
+  const candidates = Array.isArray(raw.candidates) ? raw.candidates : [];
+  const names = candidates.map(writtenName);
+
+  const firstWithName = new Map<string, number>();
+  candidates.forEach((entry: unknown, i) => {
+    const path = `/candidates/${i}`;
+    checkMethodForm(entry, path, period, add);
+    // On the written names, so a duplicate is reported even when either entry has other problems.
+    const name = names[i];
+    if (name === undefined) return;
+    const earlier = firstWithName.get(name);
+    if (earlier === undefined) {
+      firstWithName.set(name, i);
+      return;
+    }
+    const written = isObject(entry) && "name" in entry;
+    add(
+      written ? `${path}/name` : path,
+      `duplicate candidate name "${name}"${written ? "" : " (the method's name)"} (also /candidates/${earlier}); give each a distinct name`,
+    );
+  });
+
+  const gate = isObject(raw.gate) ? raw.gate : {};
+  const baseline = gate.baseline ?? "snaive";
+  if (typeof baseline === "string" && !names.includes(baseline)) {
+    if (isMethod(baseline)) checkMethodForm(baseline, "/gate/baseline", period, add);
+    else {
+      const known = [...new Set([...names.filter((n): n is string => n !== undefined), ...METHOD_NAMES])];
+      const near = nearest(baseline, known);
+      add(
+        "/gate/baseline",
+        `"${baseline}" is neither a candidate name nor a method; expected one of ${known.join(", ")}${near ? ` (did you mean "${near}"?)` : ""}`,
+      );
+    }
+  } else if (isObject(baseline)) checkMethodForm(baseline, "/gate/baseline", period, add);
+
+  if (isObject(raw.validation)) {
+    const v = raw.validation;
+    const scheme = v.scheme ?? "holdout";
+    if (scheme === "holdout") {
+      if (v.origins !== undefined) add("/validation/origins", 'only for scheme "rolling"');
+      if (v.step !== undefined) add("/validation/step", 'only for scheme "rolling"');
+    } else if (scheme === "rolling" && v.origins === undefined) {
+      add("/validation/origins", 'is required for scheme "rolling" (1 to 20)');
+    }
+  }
+
+  if (Array.isArray(raw.quantiles)) {
+    const levels: unknown[] = raw.quantiles;
+    levels.forEach((q, i) => {
+      const previous = levels[i - 1];
+      const isLevel = typeof q === "number" && q > 0 && q < 1;
+      if (isLevel && typeof previous === "number" && q <= previous) {
+        add(`/quantiles/${i}`, `levels must be strictly increasing: ${q} follows ${previous}`);
+      }
+    });
+  }
+
+  if (isObject(raw.output) && raw.output.register === false && raw.output.champion === true) {
+    add("/output/champion", "champion needs register: true (only registered versions can carry an alias)");
+  }
+
+  const columns = isObject(raw.dataset) && isObject(raw.dataset.columns) ? raw.dataset.columns : undefined;
+  if (columns) {
+    if (columns.period !== undefined && columns.timestamp !== undefined) {
+      add(
+        "/dataset/columns/timestamp",
+        "give either period (integer indexes) or timestamp (ISO dates), not both",
+      );
+    }
+    const chosen = [
+      columns.series ?? "series_id",
+      columns.timestamp ?? columns.period ?? "period_index",
+      columns.value ?? "value",
+    ];
+    if (chosen.every((c) => typeof c === "string")) {
+      const trimmed = chosen.map((c) => (c as string).trim());
+      if (new Set(trimmed).size !== trimmed.length) {
+        add(
+          "/dataset/columns",
+          `series, time and value must be three different columns, got ${trimmed.join(", ")}`,
+        );
+      }
+    }
+  }
+  return issues;
+}
+
+/** The seasonal period the spec asks for, when the fields it comes from are valid. */
+function periodOf(raw: Json): number | undefined {
+  const { period, frequency } = raw;
+  if (period !== undefined) {
+    return Number.isInteger(period) && (period as number) >= 1 && (period as number) <= 1000
+      ? (period as number)
+      : undefined;
+  }
+  return typeof frequency === "string" && Object.hasOwn(FREQUENCY_PERIODS, frequency)
+    ? FREQUENCY_PERIODS[frequency as Frequency]
+    : undefined;
+}
+
+/** The name an entry asks for (its name, or its method), whatever else is wrong with it. */
+function writtenName(entry: unknown): string | undefined {
+  if (typeof entry === "string") return entry;
+  if (!isObject(entry)) return undefined;
+  const { name, method } = entry;
+  return typeof name === "string" ? name : typeof method === "string" ? method : undefined;
+}
+
+/**
+ * A method's own rules that need more than its fields' types: which ETS models work, and what the seasonal
+ * period allows, so that they fail here rather than once per series.
+ */
+function checkMethodForm(entry: unknown, path: string, period: number | undefined, add: Add): void {
+  const shorthand = typeof entry === "string";
+  const method = shorthand ? entry : isObject(entry) ? entry.method : undefined;
+  if (!isMethod(method)) return;
+  const methodPath = shorthand ? path : `${path}/method`;
+  const params = isObject(entry) && isObject(entry.params) ? entry.params : {};
+  if (method === "hw-additive" || method === "hw-multiplicative") {
+    if (period !== undefined && period < 2) {
+      add(methodPath, `${method} needs a seasonal period above 1 (the period is ${period})`);
+    }
+    return;
+  }
+  if (method !== "ets") return;
+  const modelPath = `${path}/params/model`;
+  const model = params.model ?? "ZZZ";
+  const match = typeof model === "string" ? ETS_MODEL.exec(model) : null;
+  if (!match) return; // the schema reports it
+  const [, error, trend, damping, season] = match;
+  const quoted = JSON.stringify(model);
+  if (trend === "M") {
+    add(
+      modelPath,
+      `${quoted}: multiplicative trends are not supported (as R's ets() by default); use N, A or Z`,
+    );
+  } else if (error === "A" && season === "M") {
+    add(
+      modelPath,
+      `${quoted}: additive errors with a multiplicative season are unstable; use M errors or an A season`,
+    );
+  } else if (damping === "d" && trend === "N") {
+    add(modelPath, `${quoted}: a damped model needs a trend`);
+  } else if ((season === "A" || season === "M") && period !== undefined && (period < 2 || period > 24)) {
+    add(modelPath, `a seasonal ETS model needs a period from 2 to 24 (the period is ${period})`);
+  } else if (damping === "d" && params.damped === false) {
+    add(`${path}/params/damped`, `model ${quoted} is damped but damped is false`);
+  } else if (params.damped === true && trend === "N") {
+    add(`${path}/params/damped`, `model ${quoted} has no trend to damp`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// From the valid spec as written (with the schema's defaults) to the FleetSpec training reads.
+
+type Defaulted<T, K extends keyof T> = T & Required<Pick<T, K>>;
+
+function toFleetSpec(written: FleetSpecDocument, baseDir: string): FleetSpec {
+  const dataset = written.dataset as Defaulted<
+    FleetSpecDocument["dataset"],
+    "columns" | "na" | "invalidValues"
+  >;
+  const columns = dataset.columns as Defaulted<typeof dataset.columns, "series" | "value">;
+  const selection = written.selection as { metric: SelectionMetric };
+  const gate = written.gate as Defaulted<
+    NonNullable<FleetSpecDocument["gate"]>,
+    "baseline" | "minImprovementPct"
+  >;
+  const output = written.output as Defaulted<NonNullable<FleetSpecDocument["output"]>, "register" | "atomic">;
+  const validation = written.validation ?? {};
+  const size = validation.size ?? written.horizon;
+  const candidates = written.candidates.map((entry) => candidatePlan(entry));
+  const baseline = gate.baseline;
+  return {
+    name: written.name,
+    project: written.project as string,
+    description: written.description,
+    dataset: {
+      path: resolve(baseDir, dataset.path),
+      columns: {
+        series: columns.series.trim(),
+        time: (columns.timestamp ?? columns.period ?? "period_index").trim(),
+        timeKind: columns.timestamp !== undefined ? "timestamp" : "period",
+        value: columns.value.trim(),
+      },
+      na: dataset.na,
+      invalidValues: dataset.invalidValues,
+      minLength: dataset.minLength,
+    },
+    frequency: written.frequency,
+    period: written.period ?? FREQUENCY_PERIODS[written.frequency],
+    horizon: written.horizon,
+    candidates,
+    validation:
+      validation.scheme === "rolling"
+        ? { scheme: "rolling", origins: validation.origins as number, size, step: validation.step ?? 1 }
+        : { scheme: "holdout", size },
+    selection,
+    gate: {
+      baseline:
+        typeof baseline !== "string"
+          ? { ...candidatePlan(baseline), name: `baseline-${baseline.method}` }
+          : (candidates.find((c) => c.name === baseline) ?? candidatePlan(baseline as MethodName)),
+      metric: gate.metric ?? selection.metric,
+      minImprovementPct: gate.minImprovementPct,
+    },
+    quantiles: [...(written.quantiles as number[])],
+    holdout: written.holdout as number,
+    output: {
+      register: output.register,
+      champion: output.champion ?? output.register,
+      atomic: output.atomic,
+    },
+  };
+}
+
+/** `"ses"` is shorthand for `{ method: ses }`. */
+function candidatePlan(entry: MethodName | MethodForm): CandidatePlan {
+  const form = typeof entry === "string" ? { method: entry } : entry;
+  return {
+    name: form.name ?? form.method,
+    spec: { ...form.params, method: form.method } as MethodSpec,
+    distribution: form.distribution ?? "auto",
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
 
 /**
  * Shortest series each method can fit at a seasonal period m (src/forecasting/README.md, "minimum length"):
@@ -177,35 +445,6 @@ export function methodMinLength(spec: MethodSpec, m: number): number {
       throw new Error(`unknown method ${JSON.stringify(never)}`);
     }
   }
-}
-
-/**
- * Parses and validates a fleet spec, reporting every problem at once with its path (and line, for YAML).
- * Throws SkalaError VALIDATION_FAILED with `details.issues: SpecIssue[]`.
- *
- * @example
- * const spec = parseFleetSpec(readFileSync("carparts.fleet.yaml", "utf8"), { baseDir: "examples/carparts" });
- * const plan = toSegmentPlan(spec);
- */
-export function parseFleetSpec(text: string, options: ParseFleetSpecOptions): FleetSpec {
-  const fileName = options.fileName ?? "fleet spec";
-  if (typeof text !== "string" || text.length > MAX_SPEC_CHARS) {
-    throw specError(fileName, [
-      { path: "", message: `the spec must be text of at most ${MAX_SPEC_CHARS} characters` },
-    ]);
-  }
-  const format = options.format ?? (text.trimStart().startsWith("{") ? "json" : "yaml");
-  const parsed = format === "json" ? parseJson(text) : parseYaml(text);
-  if ("issues" in parsed) throw specError(fileName, parsed.issues);
-  const issues: SpecIssue[] = [];
-  const spec = validate(parsed.value, new Checker(issues), options.baseDir);
-  if (issues.length > 0 || !spec) {
-    throw specError(
-      fileName,
-      issues.map((issue) => ({ ...issue, ...parsed.locate(issue.path) })),
-    );
-  }
-  return deepFreeze(spec);
 }
 
 /**
@@ -261,719 +500,4 @@ function defaultMinLength(spec: FleetSpec): number {
 
 function copyCandidate(c: Readonly<CandidatePlan>): CandidatePlan {
   return { name: c.name, spec: { ...c.spec } as MethodSpec, distribution: c.distribution };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Parsing
-
-type Locate = (path: string) => { line?: number; column?: number };
-type Parsed = { readonly value: unknown; readonly locate: Locate } | { readonly issues: SpecIssue[] };
-
-function parseJson(text: string): Parsed {
-  // JSON.parse decides what is valid JSON; the YAML parser (JSON is YAML 1.2) only supplies line numbers.
-  const positions = parseYaml(text);
-  try {
-    const value = JSON.parse(text) as unknown;
-    return { value, locate: "locate" in positions ? positions.locate : () => ({}) };
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const offset = /position (\d+)/.exec(message);
-    const where = offset
-      ? lineColumn(text, Number(offset[1]))
-      : "issues" in positions
-        ? { line: positions.issues[0]?.line, column: positions.issues[0]?.column }
-        : {};
-    return { issues: [{ path: "", message: `not valid JSON: ${message}`, ...where }] };
-  }
-}
-
-function parseYaml(text: string): Parsed {
-  const lineCounter = new LineCounter();
-  // YAML 1.2 core schema: `no` stays a string, no custom tags; aliases are capped (billion laughs).
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return {
-      issues: doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        return {
-          path: "",
-          message: `not valid YAML: ${e.message.split("\n")[0]}`,
-          ...(pos ? { line: pos.line, column: pos.col } : {}),
-        };
-      }),
-    };
-  }
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: 100 });
-  } catch (error) {
-    return { issues: [{ path: "", message: `not valid YAML: ${(error as Error).message}` }] };
-  }
-  const locate: Locate = (path) => {
-    const segments = path
-      .split("/")
-      .slice(1)
-      .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replaceAll("~1", "/").replaceAll("~0", "~")));
-    // A missing field has no node: point at the closest ancestor that exists.
-    for (let n = segments.length; n >= 0; n--) {
-      const node = n === 0 ? doc.contents : doc.getIn(segments.slice(0, n), true);
-      const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
-      if (range) {
-        const pos = lineCounter.linePos(range[0]);
-        return { line: pos.line, column: pos.col };
-      }
-    }
-    return {};
-  };
-  return { value, locate };
-}
-
-function lineColumn(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  const line = before.split("\n").length;
-  return { line, column: offset - before.lastIndexOf("\n") };
-}
-
-function specError(fileName: string, issues: SpecIssue[]): SkalaError {
-  const lines = issues.map((issue) => {
-    const where = issue.line === undefined ? "" : ` (line ${issue.line}, column ${issue.column})`;
-    return `${issue.path || "/"}${where}: ${issue.message}`;
-  });
-  const message =
-    lines.length === 1
-      ? `${fileName}: ${lines[0]}`
-      : [`${fileName}: ${lines.length} problems`, ...lines.map((l) => `  ${l}`)].join("\n");
-  return new SkalaError("VALIDATION_FAILED", message, { issues });
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Validation: hand-written rather than a JSON schema so that each message can say what would be right
-// (expected values, the nearest known field name) and cross-field rules sit next to the fields.
-
-type Json = Record<string, unknown>;
-
-class Checker {
-  constructor(readonly issues: SpecIssue[]) {}
-
-  /** Returns undefined so that `x === undefined ? c.add(…) : c.check(x)` reads as one expression. */
-  add(path: string, message: string): undefined {
-    this.issues.push({ path, message });
-    return undefined;
-  }
-
-  /** An object with only the known keys (unknown ones are reported, with a suggestion). */
-  object(value: unknown, path: string, known: readonly string[]): Json | undefined {
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      this.add(path, `must be an object, got ${describe(value)}`);
-      return undefined;
-    }
-    for (const key of Object.keys(value)) {
-      if (!known.includes(key)) {
-        const near = nearest(key, known);
-        this.add(
-          `${path}/${escapePointer(key)}`,
-          `unknown field${near ? `; did you mean "${near}"?` : `; expected ${known.join(", ")}`}`,
-        );
-      }
-    }
-    return value as Json;
-  }
-
-  string(value: unknown, path: string, pattern?: RegExp, patternText?: string): string | undefined {
-    if (typeof value !== "string") {
-      this.add(path, `must be a string, got ${describe(value)}`);
-      return undefined;
-    }
-    if (pattern && !pattern.test(value)) {
-      this.add(path, `${JSON.stringify(value)} is not ${patternText ?? `a match for ${pattern}`}`);
-      return undefined;
-    }
-    return value;
-  }
-
-  oneOf<T extends string>(value: unknown, path: string, allowed: readonly T[], what: string): T | undefined {
-    if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
-    const near = typeof value === "string" ? nearest(value, allowed) : undefined;
-    this.add(
-      path,
-      `${typeof value === "string" ? `unknown ${what} ${JSON.stringify(value)}` : `${what} must be a string, got ${describe(value)}`}; expected one of ${allowed.join(", ")}${near ? ` (did you mean "${near}"?)` : ""}`,
-    );
-    return undefined;
-  }
-
-  integer(value: unknown, path: string, min: number, max: number): number | undefined {
-    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-      this.add(path, `must be an integer from ${min} to ${max}, got ${describe(value)}`);
-      return undefined;
-    }
-    return value;
-  }
-
-  boolean(value: unknown, path: string): boolean | undefined {
-    if (typeof value !== "boolean") {
-      this.add(path, `must be true or false, got ${describe(value)}`);
-      return undefined;
-    }
-    return value;
-  }
-}
-
-const TOP_LEVEL = [
-  "name",
-  "project",
-  "description",
-  "dataset",
-  "frequency",
-  "period",
-  "horizon",
-  "candidates",
-  "validation",
-  "selection",
-  "gate",
-  "quantiles",
-  "holdout",
-  "output",
-] as const;
-
-/** Mutable while it is being built; frozen before it leaves parseFleetSpec. */
-type Draft = { -readonly [K in keyof FleetSpec]: FleetSpec[K] };
-
-function validate(raw: unknown, c: Checker, baseDir: string): Draft | undefined {
-  const root = c.object(raw, "", TOP_LEVEL);
-  if (!root) return undefined;
-  const name =
-    root.name === undefined
-      ? c.add("/name", "is required")
-      : c.string(
-          root.name,
-          "/name",
-          NAME,
-          "a valid fleet name (letters, digits, '.', '_', '-'; starting with a letter or digit; at most 100)",
-        );
-  const project =
-    root.project === undefined ? "default" : c.string(root.project, "/project", NAME, "a valid project name");
-  const description = root.description === undefined ? undefined : c.string(root.description, "/description");
-
-  const frequency =
-    root.frequency === undefined
-      ? c.add("/frequency", `is required; one of ${FREQUENCIES.join(", ")}`)
-      : c.oneOf(root.frequency, "/frequency", FREQUENCIES, "frequency");
-  const period =
-    root.period === undefined
-      ? frequency && FREQUENCY_PERIODS[frequency]
-      : c.integer(root.period, "/period", 1, 1000);
-  const horizon =
-    root.horizon === undefined
-      ? c.add("/horizon", "is required")
-      : c.integer(root.horizon, "/horizon", 1, 1000);
-
-  const dataset = validateDataset(root.dataset, c, baseDir);
-  const candidates = validateCandidates(root.candidates, c, period);
-  const validation = validateValidation(root.validation, c, horizon);
-  const selection =
-    root.selection === undefined ? { metric: "wql" as const } : validateSelection(root.selection, c);
-  const quantiles = validateQuantiles(root.quantiles, c);
-  const candidateNames = Array.isArray(root.candidates) ? root.candidates.map(rawCandidateName) : [];
-  const gate = validateGate(root.gate, c, {
-    candidates,
-    candidateNames,
-    selectionMetric: selection?.metric,
-    period,
-  });
-  const holdout = root.holdout === undefined ? 0 : c.integer(root.holdout, "/holdout", 0, 1000);
-  const output = validateOutput(root.output, c);
-
-  if (
-    name === undefined ||
-    project === undefined ||
-    (root.description !== undefined && description === undefined) ||
-    !dataset ||
-    frequency === undefined ||
-    period === undefined ||
-    horizon === undefined ||
-    !candidates ||
-    !validation ||
-    !selection ||
-    !quantiles ||
-    !gate ||
-    holdout === undefined ||
-    !output
-  ) {
-    return undefined;
-  }
-  return {
-    name,
-    project,
-    description,
-    dataset,
-    frequency,
-    period,
-    horizon,
-    candidates,
-    validation,
-    selection,
-    gate,
-    quantiles,
-    holdout,
-    output,
-  };
-}
-
-function validateDataset(raw: unknown, c: Checker, baseDir: string): FleetSpec["dataset"] | undefined {
-  if (raw === undefined) {
-    c.add("/dataset", "is required (at least { path: <CSV file> })");
-    return undefined;
-  }
-  const d = c.object(raw, "/dataset", ["path", "columns", "na", "invalidValues", "minLength"]);
-  if (!d) return undefined;
-  let path: string | undefined;
-  if (d.path === undefined) c.add("/dataset/path", "is required");
-  else {
-    const p = c.string(d.path, "/dataset/path");
-    if (p !== undefined && p.trim() === "") c.add("/dataset/path", "must not be empty");
-    else if (p?.includes("\0")) c.add("/dataset/path", "must not contain NUL characters");
-    else if (p !== undefined) path = resolve(baseDir, p);
-  }
-  let columns: SeriesColumns | undefined = DEFAULT_COLUMNS;
-  if (d.columns !== undefined) {
-    const col = c.object(d.columns, "/dataset/columns", ["series", "period", "timestamp", "value"]);
-    if (!col) columns = undefined;
-    else {
-      const column = (key: string, fallback: string): string | undefined => {
-        const v = col[key];
-        if (v === undefined) return fallback;
-        const s = c.string(v, `/dataset/columns/${key}`);
-        if (s !== undefined && s.trim() === "") {
-          c.add(`/dataset/columns/${key}`, "must not be empty");
-          return undefined;
-        }
-        return s?.trim();
-      };
-      if (col.period !== undefined && col.timestamp !== undefined) {
-        c.add(
-          "/dataset/columns/timestamp",
-          "give either period (integer indexes) or timestamp (ISO dates), not both",
-        );
-      }
-      const series = column("series", DEFAULT_COLUMNS.series);
-      const time =
-        col.timestamp !== undefined ? column("timestamp", "") : column("period", DEFAULT_COLUMNS.time);
-      const value = column("value", DEFAULT_COLUMNS.value);
-      const names = [series, time, value];
-      if (new Set(names).size !== names.length && names.every((n) => n !== undefined)) {
-        c.add(
-          "/dataset/columns",
-          `series, time and value must be three different columns, got ${names.join(", ")}`,
-        );
-      }
-      columns =
-        series !== undefined && time !== undefined && value !== undefined
-          ? { series, time, value, timeKind: col.timestamp !== undefined ? "timestamp" : "period" }
-          : undefined;
-    }
-  }
-  const na = d.na === undefined ? "error" : c.oneOf(d.na, "/dataset/na", NA_POLICIES, "NA policy");
-  const invalidValues =
-    d.invalidValues === undefined
-      ? "reject"
-      : c.oneOf(d.invalidValues, "/dataset/invalidValues", INVALID_VALUE_POLICIES, "policy");
-  const minLength =
-    d.minLength === undefined ? undefined : c.integer(d.minLength, "/dataset/minLength", 2, 1_000_000);
-  if (!path || !columns || !na || !invalidValues || (d.minLength !== undefined && minLength === undefined)) {
-    return undefined;
-  }
-  return { path, columns, na, invalidValues, minLength };
-}
-
-function validateCandidates(
-  raw: unknown,
-  c: Checker,
-  period: number | undefined,
-): CandidatePlan[] | undefined {
-  if (raw === undefined) {
-    c.add("/candidates", "is required: a list of methods to compare");
-    return undefined;
-  }
-  if (!Array.isArray(raw) || raw.length === 0 || raw.length > 50) {
-    c.add("/candidates", `must be a list of 1 to 50 candidates, got ${describe(raw)}`);
-    return undefined;
-  }
-  const out: CandidatePlan[] = [];
-  const seen = new Map<string, number>();
-  let ok = true;
-  raw.forEach((entry: unknown, i) => {
-    const candidate = validateCandidate(entry, `/candidates/${i}`, c, period, true);
-    if (candidate) out.push(candidate);
-    else ok = false;
-    // Checked on the written names, so a duplicate is reported even when either entry has other problems.
-    const name = rawCandidateName(entry);
-    if (name === undefined) return;
-    const earlier = seen.get(name);
-    if (earlier !== undefined) {
-      ok = false;
-      const written = typeof entry === "object" && entry !== null && "name" in entry;
-      c.add(
-        written ? `/candidates/${i}/name` : `/candidates/${i}`,
-        `duplicate candidate name "${name}"${written ? "" : " (the method's name)"} (also /candidates/${earlier}); give each a distinct name`,
-      );
-    } else seen.set(name, i);
-  });
-  return ok ? out : undefined;
-}
-
-/** The name an entry asks for (its name, or its method), whatever else is wrong with it. */
-function rawCandidateName(entry: unknown): string | undefined {
-  if (typeof entry === "string") return entry;
-  if (typeof entry !== "object" || entry === null) return undefined;
-  const { name, method } = entry as Json;
-  return typeof name === "string" ? name : typeof method === "string" ? method : undefined;
-}
-
-/** `"ses"` is shorthand for `{ method: ses }`. */
-function validateCandidate(
-  raw: unknown,
-  path: string,
-  c: Checker,
-  period: number | undefined,
-  named: boolean,
-): CandidatePlan | undefined {
-  const entry: Json | undefined =
-    typeof raw === "string"
-      ? { method: raw }
-      : c.object(
-          raw,
-          path,
-          named ? ["name", "method", "params", "distribution"] : ["method", "params", "distribution"],
-        );
-  if (!entry) return undefined;
-  const methodPath = typeof raw === "string" ? path : `${path}/method`;
-  const method =
-    entry.method === undefined
-      ? c.add(methodPath, "is required")
-      : c.oneOf(entry.method, methodPath, METHOD_NAMES, "method");
-  const name =
-    entry.name === undefined
-      ? method
-      : c.string(
-          entry.name,
-          `${path}/name`,
-          CANDIDATE_NAME,
-          "a valid candidate name (letters, digits, '.', '_', '-'; at most 64)",
-        );
-  const distribution =
-    entry.distribution === undefined
-      ? "auto"
-      : c.oneOf(entry.distribution, `${path}/distribution`, DISTRIBUTION_KINDS, "distribution");
-  if (!method) return undefined;
-  const spec = validateParams(
-    method,
-    entry.params,
-    { params: `${path}/params`, method: methodPath },
-    c,
-    period,
-  );
-  if (!spec || !name || !distribution) return undefined;
-  return { name, spec, distribution };
-}
-
-function validateParams(
-  method: MethodName,
-  raw: unknown,
-  paths: { params: string; method: string },
-  c: Checker,
-  period: number | undefined,
-): MethodSpec | undefined {
-  const path = paths.params;
-  const rules = METHOD_PARAMS[method];
-  const known = Object.keys(rules);
-  if (raw === undefined) return checkSeasonal({ method } as MethodSpec, paths, c, period);
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    c.add(path, `must be an object, got ${describe(raw)}`);
-    return undefined;
-  }
-  let ok = true;
-  const spec: Record<string, unknown> = { method };
-  for (const [key, value] of Object.entries(raw)) {
-    const rule = rules[key];
-    const at = `${path}/${escapePointer(key)}`;
-    if (!rule) {
-      ok = false;
-      c.add(
-        at,
-        known.length === 0
-          ? `method ${method} takes no parameters`
-          : `unknown parameter for ${method}; expected ${known.join(", ")}`,
-      );
-      continue;
-    }
-    const checked = checkParam(rule, value, at, c);
-    if (checked === undefined) ok = false;
-    else spec[key] = checked;
-  }
-  if (!ok) return undefined;
-  return checkSeasonal(spec as MethodSpec, paths, c, period);
-}
-
-function checkParam(rule: ParamRule, value: unknown, path: string, c: Checker): unknown {
-  switch (rule.kind) {
-    case "unit":
-      if (
-        typeof value !== "number" ||
-        !Number.isFinite(value) ||
-        value > 1 ||
-        (rule.zero ? value < 0 : value <= 0)
-      ) {
-        c.add(path, `must be a number in ${rule.zero ? "[0" : "(0"}, 1], got ${describe(value)}`);
-        return undefined;
-      }
-      return value;
-    case "boolean":
-      return c.boolean(value, path);
-    case "positiveInteger":
-      return c.integer(value, path, 1, 1000);
-    case "enum":
-      return c.oneOf(value, path, rule.values, "value");
-    case "etsModel": {
-      const s = c.string(value, path);
-      if (s === undefined) return undefined;
-      const match = ETS_MODEL.exec(s);
-      if (!match) {
-        c.add(
-          path,
-          `${JSON.stringify(s)} is not an ETS model: three letters error (A, M, Z), trend (N, A, Z, optionally followed by d) and season (N, A, M, Z), e.g. "ZZZ" or "AAdN"`,
-        );
-        return undefined;
-      }
-      if (match[2] === "M") {
-        c.add(
-          path,
-          `${JSON.stringify(s)}: multiplicative trends are not supported (as R's ets() by default); use N, A or Z`,
-        );
-        return undefined;
-      }
-      if (match[1] === "A" && match[4] === "M") {
-        c.add(
-          path,
-          `${JSON.stringify(s)}: additive errors with a multiplicative season are unstable; use M errors or an A season`,
-        );
-        return undefined;
-      }
-      if (match[3] === "d" && match[2] === "N") {
-        c.add(path, `${JSON.stringify(s)}: a damped model needs a trend`);
-        return undefined;
-      }
-      return s;
-    }
-    default: {
-      const never: never = rule;
-      throw new Error(`unknown rule ${JSON.stringify(never)}`);
-    }
-  }
-}
-
-/** Cross-field rules between a method and the seasonal period, so they fail here rather than per series. */
-function checkSeasonal(
-  spec: MethodSpec,
-  paths: { params: string; method: string },
-  c: Checker,
-  period: number | undefined,
-): MethodSpec | undefined {
-  const path = paths.params;
-  if (period === undefined) return spec;
-  if ((spec.method === "hw-additive" || spec.method === "hw-multiplicative") && period < 2) {
-    c.add(paths.method, `${spec.method} needs a seasonal period above 1 (the period is ${period})`);
-    return undefined;
-  }
-  if (spec.method === "ets") {
-    const match = ETS_MODEL.exec(spec.model ?? "ZZZ");
-    const season = match?.[4];
-    if ((season === "A" || season === "M") && (period < 2 || period > 24)) {
-      c.add(`${path}/model`, `a seasonal ETS model needs a period from 2 to 24 (the period is ${period})`);
-      return undefined;
-    }
-    if (match?.[3] === "d" && spec.damped === false) {
-      c.add(`${path}/damped`, `model "${spec.model}" is damped but damped is false`);
-      return undefined;
-    }
-    if (spec.damped === true && match?.[2] === "N") {
-      c.add(`${path}/damped`, `model "${spec.model}" has no trend to damp`);
-      return undefined;
-    }
-  }
-  return spec;
-}
-
-function validateValidation(
-  raw: unknown,
-  c: Checker,
-  horizon: number | undefined,
-): SegmentPlan["validation"] | undefined {
-  const fallback = horizon ?? 1;
-  if (raw === undefined) return { scheme: "holdout", size: fallback };
-  const v = c.object(raw, "/validation", ["scheme", "size", "origins", "step"]);
-  if (!v) return undefined;
-  const scheme =
-    v.scheme === undefined
-      ? "holdout"
-      : c.oneOf(v.scheme, "/validation/scheme", ["holdout", "rolling"] as const, "scheme");
-  const size = v.size === undefined ? fallback : c.integer(v.size, "/validation/size", 1, 1000);
-  if (scheme === "holdout") {
-    if (v.origins !== undefined) c.add("/validation/origins", 'only for scheme "rolling"');
-    if (v.step !== undefined) c.add("/validation/step", 'only for scheme "rolling"');
-    return size === undefined || v.origins !== undefined || v.step !== undefined
-      ? undefined
-      : { scheme, size };
-  }
-  if (scheme !== "rolling") return undefined;
-  const origins =
-    v.origins === undefined
-      ? c.add("/validation/origins", 'is required for scheme "rolling" (1 to 20)')
-      : c.integer(v.origins, "/validation/origins", 1, 20);
-  const step = v.step === undefined ? 1 : c.integer(v.step, "/validation/step", 1, 1000);
-  if (size === undefined || origins === undefined || step === undefined) return undefined;
-  return { scheme, origins, size, step };
-}
-
-function validateSelection(raw: unknown, c: Checker): { metric: SelectionMetric } | undefined {
-  const s = c.object(raw, "/selection", ["metric"]);
-  if (!s) return undefined;
-  const metric =
-    s.metric === undefined ? "wql" : c.oneOf(s.metric, "/selection/metric", SELECTION_METRICS, "metric");
-  return metric ? { metric } : undefined;
-}
-
-function validateGate(
-  raw: unknown,
-  c: Checker,
-  context: {
-    candidates: CandidatePlan[] | undefined;
-    candidateNames: (string | undefined)[];
-    selectionMetric: SelectionMetric | undefined;
-    period: number | undefined;
-  },
-): FleetSpec["gate"] | undefined {
-  const g = raw === undefined ? {} : c.object(raw, "/gate", ["baseline", "metric", "minImprovementPct"]);
-  if (!g) return undefined;
-  let baseline: CandidatePlan | undefined;
-  const b = g.baseline ?? "snaive";
-  if (typeof b === "string" && context.candidateNames.includes(b)) {
-    // A candidate with problems of its own is reported there; the gate just has no baseline yet.
-    baseline = context.candidates?.find((cand) => cand.name === b);
-  } else if (typeof b === "string" && !(METHOD_NAMES as readonly string[]).includes(b)) {
-    const names = [
-      ...new Set([...context.candidateNames.filter((n): n is string => n !== undefined), ...METHOD_NAMES]),
-    ];
-    const near = nearest(b, names);
-    c.add(
-      "/gate/baseline",
-      `"${b}" is neither a candidate name nor a method; expected one of ${names.join(", ")}${near ? ` (did you mean "${near}"?)` : ""}`,
-    );
-  } else baseline = validateCandidate(b, "/gate/baseline", c, context.period, false);
-  if (baseline && typeof b !== "string") baseline = { ...baseline, name: `baseline-${baseline.spec.method}` };
-  const metric =
-    g.metric === undefined
-      ? context.selectionMetric
-      : c.oneOf(g.metric, "/gate/metric", SELECTION_METRICS, "metric");
-  let minImprovementPct: number | undefined = 0;
-  if (g.minImprovementPct !== undefined) {
-    const v = g.minImprovementPct;
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= -100 || v >= 100) {
-      c.add(
-        "/gate/minImprovementPct",
-        `must be a number above -100 and below 100 (percent), got ${describe(v)}`,
-      );
-      minImprovementPct = undefined;
-    } else minImprovementPct = v;
-  }
-  if (!baseline || !metric || minImprovementPct === undefined) return undefined;
-  return { baseline, metric, minImprovementPct };
-}
-
-function validateQuantiles(raw: unknown, c: Checker): number[] | undefined {
-  if (raw === undefined) return [...DEFAULT_QUANTILES];
-  if (!Array.isArray(raw) || raw.length === 0 || raw.length > 99) {
-    c.add("/quantiles", `must be a list of 1 to 99 levels, got ${describe(raw)}`);
-    return undefined;
-  }
-  let ok = true;
-  raw.forEach((q: unknown, i) => {
-    if (typeof q !== "number" || !(q > 0 && q < 1)) {
-      ok = false;
-      c.add(`/quantiles/${i}`, `must be a number strictly between 0 and 1, got ${describe(q)}`);
-    } else if (i > 0 && typeof raw[i - 1] === "number" && q <= (raw[i - 1] as number)) {
-      ok = false;
-      c.add(`/quantiles/${i}`, `levels must be strictly increasing: ${q} follows ${raw[i - 1]}`);
-    }
-  });
-  return ok ? (raw as number[]).slice() : undefined;
-}
-
-function validateOutput(raw: unknown, c: Checker): FleetSpec["output"] | undefined {
-  if (raw === undefined) return { register: true, champion: true, atomic: false };
-  const o = c.object(raw, "/output", ["register", "champion", "atomic"]);
-  if (!o) return undefined;
-  const register = o.register === undefined ? true : c.boolean(o.register, "/output/register");
-  // Without registration there is nothing to make champion, so champion follows register unless given.
-  const champion = o.champion === undefined ? register : c.boolean(o.champion, "/output/champion");
-  const atomic = o.atomic === undefined ? false : c.boolean(o.atomic, "/output/atomic");
-  if (register === false && champion === true && o.champion !== undefined) {
-    c.add("/output/champion", "champion needs register: true (only registered versions can carry an alias)");
-    return undefined;
-  }
-  if (register === undefined || champion === undefined || atomic === undefined) return undefined;
-  return { register, champion, atomic };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-
-function describe(value: unknown): string {
-  if (value === undefined) return "nothing";
-  if (value === null) return "null";
-  if (Array.isArray(value)) return `a list of ${value.length}`;
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === "object") return "an object";
-  return String(value);
-}
-
-function escapePointer(key: string): string {
-  return key.replaceAll("~", "~0").replaceAll("/", "~1");
-}
-
-/** The known word within edit distance 2, to turn `horizion` into a hint rather than a puzzle. */
-function nearest(word: string, known: readonly string[]): string | undefined {
-  if (word.length > 64) return undefined;
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of known) {
-    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(
-        (prev[j] as number) + 1,
-        (row[j - 1] as number) + 1,
-        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    prev = row;
-  }
-  return prev[b.length] as number;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }

@@ -1,12 +1,18 @@
-import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import { Type } from "@sinclair/typebox";
+import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from "@fastify/type-provider-typebox";
+import { type TSchema, Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import { parseDigest } from "../artifacts/index.js";
 import type { FleetService } from "./fleet.service.js";
 import { formatReport } from "./fleet.service.js";
 import type { FleetProgress } from "./fleet.types.js";
 import { DEFAULT_CHUNK_SIZE, settingsFromSpec } from "./fleet-settings.js";
-import { parseFleetSpec, toSegmentPlan } from "./fleet-spec.js";
+import {
+  FleetSpecSchema,
+  parseFleetSpec,
+  SPEC_LIMITS,
+  toSegmentPlan,
+  validateFleetSpec,
+} from "./fleet-spec.js";
 import {
   FleetListSchema,
   FleetProgressSchema,
@@ -14,6 +20,7 @@ import {
   FleetRunSchema,
   SubmitFleetResultSchema,
 } from "./fleets.schemas.js";
+import { SchemaIssues } from "./spec-issues.js";
 
 const Name = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$" });
 const FleetParams = Type.Object({ project: Name, fleet: Name });
@@ -21,23 +28,60 @@ const RunQuery = Type.Object(
   { run: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) },
   { additionalProperties: false },
 );
+const SpecText = Type.String({
+  minLength: 1,
+  maxLength: SPEC_LIMITS.maxChars,
+  description: "YAML or JSON; `format` says which (default: JSON when it starts with `{`)",
+});
+const SubmitFields = {
+  format: Type.Optional(Type.Union([Type.Literal("yaml"), Type.Literal("json")], { title: "format" })),
+  datasetDigest: Type.String({
+    pattern: "^sha256:[0-9a-f]{64}$",
+    title: "dataset digest",
+    description: "sha256: and 64 hex digits, of the dataset file uploaded to /api/v1/artifacts",
+  }),
+  chunkSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+};
+const SPEC_DESCRIPTION = "the fleet spec, as text or as an object (docs/reference/fleet-spec.md)";
+/** The body as OpenAPI shows it: the spec's own fields, from the one schema that validates specs. */
 const SubmitBody = Type.Object(
-  {
-    spec: Type.Union(
-      [Type.String({ minLength: 1, maxLength: 1_000_000 }), Type.Object({}, { additionalProperties: true })],
-      {
-        description: "the fleet spec, as YAML/JSON text or as a JSON object (docs/reference/fleet-spec.md)",
-      },
-    ),
-    format: Type.Optional(Type.Union([Type.Literal("yaml"), Type.Literal("json")])),
-    datasetDigest: Type.String({
-      pattern: "^sha256:[0-9a-f]{64}$",
-      description: "the dataset file, uploaded to /api/v1/artifacts",
-    }),
-    chunkSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
-  },
+  { spec: Type.Union([SpecText, FleetSpecSchema], { description: SPEC_DESCRIPTION }), ...SubmitFields },
   { additionalProperties: false },
 );
+/**
+ * The body as the route checks it before the handler: a spec object is left to validateFleetSpec, which
+ * checks it against the same schema with the spec's limits, nearest-field hints and cross-field rules, and
+ * never coerces `"12"` to 12 as Fastify's Ajv would.
+ */
+const submitEnvelope = new SchemaIssues(
+  Type.Object(
+    {
+      spec: Type.Union([SpecText, Type.Object({}, { additionalProperties: true })], {
+        description: SPEC_DESCRIPTION,
+      }),
+      ...SubmitFields,
+    },
+    { additionalProperties: false },
+  ),
+);
+function checkSubmitEnvelope(body: unknown) {
+  const issues = submitEnvelope.of(body, SPEC_LIMITS.maxIssues);
+  if (issues.length === 0) return { value: body };
+  const error = issues.map((i) => ({
+    keyword: "schema",
+    instancePath: i.path,
+    schemaPath: "#",
+    params: {},
+    message: i.message,
+  }));
+  return { error };
+}
+
+/**
+ * Room for the largest spec text: YAML and JSON hold no raw control characters, so each character is at most
+ * 3 bytes of the body (`\n` is 2, `é` 2, `€` 3). Fastify refuses a larger body before parsing any of it.
+ */
+const SUBMIT_BODY_LIMIT_BYTES = 3 * SPEC_LIMITS.maxChars + 16 * 1024;
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 const op = (operationId: string, summary: string) => ({ tags: ["fleets"], operationId, summary });
@@ -61,12 +105,24 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
         body: SubmitBody,
         response: { 200: SubmitFleetResultSchema, 202: SubmitFleetResultSchema },
       },
+      bodyLimit: Math.min(plugin.initialConfig.bodyLimit ?? SUBMIT_BODY_LIMIT_BYTES, SUBMIT_BODY_LIMIT_BYTES),
+      validatorCompiler: (route) =>
+        route.httpPart === "body"
+          ? checkSubmitEnvelope
+          : // Each call gets one part's schema (params here), whatever Fastify's types say.
+            TypeBoxValidatorCompiler({ ...route, schema: route.schema as unknown as TSchema }),
     },
     async (req, reply) => {
-      const text = typeof req.body.spec === "string" ? req.body.spec : JSON.stringify(req.body.spec);
       // The dataset travels by digest; the spec's own path only matters to the client that uploaded it.
-      const format = req.body.format ?? (typeof req.body.spec === "string" ? undefined : "json");
-      const spec = parseFleetSpec(text, { baseDir: "/", fileName: "spec", ...(format && { format }) });
+      const given: unknown = req.body.spec;
+      const spec =
+        typeof given === "string"
+          ? parseFleetSpec(given, {
+              baseDir: "/",
+              fileName: "spec",
+              ...(req.body.format && { format: req.body.format }),
+            })
+          : validateFleetSpec(given, { baseDir: "/", fileName: "spec" });
       const result = await fleets.submit(req.params.project, {
         settings: settingsFromSpec(spec, req.body.chunkSize ?? DEFAULT_CHUNK_SIZE),
         plan: toSegmentPlan(spec),

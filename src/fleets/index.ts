@@ -6,7 +6,14 @@ export {
   modelNameFor,
   settingsFromSpec,
 } from "./fleet-settings.js";
-export { type FleetSpec, parseFleetSpec, toSegmentPlan } from "./fleet-spec.js";
+export {
+  type FleetSpec,
+  parseFleetSpec,
+  SPEC_LIMITS,
+  type SpecIssue,
+  toSegmentPlan,
+  validateFleetSpec,
+} from "./fleet-spec.js";
 export { createFleets, type Fleets } from "./fleets.js";
 export { fleetRoutes } from "./fleets.routes.js";
 export * as fleetSchemas from "./fleets.schemas.js";
