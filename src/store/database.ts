@@ -29,7 +29,7 @@ const STATEMENT_CACHE_SIZE = 500;
  * about one). Queries built by the repositories have a bounded set of SQL texts, so prepared statements are
  * kept by text and reused; the oldest are dropped past the bound.
  */
-function withStatementCache(connection: SQLite.Database): SQLite.Database {
+export function withStatementCache(connection: SQLite.Database): SQLite.Database {
   const cache = new Map<string, SQLite.Statement>();
   const prepare = connection.prepare.bind(connection);
   return new Proxy(connection, {
@@ -112,9 +112,23 @@ function openPostgres(url: string): Store {
  * await migrateToLatest(store);
  */
 export function openStore(url: string): Store {
-  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return openPostgres(url);
-  if (url.startsWith("sqlite:")) return openSqlite(url.slice("sqlite:".length));
-  throw new SkalaError("CONFIG_INVALID", `unsupported database URL "${url}"`, {
-    issues: [{ path: "database.url", message: "must start with postgres://, postgresql:// or sqlite:" }],
-  });
+  // Never echo a password: user info in the URL is masked.
+  const shown = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1***@");
+  const invalid = (message: string) =>
+    new SkalaError("CONFIG_INVALID", `unsupported database URL "${shown}": ${message}`, {
+      issues: [{ path: "database.url", message }],
+    });
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
+    // pg parses the URL only at the first query, and fails there with a bare TypeError.
+    if (!URL.canParse(url)) throw invalid("is not a valid URL");
+    return openPostgres(url);
+  }
+  if (url.startsWith("sqlite:")) {
+    const path = url.slice("sqlite:".length);
+    // better-sqlite3 opens an anonymous temporary database for "": everything would be lost at exit.
+    if (path === "")
+      throw invalid("names no file: write sqlite:PATH, or sqlite::memory: for an in-memory database");
+    return openSqlite(path);
+  }
+  throw invalid("must start with postgres://, postgresql:// or sqlite:");
 }
