@@ -9,6 +9,13 @@ import {
 } from "kysely";
 import type { Database, ModelVersionsTable } from "../store/index.js";
 import { literalLimit } from "../store/index.js";
+import {
+  candidateSizesQuery,
+  drivingCandidates,
+  type FilterExpression,
+  planVersionSearch,
+  searchedVersions,
+} from "./filter/index.js";
 import { groupKeyValues } from "./key-values.js";
 import type { Signature, VersionStatus } from "./registry.schemas.js";
 import type { AliasChange, ModelVersion } from "./registry.types.js";
@@ -96,6 +103,42 @@ export class VersionsRepository {
       .orderBy("v.id", options.order)
       .limit(literalLimit(options.limit))
       .execute();
+    return this.withDetails(rows, db);
+  }
+
+  /**
+   * A page of a project's versions in id order, matching a filter. Where the search starts is chosen per query
+   * (`planVersionSearch`) from capped counts of what each indexable condition matches, one extra round trip
+   * when the filter has such conditions: without it SQLite sorts every version of the project for each page,
+   * or materialises every id a common tag matches (50 ms at 100,000 versions, where a plan that fits takes 1–5).
+   */
+  async search(options: {
+    projectId: string;
+    filter: FilterExpression | undefined;
+    after: string | undefined;
+    order: "asc" | "desc";
+    limit: number;
+  }): Promise<ModelVersion[]> {
+    const candidates = drivingCandidates(options.filter);
+    const counted =
+      candidates.length === 0
+        ? {}
+        : await candidateSizesQuery(this.db, options.projectId, candidates).executeTakeFirstOrThrow();
+    const sizes = candidates.map((_, i) => Number((counted as Record<string, unknown>)[`n${i}`]));
+    const plan = planVersionSearch(options.filter, candidates, sizes);
+    let query = searchedVersions(this.db, plan)
+      .selectAll("v")
+      .select("m.name as model_name")
+      .where("m.project_id", "=", options.projectId);
+    if (options.after) query = query.where("v.id", options.order === "asc" ? ">" : "<", options.after);
+    const rows = await query.orderBy("v.id", options.order).limit(literalLimit(options.limit)).execute();
+    return this.withDetails(rows, this.db);
+  }
+
+  private async withDetails(
+    rows: ReadonlyArray<ModelVersionsTable & { model_name: string }>,
+    db: Db,
+  ): Promise<ModelVersion[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     // One round trip for every key/value table and the aliases, instead of four. Metrics come first so
