@@ -1,9 +1,10 @@
 /**
- * Registry benchmark: bulk-registers 100,000 versions, then measures get-by-name, alias resolution, a list
- * page and a search, both directly through the services and over HTTP with load from a separate process.
- * Peers measured in the same run: raw better-sqlite3 inserts of the same rows (the storage floor) and a
- * bare Fastify route (the HTTP ceiling). Usage:
- *   npm run bench:registry [-- --versions 100000 --batch 5000 --postgres postgres://…]
+ * Registry benchmark: bulk-registers 100,000 versions, then measures get-by-number, alias resolution, a list
+ * page and a search, directly through the services (one call at a time, and with as many calls in flight as
+ * the HTTP load has connections) and over HTTP with load from a separate process: the same service call, the
+ * same arguments and page size each way. Peers measured in the same run: raw better-sqlite3 inserts of the
+ * same rows (the storage floor) and a bare Fastify route (the HTTP ceiling). Usage:
+ *   npm run bench:registry [-- --versions 100000 --batch 5000 --postgres postgres://…]   (--help: all options)
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -48,18 +49,42 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-async function timeCalls(samples: number, call: (i: number) => Promise<unknown>) {
+interface CallTimes {
+  p50_ms: number;
+  p99_ms: number;
+  ops_per_s: number;
+}
+
+/**
+ * `samples` calls, `inFlight` at a time (each caller starts its next call when its last one answers, as each
+ * HTTP connection does). With one in flight this is the call's own latency; with as many as the HTTP load has
+ * connections it includes the time a call waits for the others on the one event loop, which HTTP latency
+ * includes too: a synchronous SQLite query of S ms answers N waiting callers in about N × S ms.
+ */
+async function timeCalls(
+  samples: number,
+  call: (i: number) => Promise<unknown>,
+  inFlight = 1,
+): Promise<CallTimes> {
   const durations: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const start = performance.now();
-    await call(i);
-    durations.push(performance.now() - start);
-  }
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < samples) {
+        const i = next++;
+        const start = performance.now();
+        await call(i);
+        durations.push(performance.now() - start);
+      }
+    }),
+  );
+  const elapsedS = (performance.now() - started) / 1000;
   durations.sort((a, b) => a - b);
   return {
     p50_ms: percentile(durations, 50),
     p99_ms: percentile(durations, 99),
-    ops_per_s: samples / (durations.reduce((a, b) => a + b, 0) / 1000),
+    ops_per_s: samples / elapsedS,
   };
 }
 
@@ -192,19 +217,29 @@ async function benchDialect(name: "sqlite" | "postgres", databaseUrl: (dir: stri
   const randomChampion = () => championModels[Math.floor(Math.random() * championModels.length)] as string;
   const filter = "metrics.mase < 0.05 and tags.segment = 'A'";
 
-  process.stdout.write(`[${name}] direct service calls…\n`);
-  const direct = {
-    get: await timeCalls(options.samples, () => registry.versions.latest("default", randomModel())),
-    alias: await timeCalls(options.samples, () =>
-      registry.versions.resolve("default", `${randomChampion()}@champion`),
-    ),
-    list: await timeCalls(Math.min(options.samples, 500), () =>
+  // The calls the HTTP routes below make, with the same arguments: GET …/versions/1 is versions.get(…, 1),
+  // GET …/resolve/M@champion is versions.resolve, GET …/models?prefix= is models.list, GET …/versions?filter=
+  // is versions.search with the same filter and page size.
+  const calls = {
+    get: () => registry.versions.get("default", randomModel(), 1),
+    alias: () => registry.versions.resolve("default", `${randomChampion()}@champion`),
+    list: () =>
       registry.models.list("default", { namePrefix: `part-00${Math.floor(Math.random() * 10)}`, limit: 100 }),
-    ),
-    search: await timeCalls(Math.min(options.samples, 500), () =>
-      registry.versions.search("default", { filter, limit: 100 }),
-    ),
+    search: () => registry.versions.search("default", { filter, limit: 100 }),
   };
+  const samplesOf = (op: keyof typeof calls) =>
+    op === "get" || op === "alias" ? options.samples : Math.min(options.samples, 500);
+  const timeAll = async (inFlight: number) => {
+    const times = {} as Record<keyof typeof calls, CallTimes>;
+    for (const op of Object.keys(calls) as (keyof typeof calls)[]) {
+      times[op] = await timeCalls(samplesOf(op), calls[op], inFlight);
+    }
+    return times;
+  };
+  process.stdout.write(`[${name}] direct service calls, one at a time…\n`);
+  const direct = await timeAll(1);
+  process.stdout.write(`[${name}] direct service calls, ${options.connections} in flight…\n`);
+  const directConcurrent = await timeAll(options.connections);
 
   const app = await buildApp({ store, registry, bodyLimitBytes: 64 << 20 });
   const url = await app.listen({ host: "127.0.0.1", port: 0 });
@@ -229,7 +264,7 @@ async function benchDialect(name: "sqlite" | "postgres", databaseUrl: (dir: stri
   await app.close();
   await store.close();
   rmSync(dir, { recursive: true, force: true });
-  return { artifactsPerS, bulkPerS, bulkSeconds, direct, http };
+  return { artifactsPerS, bulkPerS, bulkSeconds, direct, directConcurrent, http };
 }
 
 async function ceiling(): Promise<LoadResult> {
@@ -289,9 +324,14 @@ for (const [name, r] of Object.entries(results)) {
         {
           "direct p50 ms": fmt(r.direct[op].p50_ms, 3),
           "direct p99 ms": fmt(r.direct[op].p99_ms, 3),
+          [`direct ×${options.connections} p99 ms`]: fmt(r.directConcurrent[op].p99_ms, 1),
+          "direct calls/s": fmt(r.directConcurrent[op].ops_per_s, 0),
           "http req/s": fmt(r.http[op].rps, 0),
           "http p50 ms": r.http[op].p50_ms,
           "http p99 ms": r.http[op].p99_ms,
+          [`http p99 ÷ direct ×${options.connections}`]: fmt(
+            r.http[op].p99_ms / r.directConcurrent[op].p99_ms,
+          ),
           "÷ ceiling": fmt(r.http[op].rps / bare.rps),
           "non-2xx": r.http[op].non2xx + r.http[op].errors,
         },
@@ -314,6 +354,15 @@ const summary = {
     list_p99_ms: sqlite.direct.list.p99_ms,
     search_p99_ms: sqlite.direct.search.p99_ms,
   },
+  /** The same calls with as many in flight as the HTTP load has connections. */
+  direct_concurrent: {
+    connections: options.connections,
+    get_p99_ms: sqlite.directConcurrent.get.p99_ms,
+    alias_p99_ms: sqlite.directConcurrent.alias.p99_ms,
+    list_p99_ms: sqlite.directConcurrent.list.p99_ms,
+    search_p99_ms: sqlite.directConcurrent.search.p99_ms,
+    search_calls_per_s: Math.round(sqlite.directConcurrent.search.ops_per_s),
+  },
   artifacts_per_s: Math.round(sqlite.artifactsPerS),
   raw_sqlite_versions_per_s: Math.round(rawRate),
   ceiling_rps: Math.round(bare.rps),
@@ -331,5 +380,8 @@ const summary = {
 writeFileSync(join(ROOT, "bench/results/registry.json"), `${JSON.stringify(summary, null, 2)}\n`);
 console.log(
   `\ntargets: bulk ≥ 5000 versions/s → ${summary.bulk_versions_per_s}; get p99 < 5 ms → ${summary.get_p99_ms}; alias p99 < 5 ms → ${summary.alias_p99_ms}`,
+);
+console.log(
+  `search over HTTP at ${options.connections} connections within 3× of the same call with ${options.connections} in flight → ${fmt(summary.search_p99_ms / summary.direct_concurrent.search_p99_ms)}× (${summary.search_p99_ms} ms against ${fmt(summary.direct_concurrent.search_p99_ms, 1)} ms; one call alone: ${fmt(summary.direct.search_p99_ms, 1)} ms)`,
 );
 console.log("written: bench/results/registry.json");

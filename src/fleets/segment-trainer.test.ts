@@ -1,14 +1,14 @@
-import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { COMMITTED_DATA } from "../core/test-support/datasets.js";
 import { type FittedModel, restoreModel, WQL_LEVELS } from "../forecasting/index.js";
 import { type CandidatePlan, SELECTION_METRICS, type SegmentPlan } from "./segment-plan.js";
 import { type SegmentOutcome, type SegmentSuccess, trainSegment } from "./segment-trainer.js";
 
-const DATA = fileURLToPath(new URL("../../../shared/data/", import.meta.url));
-const CARPARTS = `${DATA}carparts/carparts.csv`;
-const M1_TRAIN = `${DATA}m1/m1_train.csv`;
-const M1_TEST = `${DATA}m1/m1_test.csv`;
+const CARPARTS = COMMITTED_DATA.carparts;
+const M1_TRAIN = join(COMMITTED_DATA.m1, "m1_train.csv");
+const M1_TEST = join(COMMITTED_DATA.m1, "m1_test.csv");
 
 const c = (
   name: string,
@@ -202,7 +202,7 @@ describe("trainSegment: selection, gate, holdout", () => {
   });
 });
 
-describe.skipIf(!existsSync(CARPARTS))("trainSegment on real carparts series", () => {
+describe("trainSegment on real carparts series", () => {
   const ids = [
     "21311636",
     "21033894",
@@ -213,7 +213,7 @@ describe.skipIf(!existsSync(CARPARTS))("trainSegment on real carparts series", (
     "90605086",
     "90552200",
   ];
-  const data = existsSync(CARPARTS) ? readLong(CARPARTS, ids) : new Map<string, number[]>();
+  const data = readLong(CARPARTS, ids);
 
   it("trains each series, reports holdout metrics and stays fast", () => {
     const plan = countPlan();
@@ -233,7 +233,7 @@ describe.skipIf(!existsSync(CARPARTS))("trainSegment on real carparts series", (
   });
 });
 
-describe.skipIf(!existsSync(M1_TRAIN))("trainSegment on real M1 series", () => {
+describe("trainSegment on real M1 series", () => {
   it("selects among smoothing methods on a monthly series with Gaussian intervals", () => {
     const train = readLong(M1_TRAIN, ["MNM45"]).get("MNM45") ?? [];
     const test = readLong(M1_TEST, ["MNM45"]).get("MNM45") ?? [];

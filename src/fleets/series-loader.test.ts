@@ -1,10 +1,10 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isSkalaError, type SkalaError } from "../core/index.js";
+import { COMMITTED_DATA } from "../core/test-support/datasets.js";
 import {
   type DatasetIssue,
   formatDatasetIssue,
@@ -14,7 +14,7 @@ import {
   parseTimestamp,
 } from "./series-loader.js";
 
-const CARPARTS = new URL("../../../shared/data/carparts/carparts.csv", import.meta.url).pathname;
+const CARPARTS = COMMITTED_DATA.carparts;
 const HEADER = "series_id,period_index,value\n";
 
 async function* chunks(text: string, size = text.length || 1): AsyncGenerator<Uint8Array> {
@@ -126,20 +126,17 @@ describe("loadSeries: good data", () => {
     );
   });
 
-  it.skipIf(!existsSync(CARPARTS))(
-    "loads carparts: 2,674 series, the 2,509 complete ones with 51 points",
-    async () => {
-      const { series, failures, stats } = await loadSeriesFile(CARPARTS);
-      expect(series.size).toBe(2674);
-      expect(failures).toEqual([]);
-      const lengths = new Map<number, number>();
-      for (const y of series.values()) lengths.set(y.length, (lengths.get(y.length) ?? 0) + 1);
-      expect(lengths.get(51)).toBe(2509);
-      // The other 165 stop after 12, 13 or 14 months: their trailing NAs are trimmed.
-      expect(Object.fromEntries(lengths)).toEqual({ 12: 7, 13: 3, 14: 155, 51: 2509 });
-      expect(stats).toMatchObject({ rows: 136_374, naCells: 6122, trimmedCells: 6122, bytes: 1_879_477 });
-    },
-  );
+  it("loads carparts: 2,674 series, the 2,509 complete ones with 51 points", async () => {
+    const { series, failures, stats } = await loadSeriesFile(CARPARTS);
+    expect(series.size).toBe(2674);
+    expect(failures).toEqual([]);
+    const lengths = new Map<number, number>();
+    for (const y of series.values()) lengths.set(y.length, (lengths.get(y.length) ?? 0) + 1);
+    expect(lengths.get(51)).toBe(2509);
+    // The other 165 stop after 12, 13 or 14 months: their trailing NAs are trimmed.
+    expect(Object.fromEntries(lengths)).toEqual({ 12: 7, 13: 3, 14: 155, 51: 2509 });
+    expect(stats).toMatchObject({ rows: 136_374, naCells: 6122, trimmedCells: 6122, bytes: 1_879_477 });
+  });
 });
 
 describe("loadSeries: bad data gives file, line and column", () => {

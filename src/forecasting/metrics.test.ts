@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { COMMITTED_DATA } from "../core/test-support/datasets.js";
 import {
   bias,
   coverage,
@@ -84,9 +84,9 @@ describe("probabilistic metrics", () => {
   });
 });
 
-const CARPARTS = fileURLToPath(new URL("../../../shared/data/carparts/carparts.csv", import.meta.url));
+const CARPARTS = COMMITTED_DATA.carparts;
 
-describe.skipIf(!existsSync(CARPARTS))("published carparts protocol", () => {
+describe("published carparts protocol", () => {
   it("reproduces the seasonal naive MASE of 1.2015 (2,509 complete series, 12-month holdout, m = 12)", () => {
     const series = new Map<string, number[]>();
     for (const line of readFileSync(CARPARTS, "utf8").trim().split("\n").slice(1)) {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createMemoryBlobStore } from "../artifacts/index.js";
 import { manualClock, SkalaError } from "../core/index.js";
 import { freshStore, testDialects } from "../store/test-support/dialects.js";
@@ -16,15 +16,30 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<Skal
 
 const csv = (text: string) => new TextEncoder().encode(text);
 
+/** Thirty one-version models `bulk-0`…`bulk-29` in fleet "bulk": segment A for the first ten, mase i/10. */
+const bulkItems = () =>
+  Array.from({ length: 30 }, (_, i) => ({
+    model: `bulk-${i}`,
+    fleet: "bulk",
+    runtime: "skala.forecast",
+    artifact: { json: { i } },
+    metrics: { mase: i / 10 },
+    tags: { segment: i < 10 ? "A" : "B" },
+    aliases: ["champion"],
+  }));
+
+// Every test starts from an empty store of its own, so none depends on what another wrote or on their order
+// (checked with `vitest --sequence.shuffle` and `-t` on single tests).
 describe.each(testDialects())("registry on %s", (dialect) => {
   let registry: Registry;
   let dispose: () => Promise<void>;
-  const clock = manualClock();
+  let clock: ReturnType<typeof manualClock>;
   const P = "acme";
 
-  beforeAll(async () => {
+  beforeEach(async () => {
     const fresh = await freshStore(dialect);
     dispose = fresh.dispose;
+    clock = manualClock();
     registry = createRegistry({
       store: fresh.store,
       blobs: createMemoryBlobStore({ clock }),
@@ -33,7 +48,34 @@ describe.each(testDialects())("registry on %s", (dialect) => {
     });
     await registry.projects.create({ name: P, description: "test" });
   });
-  afterAll(() => dispose());
+  afterEach(() => dispose());
+
+  /** Model `forecast-A12` with version 1 (from a run, skala.forecast, tag segment=A12) and version 2 (onnx). */
+  async function forecastModel() {
+    await registry.models.create(P, { name: "forecast-A12" });
+    const run = await registry.runs.create(P, { name: "train", params: { method: "ets" } });
+    const v1 = await registry.versions.create(P, "forecast-A12", {
+      runtime: "skala.forecast",
+      artifact: { json: { method: "ets", alpha: 0.2 } },
+      metrics: { mase: 0.82 },
+      tags: { segment: "A12" },
+      lineage: { runId: run.id },
+    });
+    const uploaded = await registry.artifacts.upload(new TextEncoder().encode("weights"));
+    const v2 = await registry.versions.create(P, "forecast-A12", {
+      runtime: "onnx",
+      artifact: { digest: uploaded.digest },
+      lineage: { parentVersionId: v1.id },
+    });
+    return { run, v1, v2 };
+  }
+
+  /** `forecastModel` with alias champion on version 2. */
+  async function championModel() {
+    const created = await forecastModel();
+    await registry.versions.setAlias(P, "forecast-A12", "champion", { version: 2 });
+    return created;
+  }
 
   it("creates projects with dev, test and prod environments, and refuses duplicates", async () => {
     const project = await registry.projects.get(P);
@@ -170,6 +212,7 @@ describe.each(testDialects())("registry on %s", (dialect) => {
   });
 
   it("sets, moves, resolves and deletes aliases, keeping the full history", async () => {
+    await forecastModel();
     await registry.versions.setAlias(P, "forecast-A12", "champion", { version: 1, reason: "first" });
     expect((await registry.versions.resolve(P, "forecast-A12@champion")).version).toBe(1);
     clock.advance(1000);
@@ -199,6 +242,7 @@ describe.each(testDialects())("registry on %s", (dialect) => {
   });
 
   it("locates versions for serving by number, alias, or the default alias else the latest", async () => {
+    await championModel();
     const M = "forecast-A12";
     const byNumber = await registry.versions.locate(P, M, 1, "champion");
     const full = await registry.versions.get(P, M, 1);
@@ -214,8 +258,10 @@ describe.each(testDialects())("registry on %s", (dialect) => {
     expect((await registry.versions.locate(P, M, "champion", "champion"))?.version).toBe(2);
     expect((await registry.versions.locate(P, M, undefined, "champion"))?.version).toBe(2);
     // No such default alias: the latest version.
-    const latest = (await registry.versions.latest(P, M)).version;
-    expect((await registry.versions.locate(P, M, undefined, "no-alias"))?.version).toBe(latest);
+    await registry.versions.setAlias(P, M, "champion", { version: 1 });
+    expect((await registry.versions.locate(P, M, undefined, "champion"))?.version).toBe(1);
+    expect((await registry.versions.latest(P, M)).version).toBe(2);
+    expect((await registry.versions.locate(P, M, undefined, "no-alias"))?.version).toBe(2);
     expect(await registry.versions.locate(P, M, 999, "champion")).toBeUndefined();
     expect(await registry.versions.locate(P, M, "nope", "champion")).toBeUndefined();
     expect(await registry.versions.locate(P, "no-model", undefined, "champion")).toBeUndefined();
@@ -223,6 +269,7 @@ describe.each(testDialects())("registry on %s", (dialect) => {
   });
 
   it("sets, lists and deletes deployments per environment, checking weights and targets", async () => {
+    await championModel();
     const M = "forecast-A12";
     const prod = await registry.deployments.set(P, "prod", M, {
       routes: [
@@ -289,15 +336,7 @@ describe.each(testDialects())("registry on %s", (dialect) => {
   });
 
   it("bulk-registers all or nothing, creating models and aliases", async () => {
-    const items = Array.from({ length: 30 }, (_, i) => ({
-      model: `bulk-${i}`,
-      fleet: "bulk",
-      runtime: "skala.forecast",
-      artifact: { json: { i } },
-      metrics: { mase: i / 10 },
-      tags: { segment: i < 10 ? "A" : "B" },
-      aliases: ["champion"],
-    }));
+    const items = bulkItems();
     const created = await registry.versions.bulkRegister(P, { versions: items });
     expect(created).toHaveLength(30);
     expect(created.every((v) => v.version === 1)).toBe(true);
@@ -326,6 +365,9 @@ describe.each(testDialects())("registry on %s", (dialect) => {
   });
 
   it("searches versions with the filter language and pages through results", async () => {
+    const items = bulkItems();
+    await registry.versions.bulkRegister(P, { versions: [...items, items[0], items[0]] as typeof items });
+    await forecastModel();
     const low = await registry.versions.search(P, {
       filter: 'metrics.mase < 0.5 and tags.segment = "A"',
       limit: 1000,
@@ -362,17 +404,21 @@ describe.each(testDialects())("registry on %s", (dialect) => {
   });
 
   it("updates a version's status but never its artifact", async () => {
+    await registry.versions.bulkRegister(P, { versions: bulkItems() });
+    const before = await registry.versions.get(P, "bulk-1", 1);
     const updated = await registry.versions.update(P, "bulk-1", 1, {
       status: "flagged",
       tags: { reason: "gate" },
     });
     expect(updated).toMatchObject({ status: "flagged", tags: { reason: "gate" } });
+    expect(updated.artifact).toEqual(before.artifact);
     expect(
       (await registry.versions.search(P, { filter: "status = 'flagged'" })).items.map((v) => v.model),
     ).toEqual(["bulk-1"]);
   });
 
   it("tracks runs: params once, metric batches with steps, artifacts, finish", async () => {
+    const other = await registry.runs.create(P, { name: "other" });
     const run = await registry.runs.create(P, { name: "fit", params: { lr: "0.1" } });
     await registry.runs.logParams(P, run.id, { lr: "0.1", epochs: "3" });
     await expectCode(registry.runs.logParams(P, run.id, { lr: "0.2" }), "CONFLICT");
@@ -398,7 +444,7 @@ describe.each(testDialects())("registry on %s", (dialect) => {
       "RUN_FINISHED",
     );
     await expectCode(registry.runs.get(P, "run_missing"), "RUN_NOT_FOUND");
-    expect((await registry.runs.list(P)).items.length).toBeGreaterThanOrEqual(2);
+    expect((await registry.runs.list(P)).items.map((r) => r.id).sort()).toEqual([other.id, run.id].sort());
   });
 
   it("registers datasets with a profile, de-duplicating identical content", async () => {
@@ -426,6 +472,7 @@ describe.each(testDialects())("registry on %s", (dialect) => {
       "DATASET_INVALID",
     );
     expect((await registry.datasets.versions(P, "demand")).map((v) => v.version)).toEqual([1]);
+    await registry.models.create(P, { name: "forecast-A12" });
     const version = await registry.versions.create(P, "forecast-A12", {
       runtime: "onnx",
       artifact: { json: 3 },
@@ -436,22 +483,30 @@ describe.each(testDialects())("registry on %s", (dialect) => {
   });
 
   it("collects only unreferenced blobs older than the grace period", async () => {
+    await forecastModel();
+    const run = await registry.runs.create(P, { name: "fit" });
+    const plot = await registry.artifacts.upload(new TextEncoder().encode("plot"));
+    await registry.runs.attachArtifact(P, run.id, { name: "plot.png", digest: plot.digest });
+    const data = await registry.artifacts.upload(csv("a,b\n1,2\n"));
+    await registry.datasets.registerVersion(P, "demand", { digest: data.digest });
     const orphan = await registry.artifacts.upload(new TextEncoder().encode("orphan bytes"));
     const young = await registry.artifacts.collectGarbage({ graceSeconds: 3600 });
-    expect(young.deleted).toBe(0);
-    expect(young.kept).toBeGreaterThanOrEqual(1);
+    expect(young).toMatchObject({ scanned: 5, referenced: 4, kept: 1, deleted: 0 });
     clock.advance(7200 * 1000);
     const dry = await registry.artifacts.collectGarbage({ graceSeconds: 3600, dryRun: true });
-    expect(dry.deleted).toBeGreaterThanOrEqual(1);
+    expect(dry.deleted).toBe(1);
     const real = await registry.artifacts.collectGarbage({ graceSeconds: 3600 });
     expect(real.deleted).toBe(dry.deleted);
     await expectCode(registry.artifacts.read(orphan.digest), "ARTIFACT_NOT_FOUND");
-    // Everything still referenced survives and verifies.
+    // Everything still referenced (two versions, a run artifact, a dataset) survives and verifies.
     const versions = await registry.versions.search(P, { limit: 1000 });
+    expect(versions.items).toHaveLength(2);
     for (const v of versions.items) {
       expect((await registry.artifacts.read(v.artifact.digest as `sha256:${string}`)).length).toBe(
         v.artifact.size,
       );
     }
+    expect(Buffer.from(await registry.artifacts.read(plot.digest)).toString()).toBe("plot");
+    expect((await registry.artifacts.read(data.digest)).length).toBe(8);
   });
 });

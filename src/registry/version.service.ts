@@ -12,7 +12,7 @@ import {
 import type { ArtifactService } from "./artifact.service.js";
 import { type ArtifactValidator, checkLoadable } from "./artifact-check.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import { compileVersionFilter, parseFilter } from "./filter/index.js";
+import { parseFilter } from "./filter/index.js";
 import { mapBounded } from "./map-bounded.js";
 import type { ProjectResolver } from "./project-resolver.js";
 import type {
@@ -728,18 +728,14 @@ export class VersionService {
     const projectId = await this.projects.idOf(project, db);
     const order = options.order ?? "desc";
     const limit = Math.min(options.limit ?? 100, this.limits.pageSizeMax);
-    const filter = options.filter?.trim() ? compileVersionFilter(parseFilter(options.filter)) : undefined;
+    const filter = options.filter?.trim() ? parseFilter(options.filter) : undefined;
     const fingerprint = JSON.stringify(["search", project, options.filter ?? "", order]);
     const after = options.cursor ? decodeCursor(options.cursor, fingerprint) : undefined;
-    const items = await this.versions.find({
-      where: (eb) =>
-        eb.and([
-          eb("m.project_id", "=", projectId),
-          ...(filter ? [filter(eb)] : []),
-          ...(after ? [eb("v.id", order === "asc" ? ">" : "<", after.id)] : []),
-        ]),
+    const items = await this.versions.search({
+      projectId,
+      filter,
+      after: after?.id,
       order,
-      orderBy: "id",
       limit: limit + 1,
       db,
     });

@@ -1,6 +1,13 @@
 import { type Expression, type ExpressionBuilder, type InsertObject, type SqlBool, sql } from "kysely";
 import type { Database, Executor, ModelVersionsTable } from "../store/index.js";
 import { literalLimit } from "../store/index.js";
+import {
+  candidateSizesQuery,
+  drivingCandidates,
+  type FilterExpression,
+  planVersionSearch,
+  searchedVersions,
+} from "./filter/index.js";
 import { groupKeyValues } from "./key-values.js";
 import type { Signature, VersionStatus } from "./registry.schemas.js";
 import type { AliasChange, ModelVersion } from "./registry.types.js";
@@ -86,6 +93,44 @@ export class VersionsRepository {
       .orderBy("v.id", options.order)
       .limit(literalLimit(options.limit))
       .execute();
+    return this.withDetails(rows, db);
+  }
+
+  /**
+   * A page of a project's versions in id order, matching a filter. Where the search starts is chosen per query
+   * (`planVersionSearch`) from capped counts of what each indexable condition matches, one extra round trip
+   * when the filter has such conditions: without it SQLite sorts every version of the project for each page,
+   * or materialises every id a common tag matches (50 ms at 100,000 versions, where a plan that fits takes 1–5).
+   */
+  async search(options: {
+    projectId: string;
+    filter: FilterExpression | undefined;
+    after: string | undefined;
+    order: "asc" | "desc";
+    limit: number;
+    db?: Executor;
+  }): Promise<ModelVersion[]> {
+    const db = options.db ?? this.db;
+    const candidates = drivingCandidates(options.filter);
+    const counted =
+      candidates.length === 0
+        ? {}
+        : await candidateSizesQuery(db, options.projectId, candidates).executeTakeFirstOrThrow();
+    const sizes = candidates.map((_, i) => Number((counted as Record<string, unknown>)[`n${i}`]));
+    const plan = planVersionSearch(options.filter, candidates, sizes);
+    let query = searchedVersions(db, plan)
+      .selectAll("v")
+      .select("m.name as model_name")
+      .where("m.project_id", "=", options.projectId);
+    if (options.after) query = query.where("v.id", options.order === "asc" ? ">" : "<", options.after);
+    const rows = await query.orderBy("v.id", options.order).limit(literalLimit(options.limit)).execute();
+    return this.withDetails(rows, db);
+  }
+
+  private async withDetails(
+    rows: ReadonlyArray<ModelVersionsTable & { model_name: string }>,
+    db: Executor,
+  ): Promise<ModelVersion[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     // One round trip for every key/value table and the aliases, instead of four. Metrics come first so

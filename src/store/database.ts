@@ -41,7 +41,7 @@ const STATEMENT_CACHE_SIZE = 500;
  * about one). Queries built by the repositories have a bounded set of SQL texts, so prepared statements are
  * kept by text and reused; the oldest are dropped past the bound.
  */
-function withStatementCache(connection: SQLite.Database): SQLite.Database {
+export function withStatementCache(connection: SQLite.Database): SQLite.Database {
   const cache = new Map<string, SQLite.Statement>();
   const prepare = connection.prepare.bind(connection);
   return new Proxy(connection, {
@@ -169,11 +169,25 @@ function openPostgres(url: string, hooks: StorageErrorHooks): Store {
  */
 export function openStore(url: string, options: StoreOptions = {}): Store {
   const hooks: StorageErrorHooks = { onError: options.onError ?? reportToStderr };
-  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return openPostgres(url, hooks);
-  if (url.startsWith("sqlite:")) return openSqlite(url.slice("sqlite:".length), hooks);
-  throw new SkalaError("CONFIG_INVALID", `unsupported database URL "${url}"`, {
-    issues: [{ path: "database.url", message: "must start with postgres://, postgresql:// or sqlite:" }],
-  });
+  // Never echo a password: user info in the URL is masked.
+  const shown = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1***@");
+  const invalid = (message: string) =>
+    new SkalaError("CONFIG_INVALID", `unsupported database URL "${shown}": ${message}`, {
+      issues: [{ path: "database.url", message }],
+    });
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
+    // pg parses the URL only at the first query, and fails there with a bare TypeError.
+    if (!URL.canParse(url)) throw invalid("is not a valid URL");
+    return openPostgres(url, hooks);
+  }
+  if (url.startsWith("sqlite:")) {
+    const path = url.slice("sqlite:".length);
+    // better-sqlite3 opens an anonymous temporary database for "": everything would be lost at exit.
+    if (path === "")
+      throw invalid("names no file: write sqlite:PATH, or sqlite::memory: for an in-memory database");
+    return openSqlite(path, hooks);
+  }
+  throw invalid("must start with postgres://, postgresql:// or sqlite:");
 }
 
 function reportToStderr(error: unknown, context: string): void {

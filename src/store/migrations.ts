@@ -413,3 +413,28 @@ export async function pendingMigrations(store: Store): Promise<string[]> {
   const all = await migrator(store).getMigrations();
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }
+
+/**
+ * Applies the migrations up to and including `migrationName` and no further (tests upgrade a database from
+ * each earlier schema); fails if the database is already past it. Returns the names applied.
+ */
+export async function migrateTo(store: Store, migrationName: string): Promise<string[]> {
+  const all = await migrator(store).getMigrations();
+  const target = all.findIndex((m) => m.name === migrationName);
+  if (target < 0) throw new Error(`no migration named ${migrationName}`);
+  // Kysely would "migrate down" by skipping migrations without a down(), which none of ours has.
+  const applied = all.filter((m) => m.executedAt !== undefined).map((m) => m.name);
+  if (applied.some((name) => name > migrationName)) {
+    throw new Error(`the database is past ${migrationName} (at ${applied.at(-1)}); migrations never go down`);
+  }
+  const { error, results } = await migrator(store).migrateTo(migrationName);
+  if (error) throw error;
+  const failed = (results ?? []).find((r) => r.status === "Error");
+  if (failed) throw new Error(`migration ${failed.migrationName} failed`);
+  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+/** Every migration's name, oldest first. */
+export function migrationNames(dialect: DialectName): string[] {
+  return Object.keys(migrations(dialect)).sort();
+}

@@ -5,11 +5,17 @@ import type { Database, Store } from "../../store/index.js";
 import { freshStore, testDialects } from "../../store/test-support/dialects.js";
 import {
   type ComparisonOperator,
+  candidateSizesQuery,
   compileVersionFilter,
+  DRIVER_MAX_ROWS,
+  drivingCandidates,
   type FilterExpression,
   type FilterField,
   parseFilter,
+  planVersionSearch,
   printFilter,
+  searchedVersions,
+  type VersionSearchPlan,
 } from "./index.js";
 import { filterArbitrary } from "./test-support/filter-arbitraries.js";
 
@@ -314,55 +320,56 @@ describe.each(testDialects())("compileVersionFilter on %s", (dialect) => {
     expect(await search(filter)).toEqual([]);
   });
 
+  const strings = [
+    "A12",
+    "a12",
+    "B7",
+    "x y",
+    "0.1",
+    "0.01",
+    "onnx",
+    "forecast",
+    "ready",
+    "archived",
+    "r1",
+    "prod",
+  ];
+  const extra = [
+    "carparts-001",
+    "Sales-EU",
+    "carparts",
+    "it's",
+    "100% sure",
+    "' or 1=1 --",
+    "2024-02-01T00:00:00.000Z",
+  ];
+  const patterns = ["%", "a%", "%1_", "_12", "%\\%%", "SALES%", "c_rparts%", "%-%", "%s"];
+  const arbitrary = filterArbitrary({
+    key: fc.constantFrom("mase", "rmse", "segment", "note", "lr", "env", "my key", "quote'key", "absent"),
+    text: fc.oneof(
+      fc.constantFrom(...strings, ...extra, ...patterns),
+      fc.string({ unit: "grapheme-ascii", maxLength: 3 }),
+    ),
+    metric: fc.oneof(
+      fc.constantFrom(0.5, 0.8, 1.2, 10, -3.5, 0),
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map((value) => (value === 0 ? 0 : value)),
+    ),
+    version: fc.integer({ min: -1, max: 3 }),
+    // Ordering other strings follows each database's collation; ISO timestamps sort the same in all of them.
+    stringOrdering: false,
+    timestamp: fc.oneof(
+      fc.constantFrom(...VERSIONS.map((v) => v.created_at)),
+      fc
+        .date({
+          min: new Date("2023-12-01T00:00:00Z"),
+          max: new Date("2024-05-01T00:00:00Z"),
+          noInvalidDate: true,
+        })
+        .map((date) => date.toISOString()),
+    ),
+  });
+
   it("agrees with the documented semantics on random filters", async () => {
-    const strings = [
-      "A12",
-      "a12",
-      "B7",
-      "x y",
-      "0.1",
-      "0.01",
-      "onnx",
-      "forecast",
-      "ready",
-      "archived",
-      "r1",
-      "prod",
-    ];
-    const extra = [
-      "carparts-001",
-      "Sales-EU",
-      "carparts",
-      "it's",
-      "100% sure",
-      "' or 1=1 --",
-      "2024-02-01T00:00:00.000Z",
-    ];
-    const patterns = ["%", "a%", "%1_", "_12", "%\\%%", "SALES%", "c_rparts%", "%-%", "%s"];
-    const arbitrary = filterArbitrary({
-      key: fc.constantFrom("mase", "rmse", "segment", "note", "lr", "env", "my key", "quote'key", "absent"),
-      text: fc.oneof(
-        fc.constantFrom(...strings, ...extra, ...patterns),
-        fc.string({ unit: "grapheme-ascii", maxLength: 3 }),
-      ),
-      metric: fc.oneof(
-        fc.constantFrom(0.5, 0.8, 1.2, 10, -3.5, 0),
-        fc.double({ noNaN: true, noDefaultInfinity: true }).map((value) => (value === 0 ? 0 : value)),
-      ),
-      version: fc.integer({ min: -1, max: 3 }),
-      // Ordering other strings follows each database's collation; ISO timestamps sort the same in all of them.
-      stringOrdering: false,
-      timestamp: fc.oneof(
-        fc.constantFrom(...VERSIONS.map((v) => v.created_at)),
-        fc
-          .date({
-            min: new Date("2023-12-01T00:00:00Z"),
-            max: new Date("2024-05-01T00:00:00Z"),
-            noInvalidDate: true,
-          })
-          .map((date) => date.toISOString()),
-      ),
-    });
     await fc.assert(
       fc.asyncProperty(arbitrary, async (filter) => {
         const expected = VERSIONS.filter((v) => evaluate(v, filter)).map((v) => v.id);
@@ -370,5 +377,132 @@ describe.each(testDialects())("compileVersionFilter on %s", (dialect) => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  /** Every plan a search could take for `filter`: the scan in id order, and a start from each candidate. */
+  function everyPlan(filter: FilterExpression) {
+    const candidates = drivingCandidates(filter);
+    const huge = candidates.map(() => DRIVER_MAX_ROWS + 1);
+    return [
+      { label: "scan", plan: planVersionSearch(filter, candidates, huge) },
+      ...candidates.map((candidate, i) => ({
+        label: `from ${candidate.nodes.map(printFilter).join(" and ")}`,
+        plan: planVersionSearch(
+          filter,
+          candidates,
+          huge.map((size, j) => (j === i ? 0 : size)),
+        ),
+      })),
+    ];
+  }
+  const planned = async (plan: VersionSearchPlan) =>
+    (
+      await searchedVersions(store.db, plan)
+        .select("v.id")
+        .where("m.project_id", "=", "p1")
+        .orderBy("v.id")
+        .execute()
+    ).map((row) => row.id);
+
+  /** Several comparisons on one metric or tag: a driver made of them must keep every one. */
+  const sameKey = fc.oneof(
+    fc.array(
+      fc.record({
+        kind: fc.constant("compare" as const),
+        field: fc.constant({ kind: "metric" as const, key: "mase" }),
+        op: fc.constantFrom("=" as const, "<" as const, "<=" as const, ">" as const, ">=" as const),
+        value: fc.constantFrom(0, 0.5, 0.8, 0.9, 1.2),
+      }),
+      { minLength: 2, maxLength: 3 },
+    ),
+    fc.array(
+      fc.oneof(
+        fc.record({
+          kind: fc.constant("compare" as const),
+          field: fc.constant({ kind: "tag" as const, key: "segment" }),
+          op: fc.constant("=" as const),
+          value: fc.constantFrom("A12", "B7", "a12"),
+        }),
+        fc.record({
+          kind: fc.constant("in" as const),
+          field: fc.constant({ kind: "tag" as const, key: "segment" }),
+          values: fc.subarray(["A12", "B7", "a12"], { minLength: 1 }),
+        }),
+      ),
+      { minLength: 2, maxLength: 3 },
+    ),
+  );
+  /** Random filters, and conjunctions of them (the shape whose operands can drive a search). */
+  const searchFilters = fc.oneof(
+    arbitrary,
+    fc
+      .tuple(
+        fc.array(arbitrary, { maxLength: 3 }),
+        fc.oneof(sameKey, fc.array(arbitrary, { minLength: 1, maxLength: 2 })),
+      )
+      .filter(([a, b]) => a.length + b.length >= 2)
+      .map(([a, b]): FilterExpression => ({ kind: "and", operands: [...b, ...a] })),
+  );
+
+  it("finds the same versions whichever plan a search takes, and estimates each start exactly", async () => {
+    await fc.assert(
+      fc.asyncProperty(searchFilters, async (filter) => {
+        const expected = VERSIONS.filter((v) => evaluate(v, filter)).map((v) => v.id);
+        for (const { label, plan } of everyPlan(filter)) {
+          expect(await planned(plan), `${printFilter(filter)}: ${label}`).toEqual(expected);
+        }
+        const candidates = drivingCandidates(filter);
+        if (candidates.length === 0) return;
+        const sizes: Record<string, unknown> = await candidateSizesQuery(
+          store.db,
+          "p1",
+          candidates,
+        ).executeTakeFirstOrThrow();
+        expect(
+          candidates.map((_, i) => Number(sizes[`n${i}`])),
+          printFilter(filter),
+        ).toEqual(
+          candidates.map((c) => VERSIONS.filter((v) => c.nodes.every((node) => evaluate(v, node))).length),
+        );
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("starts from indexable top-level conditions, one candidate per field", () => {
+    const filter = parseFilter(
+      'metrics.mase >= 0.5 and tags.segment = "A" and metrics.mase < 0.9 and model in ("a", "b") and ' +
+        'tags.note like "x%" and metrics.rmse != 1 and runtime = "onnx" and (tags.env = "prod" or fleet = "f")',
+    );
+    expect(drivingCandidates(filter).map((c) => c.nodes.map(printFilter))).toEqual([
+      ["metrics.mase >= 0.5", "metrics.mase < 0.9"],
+      ['tags.segment = "A"'],
+      ['model in ("a", "b")'],
+    ]);
+    expect(drivingCandidates(parseFilter('fleet like "car%"')).map((c) => c.side)).toEqual(["models"]);
+    expect(drivingCandidates(parseFilter('tags.a = "1" or tags.b = "2"'))).toEqual([]);
+    expect(drivingCandidates(undefined)).toEqual([]);
+  });
+
+  it("picks the smallest candidate within DRIVER_MAX_ROWS, else scans in id order", () => {
+    const filter = parseFilter('metrics.mase < 0.05 and tags.segment = "A" and model = "m"');
+    const candidates = drivingCandidates(filter);
+    const sql = (sizes: number[]) => {
+      const plan = planVersionSearch(filter, candidates, sizes);
+      return { start: plan.start, sql: searchedVersions(store.db, plan).select("v.id").compile().sql };
+    };
+    const fromMase = sql([10, 20, 30]);
+    expect(fromMase.start).toBe("versions-first");
+    expect(fromMase.sql).toMatch(
+      /cross join .*"v"\."id" in \(select "kv"\."version_id" from "version_metrics"/,
+    );
+    expect(fromMase.sql).toMatch(/exists \(select "kv"\."version_id" from "version_tags"/);
+    expect(sql([DRIVER_MAX_ROWS, 20, 30]).sql).toMatch(
+      /"v"\."id" in \(select "kv"\."version_id" from "version_tags"/,
+    );
+    expect(sql([DRIVER_MAX_ROWS + 1, DRIVER_MAX_ROWS + 1, 3]).start).toBe("models-first");
+    const scan = sql([DRIVER_MAX_ROWS + 1, DRIVER_MAX_ROWS + 1, DRIVER_MAX_ROWS + 1]);
+    expect(scan.start).toBe("versions-first");
+    expect(scan.sql).not.toMatch(/ in \(select/);
   });
 });

@@ -1,9 +1,12 @@
 import { type Expression, type ExpressionBuilder, type SqlBool, sql } from "kysely";
 import type { Database, ModelVersionsTable, RegisteredModelsTable } from "../../store/index.js";
 import {
+  type ComparisonNode,
   type ComparisonOperator,
   endsWithLoneEscape,
   type FilterExpression,
+  type InNode,
+  type LikeNode,
   type NumericField,
   type StringAttribute,
   type StringField,
@@ -31,8 +34,11 @@ type StringColumn = (typeof STRING_COLUMNS)[StringAttribute];
 // Only these columns may be NULL; see `attributeCondition`.
 const NULLABLE_COLUMNS: ReadonlySet<StringColumn> = new Set(["m.fleet", "v.run_id"]);
 
+/** A field stored as key-value rows: `metrics.<key>`, `tags.<key>`, `params.<key>`. */
+export type KeyValueField = Exclude<NumericField | StringField, { kind: "attribute" }>;
+
 /** What to test on a value: the same condition applies to an attribute column or a key-value row's value. */
-type ValueCondition =
+export type ValueCondition =
   | { readonly kind: "compare"; readonly op: ComparisonOperator; readonly value: string | number }
   | { readonly kind: "in"; readonly values: readonly (string | number)[] }
   | { readonly kind: "like"; readonly pattern: string };
@@ -49,7 +55,11 @@ function likePattern(pattern: string): string {
   return endsWithLoneEscape(pattern) ? `${pattern}${LIKE_ESCAPE}` : pattern;
 }
 
-function valueCondition(eb: VersionFilterBuilder, column: Expression<unknown>, condition: ValueCondition) {
+export function valueCondition<DB, TB extends keyof DB>(
+  eb: ExpressionBuilder<DB, TB>,
+  column: Expression<unknown>,
+  condition: ValueCondition,
+) {
   switch (condition.kind) {
     case "compare":
       return eb(column, condition.op, condition.value);
@@ -62,38 +72,43 @@ function valueCondition(eb: VersionFilterBuilder, column: Expression<unknown>, c
   }
 }
 
+const KEY_VALUE_TABLES = {
+  metric: "version_metrics as kv",
+  tag: "version_tags as kv",
+  param: "version_params as kv",
+} as const satisfies Record<KeyValueField["kind"], string>;
+
+/**
+ * The key-value rows of a metric, tag or param whose value meets every condition: one per version that has the
+ * key with such a value (there is one row per version and key).
+ */
+export function keyValueRows(
+  eb: VersionFilterBuilder,
+  field: KeyValueField,
+  conditions: readonly ValueCondition[],
+) {
+  const table = KEY_VALUE_TABLES[field.kind];
+  return (
+    eb
+      // The three tables differ only in the type of `value`, which this query never reads into TypeScript.
+      .selectFrom(table as "version_tags as kv")
+      .select("kv.version_id")
+      .where("kv.key", "=", field.key)
+      .where((sb) => sb.and(conditions.map((condition) => valueCondition(sb, sb.ref("kv.value"), condition))))
+  );
+}
+
 function keyValueCondition(
   eb: VersionFilterBuilder,
-  field: Exclude<NumericField | StringField, { kind: "attribute" }>,
+  field: KeyValueField,
   condition: ValueCondition,
 ): Expression<SqlBool> {
-  // One row per (version, key), so "the version is among those with a row for this key whose value satisfies
-  // the condition" reads as "the version has the key and its value satisfies it": `!=` never matches a version
-  // without the key. `v.id in (subquery)` lets both databases evaluate the subquery once from the
-  // (key, value) index instead of probing it for every version scanned.
-  switch (field.kind) {
-    case "metric":
-      return eb(
-        "v.id",
-        "in",
-        eb
-          .selectFrom("version_metrics as kv")
-          .select("kv.version_id")
-          .where("kv.key", "=", field.key)
-          .where((sb) => valueCondition(sb, sb.ref("kv.value"), condition)),
-      );
-    case "tag":
-    case "param":
-      return eb(
-        "v.id",
-        "in",
-        eb
-          .selectFrom(field.kind === "tag" ? "version_tags as kv" : "version_params as kv")
-          .select("kv.version_id")
-          .where("kv.key", "=", field.key)
-          .where((sb) => valueCondition(sb, sb.ref("kv.value"), condition)),
-      );
-  }
+  // One row per (version, key), so "the version has a row for this key whose value satisfies the condition"
+  // reads as "the version has the key and its value satisfies it": `!=` never matches a version without the
+  // key. Written as a correlated `exists`: one probe of the (version_id, key) primary key per version the
+  // search considers. As `v.id in (subquery)`, SQLite would first build the full set of matching ids (50,000
+  // for a tag that half of 100,000 versions carry) on every query; only a driving condition takes that form.
+  return eb.exists(keyValueRows(eb, field, [condition]).whereRef("kv.version_id", "=", "v.id"));
 }
 
 function fieldCondition(
@@ -110,6 +125,18 @@ function fieldCondition(
   return NULLABLE_COLUMNS.has(column) ? eb.and([eb(eb.ref(column), "is not", null), test]) : test;
 }
 
+/** The condition a comparison node tests on its field's value. */
+export function nodeCondition(node: ComparisonNode | InNode | LikeNode): ValueCondition {
+  switch (node.kind) {
+    case "compare":
+      return { kind: "compare", op: node.op, value: node.value };
+    case "in":
+      return { kind: "in", values: node.values };
+    case "like":
+      return { kind: "like", pattern: node.pattern };
+  }
+}
+
 function compile(eb: VersionFilterBuilder, node: FilterExpression): Expression<SqlBool> {
   switch (node.kind) {
     case "and":
@@ -119,12 +146,16 @@ function compile(eb: VersionFilterBuilder, node: FilterExpression): Expression<S
     case "not":
       return eb.not(compile(eb, node.operand));
     case "compare":
-      return fieldCondition(eb, node.field, { kind: "compare", op: node.op, value: node.value });
     case "in":
-      return fieldCondition(eb, node.field, { kind: "in", values: node.values });
     case "like":
-      return fieldCondition(eb, node.field, { kind: "like", pattern: node.pattern });
+      return fieldCondition(eb, node.field, nodeCondition(node));
   }
+}
+
+/** Comparisons on one metric, tag or param, all of them operands of a filter's top-level `and`. */
+export interface KeyValueDriver {
+  readonly field: KeyValueField;
+  readonly nodes: readonly (ComparisonNode | InNode | LikeNode)[];
 }
 
 /**
@@ -140,6 +171,26 @@ function compile(eb: VersionFilterBuilder, node: FilterExpression): Expression<S
  *   .where(where)
  *   .execute();
  */
-export function compileVersionFilter(filter: FilterExpression): VersionFilterPredicate {
-  return (eb) => compile(eb, filter);
+export function compileVersionFilter(
+  filter: FilterExpression,
+  options: {
+    /**
+     * Top-level conjuncts on one key (nodes of `filter`, by identity) that the database should start from:
+     * together they become one `v.id in (select version_id … where key = ? and <each condition>)`, which reads
+     * only the matching rows of the (key, value) index; `metrics.m >= 1 and metrics.m < 2` is one range there.
+     * Every other key-value comparison is a correlated `exists`. See `planVersionSearch`.
+     */
+    driver?: KeyValueDriver;
+  } = {},
+): VersionFilterPredicate {
+  const { driver } = options;
+  if (!driver) return (eb) => compile(eb, filter);
+  const others = (filter.kind === "and" ? filter.operands : [filter]).filter(
+    (node) => !(driver.nodes as readonly FilterExpression[]).includes(node),
+  );
+  return (eb) =>
+    eb.and([
+      eb("v.id", "in", keyValueRows(eb, driver.field, driver.nodes.map(nodeCondition))),
+      ...others.map((node) => compile(eb, node)),
+    ]);
 }

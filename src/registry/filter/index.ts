@@ -21,3 +21,11 @@ export {
   type StringField,
 } from "./filter-parser.js";
 export { printFilter } from "./filter-printer.js";
+export {
+  candidateSizesQuery,
+  DRIVER_MAX_ROWS,
+  drivingCandidates,
+  planVersionSearch,
+  searchedVersions,
+  type VersionSearchPlan,
+} from "./search-plan.js";

@@ -21,14 +21,19 @@ export function postgresTestUrl(): string | undefined {
   return process.env.SKALA_TEST_POSTGRES_URL;
 }
 
-/** A fresh, migrated, empty store of the given dialect; `dispose` drops it. */
+/**
+ * A fresh, empty store of the given dialect, migrated to the latest schema unless `migrated` is false; `dispose`
+ * drops it.
+ */
 export async function freshStore(
   dialect: DialectName,
+  options: { migrated?: boolean } = {},
 ): Promise<{ store: Store; url: string; dispose(): Promise<void> }> {
+  const migrate = options.migrated === false ? async () => {} : migrateToLatest;
   if (dialect === "sqlite") {
     const url = "sqlite::memory:";
     const store = openStore(url);
-    await migrateToLatest(store);
+    await migrate(store);
     return { store, url, dispose: () => store.close() };
   }
   const adminUrl = postgresTestUrl();
@@ -41,7 +46,7 @@ export async function freshStore(
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const store = openStore(url.toString());
-  await migrateToLatest(store);
+  await migrate(store);
   return {
     store,
     url: url.toString(),
