@@ -1,3 +1,13 @@
+export {
+  type ApiMethod,
+  type ApiOperation,
+  type ApiOperationSpec,
+  type ApiTable,
+  defineApi,
+  type MediaResponse,
+  pathParameters,
+  routeOptions,
+} from "./api-contract.js";
 export { type Clock, manualClock, systemClock } from "./clock.js";
 export {
   CLIENT_ENV,
