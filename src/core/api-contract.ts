@@ -47,9 +47,16 @@ export type ApiTable<Specs extends Record<string, ApiOperationSpec>> = {
   readonly [Id in keyof Specs & string]: ApiOperation<Specs[Id], Id>;
 };
 
+const PLACEHOLDER = /:([A-Za-z][A-Za-z0-9_]*)/g;
+
 /** The `:name` placeholders of a path template, in order. */
 export function pathParameters(path: string): string[] {
-  return [...path.matchAll(/:([A-Za-z][A-Za-z0-9_]*)/g)].map((match) => match[1] as string);
+  return [...path.matchAll(PLACEHOLDER)].map((match) => match[1] as string);
+}
+
+/** The template with each `:name` replaced by `segment(name)`. */
+export function fillPath(path: string, segment: (name: string) => string): string {
+  return path.replace(PLACEHOLDER, (_placeholder, name: string) => segment(name));
 }
 
 /**

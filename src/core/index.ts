@@ -4,6 +4,7 @@ export {
   type ApiOperationSpec,
   type ApiTable,
   defineApi,
+  fillPath,
   type MediaResponse,
   pathParameters,
   routeOptions,
