@@ -1,3 +1,6 @@
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import type { Static } from "@sinclair/typebox";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import type { FleetProgress } from "../fleets/index.js";
@@ -7,6 +10,8 @@ import type { ScoringJob } from "../scoring/index.js";
 import { API, type OperationRequest, type OperationResult } from "./api.js";
 import { ClientError, operationPath, SkalaClient } from "./client.js";
 import { ResponseCheck } from "./response-check.js";
+
+const QUICKSTART = fileURLToPath(new URL("../../examples/quickstart/", import.meta.url));
 
 describe("the typed client", () => {
   it("takes and returns the types of the operation's schemas, not a type the caller picks", () => {
@@ -117,6 +122,32 @@ describe("the typed client", () => {
         .catch((error: unknown) => error);
       expect(missing).toBeInstanceOf(ClientError);
       expect(missing).toMatchObject({ code: "RUN_NOT_FOUND", status: 404, details: { run: id } });
+    });
+
+    it("reads JSON with call and any other answer with stream", async () => {
+      const { digest } = await client.upload(join(QUICKSTART, "demand.csv"));
+      const spec = [
+        "name: typed",
+        "dataset: { path: demand.csv, columns: { series: part, timestamp: month, value: demand } }",
+        "frequency: monthly",
+        "horizon: 6",
+        "candidates: [ses]",
+      ].join("\n");
+      const { run } = await client.call("submitFleet", {
+        params: { project: "default" },
+        body: { spec, format: "yaml", datasetDigest: digest },
+      });
+      const request = { params: { project: "default", fleet: "typed" }, query: { run: run.id } };
+      const report = await client.call("getFleetReport", request);
+      expect(report.run.id).toBe(run.id);
+      const asText = { ...request, query: { ...request.query, format: "text" as const } };
+      await expect(client.call("getFleetReport", asText)).rejects.toThrow(
+        "getFleetReport answered text/plain; charset=utf-8, not JSON: use stream()",
+      );
+      const text = await new Response(
+        Readable.toWeb(await client.stream("getFleetReport", asText)) as ReadableStream,
+      ).text();
+      expect(text).toContain("typed");
     });
 
     it("answers an empty 204 as null and keeps the envelope's code, message and status", async () => {

@@ -106,6 +106,11 @@ export class SkalaClient {
       }),
     });
     const text = await response.text();
+    const type = response.headers.get("content-type") ?? "";
+    if (text && !/^application\/json\b/.test(type)) {
+      // getFleetReport answers text with format=text: a caller that wants it reads it with `stream`.
+      throw new Error(`${op.operationId} answered ${type || "no content type"}, not JSON: use stream()`);
+    }
     const body: unknown = text ? JSON.parse(text) : null;
     this.responses?.check(op, response.status, body);
     return body as OperationResult<Name>;
