@@ -84,8 +84,9 @@ describe("the API route table", () => {
   it("has an entry for every /api/v1 operation of the OpenAPI document, and nothing else", () => {
     const documented = Object.entries(served).map(([route, op]) => `${op.operationId} ${route}`);
     const tabled = operations.map((op) => `${op.operationId} ${op.method} ${openApiPath(op.path)}`);
+    // The capabilities' tables spread into one, so a name two of them used would leave a route out here.
     expect(tabled.sort()).toEqual(documented.sort());
-    // The capabilities' tables spread into one: a name used twice would have hidden an operation.
+    // And no two entries name the same route.
     expect(tabled.length).toBe(new Set(operations.map((op) => `${op.method} ${op.path}`)).size);
   });
 

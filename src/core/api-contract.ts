@@ -113,5 +113,7 @@ export function routeOptions<const Op extends ApiOperation>(
     // A copy: Fastify and its hooks may replace the map (the error shapes are added to it per route).
     response: { ...op.response },
   };
+  // A part the operation lacks is absent here and `undefined` in the type, which Fastify's type provider reads
+  // as "no schema"; TypeScript cannot relate the spreads above to those conditional types by itself.
   return { method: op.method, url: op.path, schema: schema as never };
 }
