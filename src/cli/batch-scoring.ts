@@ -1,7 +1,7 @@
 import cliProgress from "cli-progress";
 import { InvalidArgumentError } from "commander";
 import type { ScoringJob, SubmitScoringInput } from "../scoring/index.js";
-import { projectPath, type SkalaClient } from "./client.js";
+import type { SkalaClient } from "./client.js";
 import { writeFileAtomically } from "./files.js";
 import type { TextSink } from "./output.js";
 
@@ -38,7 +38,7 @@ export function parseDatasetRef(value: string): { dataset: string; datasetVersio
 /** Follows a job with a progress bar (a line every few seconds when not on a terminal) until it ends. */
 async function followJob(
   client: SkalaClient,
-  path: string,
+  project: string,
   first: ScoringJob,
   progress: TextSink,
 ): Promise<ScoringJob> {
@@ -57,7 +57,7 @@ async function followJob(
   try {
     while (!TERMINAL.has(job.status)) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      job = await client.request<ScoringJob>("GET", path);
+      job = await client.call("getScoringJob", { params: { project, id: job.id } });
       bar.update(job.rowsDone, { rate: job.rate.toFixed(0), skipped: job.rowsSkipped });
     }
   } finally {
@@ -76,7 +76,6 @@ export async function scoreDataset(
   options: ScoreOptions,
   print: (line: string) => void,
 ): Promise<{ job: ScoringJob; out?: string }> {
-  const base = projectPath(options.project, "scoring-jobs");
   const version =
     options.version === undefined
       ? undefined
@@ -94,18 +93,20 @@ export async function scoreDataset(
     ...(options.onInvalidRow !== undefined && { onInvalidRow: options.onInvalidRow }),
   };
   // A new job, or the one the same request made before (any 2xx: 202 for a new job, 200 for the earlier one).
-  const submitted = await client.request<ScoringJob>("POST", base, body);
+  const submitted = await client.call("submitScoringJob", { params: { project: options.project }, body });
   print(
     `scoring ${options.dataset}:${submitted.datasetVersion} (${submitted.rowsTotal} rows) with ${model} version ${submitted.version}: job ${submitted.id}`,
   );
   if (!options.wait) return { job: submitted };
-  const path = `${base}/${encodeURIComponent(submitted.id)}`;
   const job = TERMINAL.has(submitted.status)
     ? submitted
-    : await followJob(client, path, submitted, options.progress);
+    : await followJob(client, options.project, submitted, options.progress);
   if (job.status !== "succeeded") return { job };
   const out = options.out ?? `${job.model}-v${job.version}-${job.dataset}-v${job.datasetVersion}.scores.csv`;
-  await writeFileAtomically(await client.stream(`${path}/output`), out);
+  const scores = await client.stream("downloadScoringOutput", {
+    params: { project: options.project, id: job.id },
+  });
+  await writeFileAtomically(scores, out);
   print(
     `${job.output?.rows ?? 0} rows scored${job.rowsSkipped > 0 ? `, ${job.rowsSkipped} skipped` : ""} → ${out}`,
   );

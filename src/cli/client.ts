@@ -1,7 +1,17 @@
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { SkalaError } from "../core/index.js";
+import { type ApiMethod, type ApiOperation, fillPath, SkalaError } from "../core/index.js";
+import {
+  API,
+  API_PREFIX,
+  type JsonOperationName,
+  type OperationRequest,
+  type OperationResult,
+  type RequestArgument,
+  type StreamOperationName,
+} from "./api.js";
 import { openRegularFile } from "./files.js";
+import { ResponseCheck } from "./response-check.js";
 
 /** Where client commands send requests when neither `--server` nor `SKALA_SERVER` says otherwise. */
 export const DEFAULT_SERVER = "http://127.0.0.1:7070";
@@ -24,66 +34,118 @@ export class ClientError extends Error {
   }
 }
 
-export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
-
-/** `/api/v1/projects/{project}/…`, each segment URL-encoded. */
-export function projectPath(project: string, ...segments: Array<string | number>): string {
-  return ["/api/v1/projects", project, ...segments]
-    .map((s, i) => (i === 0 ? s : encodeURIComponent(s)))
-    .join("/");
-}
-
-/** `?a=1&tag=x&tag=y` from the defined values; arrays repeat the key. Empty when nothing is defined. */
-export function query(params: Record<string, string | number | readonly string[] | undefined>): string {
-  const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) {
-    if (Array.isArray(value)) for (const v of value) search.append(key, v);
-    else if (value !== undefined) search.set(key, String(value));
-  }
-  const text = search.toString();
-  return text ? `?${text}` : "";
+/** A request as the table describes it: path parameters and querystring; the body travels apart. */
+interface RequestParts {
+  params?: Readonly<Record<string, unknown>>;
+  query?: Readonly<Record<string, unknown>>;
 }
 
 /**
- * The Skala HTTP API as the CLI uses it. Every call goes through one `send`, which turns connection
- * failures and error envelopes into errors with codes; any 2xx is success. Commands name routes by method
- * and path, so a typed layer (request and response types per route, from the server's schemas) can later
- * wrap `request` without changing how failures look.
+ * The URL path of an operation: `/api/v1` and its template, each path parameter URL-encoded, then the
+ * querystring (undefined values left out, arrays repeating their key). A parameter that is `.` or `..` is
+ * refused: a URL resolves such a segment away (`models/../versions` is `versions`), so the request would
+ * reach another route.
+ */
+export function operationPath(op: ApiOperation, request: RequestParts = {}): string {
+  const path = fillPath(op.path, (name) => {
+    const value = request.params?.[name];
+    if (value === undefined) throw new Error(`${op.operationId}: the path parameter ${name} is missing`);
+    const text = String(value);
+    if (text === "." || text === "..") {
+      const message = `must not be "${text}", which a URL cannot carry as a path segment`;
+      throw new SkalaError("VALIDATION_FAILED", `params/${name}: ${message}`, {
+        issues: [{ path: `params/${name}`, message }],
+      });
+    }
+    return encodeURIComponent(text);
+  });
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(request.query ?? {})) {
+    if (Array.isArray(value)) for (const item of value) search.append(key, String(item));
+    else if (value !== undefined) search.set(key, String(value));
+  }
+  const query = search.toString();
+  return `${API_PREFIX}${path}${query ? `?${query}` : ""}`;
+}
+
+export interface SkalaClientOptions {
+  /**
+   * Check every JSON answer against its operation's response schema and throw on a mismatch: for tests
+   * and development, where a server and client that drifted apart should fail loudly.
+   */
+  checkResponses?: boolean;
+}
+
+/**
+ * The Skala HTTP API as the CLI uses it, typed by the operation table (api.ts): `call("getModel",
+ * { params: { project, model } })` takes and returns the types of that operation's schemas. Every request
+ * goes through one `send`, which turns connection failures and error envelopes into errors with codes; any
+ * 2xx is success.
  */
 export class SkalaClient {
-  constructor(readonly server: ServerAddress) {}
+  private readonly responses: ResponseCheck | undefined;
 
-  /** A JSON request; resolves to the parsed body (undefined for an empty one). */
-  async request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
-    const response = await this.send(method, path, {
-      ...(body !== undefined && {
-        body: JSON.stringify(body),
+  constructor(
+    readonly server: ServerAddress,
+    options: SkalaClientOptions = {},
+  ) {
+    this.responses = options.checkResponses ? new ResponseCheck() : undefined;
+  }
+
+  /** A JSON operation; resolves to its parsed answer (null for an empty one, as a 204's schema says). */
+  async call<Name extends JsonOperationName>(
+    name: Name,
+    ...[request]: RequestArgument<Name>
+  ): Promise<OperationResult<Name>> {
+    const op: ApiOperation = API[name];
+    const parts = (request ?? {}) as RequestParts & { body?: unknown };
+    const response = await this.send(op.method, operationPath(op, parts), {
+      ...(parts.body !== undefined && {
+        body: JSON.stringify(parts.body),
         headers: { "content-type": "application/json" },
       }),
     });
     const text = await response.text();
-    return (text ? JSON.parse(text) : undefined) as T;
+    const type = response.headers.get("content-type") ?? "";
+    if (text && !/^application\/json\b/.test(type)) {
+      // getFleetReport answers text with format=text: a caller that wants it reads it with `stream`.
+      throw new Error(`${op.operationId} answered ${type || "no content type"}, not JSON: use stream()`);
+    }
+    const body: unknown = text ? JSON.parse(text) : null;
+    this.responses?.check(op, response.status, body);
+    return body as OperationResult<Name>;
   }
 
-  /** Streams a local file to the artifact store and returns its digest. */
-  async upload(file: string): Promise<{ digest: string; size: number }> {
+  /** Streams a local file to the artifact store (`uploadArtifact`) and returns what it stored. */
+  async upload(file: string): Promise<OperationResult<"uploadArtifact">> {
+    const op: ApiOperation = API.uploadArtifact;
     const opened = await openRegularFile(file);
     try {
-      const response = await this.send("POST", "/api/v1/artifacts", {
+      const response = await this.send(op.method, operationPath(op), {
         body: Readable.toWeb(opened.stream()) as ReadableStream,
         headers: { "content-type": "application/octet-stream", "content-length": String(opened.size) },
         duplex: "half",
       });
-      return (await response.json()) as { digest: string; size: number };
+      const body: unknown = await response.json();
+      this.responses?.check(op, response.status, body);
+      return body as OperationResult<"uploadArtifact">;
     } finally {
       await opened.close();
     }
   }
 
-  /** A streaming GET (server-sent events, a CSV download): the successful response, its body unread. */
-  async stream(path: string, options: { accept?: string; signal?: AbortSignal } = {}): Promise<Readable> {
-    const response = await this.send("GET", path, {
-      ...(options.accept && { headers: { accept: options.accept } }),
+  /**
+   * An operation whose answer is a stream (server-sent events, a CSV download): the successful response,
+   * its body unread. It asks for the media types the operation's table entry names.
+   */
+  async stream<Name extends StreamOperationName>(
+    name: Name,
+    request: OperationRequest<Name>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<Readable> {
+    const op: ApiOperation = API[name];
+    const response = await this.send(op.method, operationPath(op, request as RequestParts), {
+      headers: { accept: mediaTypes(op).join(", ") },
       ...(options.signal && { signal: options.signal }),
     });
     if (response.body === null) return Readable.from([]);
@@ -93,7 +155,7 @@ export class SkalaClient {
   }
 
   private async send(
-    method: HttpMethod,
+    method: ApiMethod,
     path: string,
     init: RequestInit & { duplex?: "half" },
   ): Promise<Response> {
@@ -131,4 +193,11 @@ function unreachable(server: ServerAddress, error: unknown): SkalaError {
       ? "is `skala up` running? Another server: --server URL or SKALA_SERVER=URL"
       : `is \`skala up\` running there? The address comes from ${server.from}`;
   return new SkalaError("SERVER_UNREACHABLE", `cannot reach ${server.url} (${reason}): ${hint}`);
+}
+
+/** The media types of an operation's success answers that are not JSON, in the table's order. */
+function mediaTypes(op: ApiOperation): string[] {
+  return Object.values(op.response).flatMap((answer) =>
+    "content" in answer ? Object.keys(answer.content).filter((type) => type !== "application/json") : [],
+  );
 }

@@ -22,6 +22,11 @@ export interface CliProcess {
   readonly version: string;
   /** Subscribes to a signal until the returned function is called. */
   onSignal(signal: "SIGINT" | "SIGTERM", handler: () => void): () => void;
+  /**
+   * Check every JSON answer against its operation's response schema (tests and development: a server and
+   * client that drifted apart fail loudly). `bin.ts` leaves it off.
+   */
+  readonly checkResponses?: boolean;
 }
 
 /** The options every client command has. */
@@ -88,7 +93,8 @@ export function createContext(process: CliProcess): CliContext {
       }
       return { url: fromEnv, from: CLIENT_ENV.server };
     },
-    client: (options) => new SkalaClient(context.server(options)),
+    client: (options) =>
+      new SkalaClient(context.server(options), { checkResponses: process.checkResponses === true }),
     serverConfig: async (options) => {
       const flags: Partial<Record<SettingKey, unknown>> = {};
       for (const setting of SETTINGS) flags[setting.key] = options[camelCase(setting.flag)];

@@ -3,7 +3,7 @@ import type { Readable } from "node:stream";
 import cliProgress from "cli-progress";
 import type { FleetProgress, FleetReport, FleetRun } from "../fleets/index.js";
 import { parseFleetSpec } from "../fleets/index.js";
-import { projectPath, type SkalaClient } from "./client.js";
+import type { SkalaClient } from "./client.js";
 import { confinedDatasetPath, readTextFile } from "./files.js";
 import type { TextSink } from "./output.js";
 
@@ -57,12 +57,13 @@ export async function followFleet(
     },
     cliProgress.Presets.shades_classic,
   );
-  const fleetPath = projectPath(target.project, "fleets", target.fleet);
-  const run = `?run=${encodeURIComponent(target.runId)}`;
+  const request = {
+    params: { project: target.project, fleet: target.fleet },
+    query: { run: target.runId },
+  };
   let last: FleetProgress | undefined;
   try {
-    const events = await client.stream(`${fleetPath}/events${run}`, {
-      accept: "text/event-stream",
+    const events = await client.stream("streamFleetEvents", request, {
       ...(options.detach && { signal: options.detach }),
     });
     for await (const { data } of serverSentEvents<FleetProgress>(events)) {
@@ -76,8 +77,7 @@ export async function followFleet(
     bar.stop();
   }
   // The stream ended before the run did (a proxy, a restarting server): ask once more.
-  if (!last || !TERMINAL.has(last.run.status))
-    return client.request<FleetProgress>("GET", `${fleetPath}${run}`);
+  if (!last || !TERMINAL.has(last.run.status)) return client.call("getFleetProgress", request);
   return last;
 }
 
@@ -117,16 +117,15 @@ export async function trainFleet(
   const project = options.project === "default" ? spec.project : options.project;
   print(`uploading ${dataset}…`);
   const { digest } = await client.upload(dataset);
-  const submitted = await client.request<{ run: FleetRun; created: boolean }>(
-    "POST",
-    projectPath(project, "fleets"),
-    {
+  const submitted = await client.call("submitFleet", {
+    params: { project },
+    body: {
       spec: text,
       format,
       datasetDigest: digest,
       ...(options.chunkSize && { chunkSize: options.chunkSize }),
     },
-  );
+  });
   const { run } = submitted;
   print(
     submitted.created
@@ -134,10 +133,10 @@ export async function trainFleet(
       : `fleet ${spec.name}: same spec and data as run ${run.id} (${run.status}); following it`,
   );
   if (!options.wait) return { run };
-  const fleetPath = projectPath(project, "fleets", spec.name);
+  const ofRun = { params: { project, fleet: spec.name }, query: { run: run.id } };
   let progress: FleetProgress;
   if (TERMINAL.has(run.status)) {
-    progress = await client.request<FleetProgress>("GET", `${fleetPath}?run=${encodeURIComponent(run.id)}`);
+    progress = await client.call("getFleetProgress", ofRun);
   } else {
     const detach = new AbortController();
     const unsubscribe = options.onInterrupt?.(() => detach.abort());
@@ -154,9 +153,6 @@ export async function trainFleet(
       unsubscribe?.();
     }
   }
-  const report = await client.request<FleetReport>(
-    "GET",
-    `${fleetPath}/report?run=${encodeURIComponent(run.id)}`,
-  );
+  const report = await client.call("getFleetReport", ofRun);
   return { run: progress.run, progress, report };
 }

@@ -99,7 +99,7 @@ describe("the skala program", () => {
     it("says how to start a server or pick another when the default address does not answer", async () => {
       // The default address itself may be taken on this machine, so the client is told it came from there.
       const client = new SkalaClient({ url: nowhere, from: "default" });
-      await expect(client.request("GET", "/healthz")).rejects.toThrow(
+      await expect(client.call("listProjects")).rejects.toThrow(
         `cannot reach ${nowhere} (ECONNREFUSED): is \`skala up\` running? Another server: --server URL or SKALA_SERVER=URL`,
       );
     });

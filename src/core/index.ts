@@ -1,3 +1,14 @@
+export {
+  type ApiMethod,
+  type ApiOperation,
+  type ApiOperationSpec,
+  type ApiTable,
+  defineApi,
+  fillPath,
+  type MediaResponse,
+  pathParameters,
+  routeOptions,
+} from "./api-contract.js";
 export { type Clock, manualClock, systemClock } from "./clock.js";
 export {
   CLIENT_ENV,

@@ -2,52 +2,16 @@ import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from "@fastify/typ
 import { type TSchema, Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import { parseDigest } from "../artifacts/index.js";
+import { routeOptions } from "../core/index.js";
 import type { FleetService } from "./fleet.service.js";
 import { formatReport } from "./fleet.service.js";
 import type { FleetProgress } from "./fleet.types.js";
 import { DEFAULT_CHUNK_SIZE, settingsFromSpec } from "./fleet-settings.js";
-import {
-  FleetSpecSchema,
-  parseFleetSpec,
-  SPEC_LIMITS,
-  toSegmentPlan,
-  validateFleetSpec,
-} from "./fleet-spec.js";
-import {
-  FleetListSchema,
-  FleetProgressSchema,
-  FleetReportSchema,
-  FleetRunSchema,
-  SubmitFleetResultSchema,
-} from "./fleets.schemas.js";
+import { parseFleetSpec, SPEC_LIMITS, toSegmentPlan, validateFleetSpec } from "./fleet-spec.js";
+import { fleetApi as api, SPEC_DESCRIPTION, SpecText, SubmitFields } from "./fleets.api.js";
+import { FleetProgressSchema } from "./fleets.schemas.js";
 import { SchemaIssues } from "./spec-issues.js";
 
-const Name = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$" });
-const FleetParams = Type.Object({ project: Name, fleet: Name });
-const RunQuery = Type.Object(
-  { run: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) },
-  { additionalProperties: false },
-);
-const SpecText = Type.String({
-  minLength: 1,
-  maxLength: SPEC_LIMITS.maxChars,
-  description: "YAML or JSON; `format` says which (default: JSON when it starts with `{`)",
-});
-const SubmitFields = {
-  format: Type.Optional(Type.Union([Type.Literal("yaml"), Type.Literal("json")], { title: "format" })),
-  datasetDigest: Type.String({
-    pattern: "^sha256:[0-9a-f]{64}$",
-    title: "dataset digest",
-    description: "sha256: and 64 hex digits, of the dataset file uploaded to /api/v1/artifacts",
-  }),
-  chunkSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
-};
-const SPEC_DESCRIPTION = "the fleet spec, as text or as an object (docs/reference/fleet-spec.md)";
-/** The body as OpenAPI shows it: the spec's own fields, from the one schema that validates specs. */
-const SubmitBody = Type.Object(
-  { spec: Type.Union([SpecText, FleetSpecSchema], { description: SPEC_DESCRIPTION }), ...SubmitFields },
-  { additionalProperties: false },
-);
 /**
  * The body as the route checks it before the handler: a spec object is left to validateFleetSpec, which
  * checks it against the same schema with the spec's limits, nearest-field hints and cross-field rules, and
@@ -84,9 +48,8 @@ function checkSubmitEnvelope(body: unknown) {
 const SUBMIT_BODY_LIMIT_BYTES = 3 * SPEC_LIMITS.maxChars + 16 * 1024;
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
-const op = (operationId: string, summary: string) => ({ tags: ["fleets"], operationId, summary });
 
-/** Fleet endpoints under /api/v1/projects/:project/fleets. */
+/** Fleet endpoints under /api/v1/projects/:project/fleets, registered from their entries in fleets.api.ts. */
 export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressIntervalMs?: number }> = async (
   plugin,
   options,
@@ -94,25 +57,15 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   const { fleets } = options;
 
-  app.post(
-    "/projects/:project/fleets",
-    {
-      schema: {
-        ...op("submitFleet", "Train a fleet: one spec over every segment of an uploaded dataset"),
-        description:
-          "202 with a new run; 200 with the existing one when the same spec over the same data was submitted before.",
-        params: Type.Object({ project: Name }),
-        body: SubmitBody,
-        response: { 200: SubmitFleetResultSchema, 202: SubmitFleetResultSchema },
-      },
-      bodyLimit: Math.min(plugin.initialConfig.bodyLimit ?? SUBMIT_BODY_LIMIT_BYTES, SUBMIT_BODY_LIMIT_BYTES),
-      validatorCompiler: (route) =>
-        route.httpPart === "body"
-          ? checkSubmitEnvelope
-          : // Each call gets one part's schema (params here), whatever Fastify's types say.
-            TypeBoxValidatorCompiler({ ...route, schema: route.schema as unknown as TSchema }),
-    },
-    async (req, reply) => {
+  app.route({
+    ...routeOptions(api.submitFleet),
+    bodyLimit: Math.min(plugin.initialConfig.bodyLimit ?? SUBMIT_BODY_LIMIT_BYTES, SUBMIT_BODY_LIMIT_BYTES),
+    validatorCompiler: (route) =>
+      route.httpPart === "body"
+        ? checkSubmitEnvelope
+        : // Each call gets one part's schema (params here), whatever Fastify's types say.
+          TypeBoxValidatorCompiler({ ...route, schema: route.schema as unknown as TSchema }),
+    handler: async (req, reply) => {
       // The dataset travels by digest; the spec's own path only matters to the client that uploaded it.
       const given: unknown = req.body.spec;
       const spec =
@@ -130,99 +83,37 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
       });
       return reply.status(result.created ? 202 : 200).send(result);
     },
-  );
+  });
 
-  app.get(
-    "/projects/:project/fleets",
-    {
-      schema: {
-        ...op("listFleets", "List fleets with their latest run"),
-        params: Type.Object({ project: Name }),
-        response: { 200: FleetListSchema },
-      },
-    },
-    async (req) => ({
-      items: await fleets.list(req.params.project),
-    }),
-  );
+  app.route({
+    ...routeOptions(api.listFleets),
+    handler: async (req) => ({ items: await fleets.list(req.params.project) }),
+  });
 
-  app.get(
-    "/projects/:project/fleets/:fleet",
-    {
-      schema: {
-        ...op("getFleetProgress", "A fleet run's progress: done, rate, ETA"),
-        params: FleetParams,
-        querystring: RunQuery,
-        response: { 200: FleetProgressSchema },
-      },
-    },
-    async (req) => fleets.progress(req.params.project, req.params.fleet, req.query.run),
-  );
+  app.route({
+    ...routeOptions(api.getFleetProgress),
+    handler: async (req) => fleets.progress(req.params.project, req.params.fleet, req.query.run),
+  });
 
-  app.get(
-    "/projects/:project/fleets/:fleet/report",
-    {
-      schema: {
-        ...op("getFleetReport", "A fleet run's report: metric distributions, winners, failures, resources"),
-        params: FleetParams,
-        querystring: Type.Object(
-          {
-            run: RunQuery.properties.run,
-            format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("text")])),
-          },
-          { additionalProperties: false },
-        ),
-        response: {
-          200: {
-            description: "the report, as JSON or (format=text) as a table for people",
-            content: {
-              "application/json": { schema: FleetReportSchema },
-              "text/plain": { schema: Type.String() },
-            },
-          },
-        },
-      },
-    },
-    async (req, reply) => {
+  app.route({
+    ...routeOptions(api.getFleetReport),
+    handler: async (req, reply) => {
       const report = await fleets.report(req.params.project, req.params.fleet, req.query.run);
       if (req.query.format === "text")
         return reply.type("text/plain; charset=utf-8").send(`${formatReport(report)}\n`);
       return report;
     },
-  );
+  });
 
-  app.post(
-    "/projects/:project/fleets/:fleet/cancel",
-    {
-      schema: {
-        ...op("cancelFleet", "Cancel a fleet run"),
-        params: FleetParams,
-        querystring: RunQuery,
-        response: { 200: FleetRunSchema },
-      },
-    },
-    async (req) => fleets.cancel(req.params.project, req.params.fleet, req.query.run),
-  );
+  app.route({
+    ...routeOptions(api.cancelFleet),
+    handler: async (req) => fleets.cancel(req.params.project, req.params.fleet, req.query.run),
+  });
 
   // Server-sent events: one `progress` event per interval until the run ends, then `end` with the final state.
-  app.get(
-    "/projects/:project/fleets/:fleet/events",
-    {
-      schema: {
-        ...op("streamFleetEvents", "Follow a fleet run's progress as server-sent events"),
-        description:
-          "Server-sent events: `progress` (FleetProgress) per interval, then `end` with the final state.",
-        params: FleetParams,
-        querystring: RunQuery,
-        response: {
-          200: {
-            description: "an event stream",
-            content: { "text/event-stream": { schema: Type.String() } },
-          },
-        },
-      },
-    },
-    async (req, reply) => {
+  app.route({
+    ...routeOptions(api.streamFleetEvents),
+    handler: async (req, reply) => {
       const first = await fleets.progress(req.params.project, req.params.fleet, req.query.run);
       // The same serializer as GET …/fleets/{fleet}: only the schema's fields reach the client.
       const serialize: (progress: FleetProgress) => string = reply.compileSerializationSchema(
@@ -249,5 +140,5 @@ export const fleetRoutes: FastifyPluginAsync<{ fleets: FleetService; progressInt
       }
       raw.end();
     },
-  );
+  });
 };

@@ -14,6 +14,7 @@ export {
   toSegmentPlan,
   validateFleetSpec,
 } from "./fleet-spec.js";
+export { fleetApi } from "./fleets.api.js";
 export { createFleets, type Fleets } from "./fleets.js";
 export { fleetRoutes } from "./fleets.routes.js";
 export * as fleetSchemas from "./fleets.schemas.js";

@@ -4,6 +4,7 @@ export { profileCsv } from "./csv-profile.js";
 export type { ProfiledDataset } from "./dataset.service.js";
 export type { DeploymentService } from "./deployment.service.js";
 export type { ListModelsOptions } from "./model.service.js";
+export { registryApi } from "./registry.api.js";
 export { createRegistry, DEFAULT_PROJECT, type Registry, type RegistryOptions } from "./registry.js";
 export { registryRoutes } from "./registry.routes.js";
 export type { DeploymentRoute, SetDeploymentInput } from "./registry.schemas.js";

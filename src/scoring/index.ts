@@ -8,6 +8,7 @@ export {
   type ScoringOutput,
 } from "./column-plan.js";
 export { OUTPUT_ARTIFACT, runScoringJob, type ScoreRunnerDeps } from "./score-runner.js";
+export { scoringApi } from "./scoring.api.js";
 export { scoringRoutes } from "./scoring.routes.js";
 export { ScoringJobSchema } from "./scoring.schemas.js";
 export { ScoringService, type ScoringServiceOptions } from "./scoring.service.js";

@@ -1,14 +1,10 @@
 import type { Command } from "commander";
-import type { AliasAssignment, AliasChange, ModelVersion } from "../../registry/index.js";
-import { projectPath, query } from "../client.js";
 import type { CliContext, ClientOptions } from "../context.js";
 import { positiveInt } from "../options.js";
 
 /** `skala alias set|delete|resolve|list|history`. */
 export function register(program: Command, ctx: CliContext): void {
   const alias = program.command("alias").description("aliases (champion, challenger, …)");
-  const aliasPath = (o: ClientOptions, model: string, name: string) =>
-    projectPath(o.project, "models", model, "aliases", name);
 
   ctx
     .clientCommand(alias, "set", "point an alias at a version (creates or moves it)")
@@ -17,9 +13,9 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<version>", "version number", positiveInt)
     .option("--reason <text>")
     .action(async (model: string, name: string, version: number, o: ClientOptions & { reason?: string }) => {
-      const result = await ctx.client(o).request<AliasAssignment>("PUT", aliasPath(o, model, name), {
-        version,
-        ...(o.reason && { reason: o.reason }),
+      const result = await ctx.client(o).call("setAlias", {
+        params: { project: o.project, model, alias: name },
+        body: { version, ...(o.reason && { reason: o.reason }) },
       });
       ctx.out.object(result, o);
     });
@@ -29,7 +25,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<model>")
     .argument("<alias>")
     .action(async (model: string, name: string, o: ClientOptions) => {
-      await ctx.client(o).request("DELETE", aliasPath(o, model, name));
+      await ctx.client(o).call("deleteAlias", { params: { project: o.project, model, alias: name } });
       if (o.json) ctx.out.json({});
       else ctx.out.line(`deleted ${model}@${name}`);
     });
@@ -39,7 +35,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<reference>", "model@alias or model@version")
     .action(async (reference: string, o: ClientOptions) => {
       ctx.out.object(
-        await ctx.client(o).request<ModelVersion>("GET", projectPath(o.project, "resolve", reference)),
+        await ctx.client(o).call("resolveReference", { params: { project: o.project, reference } }),
         o,
       );
     });
@@ -48,9 +44,7 @@ export function register(program: Command, ctx: CliContext): void {
     .clientCommand(alias, "list", "list a model's aliases")
     .argument("<model>")
     .action(async (model: string, o: ClientOptions) => {
-      const { items } = await ctx
-        .client(o)
-        .request<{ items: AliasAssignment[] }>("GET", projectPath(o.project, "models", model, "aliases"));
+      const { items } = await ctx.client(o).call("listAliases", { params: { project: o.project, model } });
       ctx.out.rows(
         items,
         [
@@ -67,12 +61,10 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<model>")
     .option("--alias <alias>")
     .action(async (model: string, o: ClientOptions & { alias?: string }) => {
-      const { items } = await ctx
-        .client(o)
-        .request<{ items: AliasChange[] }>(
-          "GET",
-          `${projectPath(o.project, "models", model, "alias-history")}${query({ alias: o.alias })}`,
-        );
+      const { items } = await ctx.client(o).call("listAliasHistory", {
+        params: { project: o.project, model },
+        query: { alias: o.alias },
+      });
       ctx.out.rows(
         items,
         [

@@ -1,6 +1,4 @@
 import type { Command } from "commander";
-import type { DatasetVersion } from "../../registry/index.js";
-import { projectPath } from "../client.js";
 import type { CliContext, ClientOptions } from "../context.js";
 
 /** `skala datasets register|list|versions`. */
@@ -14,14 +12,10 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (name: string, file: string, o: ClientOptions) => {
       const api = ctx.client(o);
       const { digest } = await api.upload(file);
-      const version = await api.request<DatasetVersion>(
-        "POST",
-        projectPath(o.project, "datasets", name, "versions"),
-        {
-          digest,
-          format: "csv",
-        },
-      );
+      const version = await api.call("registerDatasetVersion", {
+        params: { project: o.project, dataset: name },
+        body: { digest, format: "csv" },
+      });
       ctx.out.object(
         {
           ...version,
@@ -32,12 +26,7 @@ export function register(program: Command, ctx: CliContext): void {
     });
 
   ctx.clientCommand(datasets, "list", "list datasets").action(async (o: ClientOptions) => {
-    const { items } = await ctx
-      .client(o)
-      .request<{ items: Array<{ name: string; latestVersion: number; createdAt: string }> }>(
-        "GET",
-        projectPath(o.project, "datasets"),
-      );
+    const { items } = await ctx.client(o).call("listDatasets", { params: { project: o.project } });
     ctx.out.rows(
       items,
       [
@@ -55,7 +44,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (name: string, o: ClientOptions) => {
       const { items } = await ctx
         .client(o)
-        .request<{ items: DatasetVersion[] }>("GET", projectPath(o.project, "datasets", name, "versions"));
+        .call("listDatasetVersions", { params: { project: o.project, dataset: name } });
       ctx.out.rows(
         items,
         [

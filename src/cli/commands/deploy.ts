@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import type { Deployment, DeploymentRoute, EnvironmentName } from "../../registry/index.js";
-import { projectPath } from "../client.js";
 import type { CliContext, ClientOptions } from "../context.js";
 import { collectRoute, environmentName } from "../options.js";
 
@@ -25,8 +24,6 @@ export function register(program: Command, ctx: CliContext): void {
     ctx
       .clientCommand(deploy, name, description)
       .option("--env <environment>", "dev, test or prod", environmentName, "prod" as EnvironmentName);
-  const deploymentPath = (o: DeployOptions, model?: string) =>
-    projectPath(o.project, "environments", o.env, "deployments", ...(model === undefined ? [] : [model]));
 
   deployCommand("set", "route a model's traffic in an environment (creates or replaces)")
     .argument("<model>")
@@ -40,10 +37,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--pin", "keep the routed versions loaded (default in prod)")
     .option("--no-pin", "let the routed versions be evicted")
     .action(async (model: string, o: SetOptions) => {
-      const result = await ctx.client(o).request<Deployment>("PUT", deploymentPath(o, model), {
-        routes: o.route,
-        ...(o.shadow !== undefined && { shadow: o.shadow }),
-        ...(o.pin !== undefined && { pinned: o.pin }),
+      const result = await ctx.client(o).call("setDeployment", {
+        params: { project: o.project, environment: o.env, model },
+        body: {
+          routes: o.route,
+          ...(o.shadow !== undefined && { shadow: o.shadow }),
+          ...(o.pin !== undefined && { pinned: o.pin }),
+        },
       });
       ctx.out.object({ ...result, routes: describeRoutes(result) }, o);
     });
@@ -51,12 +51,16 @@ export function register(program: Command, ctx: CliContext): void {
   deployCommand("get", "show a model's deployment in an environment")
     .argument("<model>")
     .action(async (model: string, o: DeployOptions) => {
-      const result = await ctx.client(o).request<Deployment>("GET", deploymentPath(o, model));
+      const result = await ctx
+        .client(o)
+        .call("getDeployment", { params: { project: o.project, environment: o.env, model } });
       ctx.out.object({ ...result, routes: describeRoutes(result) }, o);
     });
 
   deployCommand("list", "list an environment's deployments").action(async (o: DeployOptions) => {
-    const { items } = await ctx.client(o).request<{ items: Deployment[] }>("GET", deploymentPath(o));
+    const { items } = await ctx
+      .client(o)
+      .call("listDeployments", { params: { project: o.project, environment: o.env } });
     ctx.out.rows(
       items,
       [
@@ -73,7 +77,9 @@ export function register(program: Command, ctx: CliContext): void {
   deployCommand("delete", "remove a model's deployment (the champion answers again)")
     .argument("<model>")
     .action(async (model: string, o: DeployOptions) => {
-      await ctx.client(o).request("DELETE", deploymentPath(o, model));
+      await ctx
+        .client(o)
+        .call("deleteDeployment", { params: { project: o.project, environment: o.env, model } });
       if (o.json) ctx.out.json({});
       else ctx.out.line(`deleted the deployment of ${model} in ${o.env}`);
     });

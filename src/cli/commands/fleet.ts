@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { SkalaError } from "../../core/index.js";
-import { type FleetProgress, type FleetReport, type FleetRun, formatReport } from "../../fleets/index.js";
-import { projectPath, query } from "../client.js";
+import { formatReport } from "../../fleets/index.js";
 import type { CliContext, ClientOptions } from "../context.js";
 import { CommandExit } from "../exit.js";
 import { FleetDetached, trainFleet } from "../fleet-training.js";
@@ -19,8 +18,6 @@ const INTERRUPTED = 130;
 /** `skala fleet train|status|report|cancel|list`. */
 export function register(program: Command, ctx: CliContext): void {
   const fleet = program.command("fleet").description("fleets: one spec trained over thousands of segments");
-  const fleetPath = (o: ClientOptions, name: string, ...rest: string[]) =>
-    projectPath(o.project, "fleets", name, ...rest);
 
   ctx
     .clientCommand(
@@ -80,9 +77,10 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<name>")
     .option("--run <id>")
     .action(async (name: string, o: ClientOptions & { run?: string }) => {
-      const progress = await ctx
-        .client(o)
-        .request<FleetProgress>("GET", `${fleetPath(o, name)}${query({ run: o.run })}`);
+      const progress = await ctx.client(o).call("getFleetProgress", {
+        params: { project: o.project, fleet: name },
+        query: { run: o.run },
+      });
       ctx.out.object(
         o.json
           ? progress
@@ -109,9 +107,10 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<name>")
     .option("--run <id>")
     .action(async (name: string, o: ClientOptions & { run?: string }) => {
-      const report = await ctx
-        .client(o)
-        .request<FleetReport>("GET", `${fleetPath(o, name, "report")}${query({ run: o.run })}`);
+      const report = await ctx.client(o).call("getFleetReport", {
+        params: { project: o.project, fleet: name },
+        query: { run: o.run },
+      });
       if (o.json) ctx.out.json(report);
       else ctx.out.line(formatReport(report));
     });
@@ -122,20 +121,16 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--run <id>")
     .action(async (name: string, o: ClientOptions & { run?: string }) => {
       ctx.out.object(
-        await ctx
-          .client(o)
-          .request<FleetRun>("POST", `${fleetPath(o, name, "cancel")}${query({ run: o.run })}`),
+        await ctx.client(o).call("cancelFleet", {
+          params: { project: o.project, fleet: name },
+          query: { run: o.run },
+        }),
         o,
       );
     });
 
   ctx.clientCommand(fleet, "list", "fleets of the project").action(async (o: ClientOptions) => {
-    const { items } = await ctx
-      .client(o)
-      .request<{ items: Array<{ name: string; latestRun: FleetRun | null }> }>(
-        "GET",
-        projectPath(o.project, "fleets"),
-      );
+    const { items } = await ctx.client(o).call("listFleets", { params: { project: o.project } });
     ctx.out.rows(
       items,
       [

@@ -1,6 +1,5 @@
 import { type Command, Option } from "commander";
-import type { Page, RegisteredModel } from "../../registry/index.js";
-import { projectPath, query } from "../client.js";
+import type { RegisteredModel } from "../../registry/index.js";
 import type { CliContext, ClientOptions } from "../context.js";
 import { collect, collectPairs, positiveInt } from "../options.js";
 import { pairs } from "../output.js";
@@ -18,9 +17,9 @@ interface ListOptions extends ClientOptions {
   prefix?: string;
   fleet?: string;
   tag?: string[];
-  archived?: string;
-  sort?: string;
-  order?: string;
+  archived?: "exclude" | "only" | "include";
+  sort?: "name" | "createdAt" | "updatedAt";
+  order?: "asc" | "desc";
   limit?: number;
   cursor?: string;
 }
@@ -40,9 +39,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--limit <n>", "page size", positiveInt)
     .option("--cursor <cursor>", "continue from a previous page")
     .action(async (o: ListOptions) => {
-      const page = await ctx.client(o).request<Page<RegisteredModel>>(
-        "GET",
-        `${projectPath(o.project, "models")}${query({
+      const page = await ctx.client(o).call("listModels", {
+        params: { project: o.project },
+        query: {
           prefix: o.prefix,
           fleet: o.fleet,
           tag: o.tag,
@@ -51,8 +50,8 @@ export function register(program: Command, ctx: CliContext): void {
           order: o.order,
           limit: o.limit,
           cursor: o.cursor,
-        })}`,
-      );
+        },
+      });
       ctx.out.rows(page.items, MODEL_COLUMNS, { json: o.json, raw: page });
       if (!o.json && page.nextCursor) ctx.out.line(`more: --cursor ${page.nextCursor}`);
     });
@@ -62,7 +61,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<name>")
     .action(async (name: string, o: ClientOptions) => {
       ctx.out.object(
-        await ctx.client(o).request<RegisteredModel>("GET", projectPath(o.project, "models", name)),
+        await ctx.client(o).call("getModel", { params: { project: o.project, model: name } }),
         o,
       );
     });
@@ -88,22 +87,20 @@ export function register(program: Command, ctx: CliContext): void {
           ...(o.fleet && { fleet: o.fleet }),
           ...(o.tag && { tags: o.tag }),
         };
-        ctx.out.object(
-          await ctx.client(o).request<RegisteredModel>("POST", projectPath(o.project, "models"), body),
-          o,
-        );
+        ctx.out.object(await ctx.client(o).call("createModel", { params: { project: o.project }, body }), o);
       },
     );
 
-  for (const action of ["archive", "restore"] as const) {
+  for (const [action, operation] of [
+    ["archive", "archiveModel"],
+    ["restore", "restoreModel"],
+  ] as const) {
     ctx
       .clientCommand(models, action, `${action} a model`)
       .argument("<name>")
       .action(async (name: string, o: ClientOptions) => {
         ctx.out.object(
-          await ctx
-            .client(o)
-            .request<RegisteredModel>("POST", projectPath(o.project, "models", name, action)),
+          await ctx.client(o).call(operation, { params: { project: o.project, model: name } }),
           o,
         );
       });

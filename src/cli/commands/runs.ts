@@ -1,6 +1,5 @@
 import { type Command, Option } from "commander";
-import type { Page, Run } from "../../registry/index.js";
-import { projectPath } from "../client.js";
+import type { Run } from "../../registry/index.js";
 import type { CliContext, ClientOptions } from "../context.js";
 import { collectPairs, finiteNumber, integer } from "../options.js";
 import { pairs } from "../output.js";
@@ -16,8 +15,6 @@ const RUN_COLUMNS = [
 /** `skala runs create|list|get|log-metric|log-param|finish`. */
 export function register(program: Command, ctx: CliContext): void {
   const runs = program.command("runs").description("training and evaluation runs");
-  const runPath = (o: ClientOptions, id: string, ...rest: string[]) =>
-    projectPath(o.project, "runs", id, ...rest);
 
   ctx
     .clientCommand(runs, "create", "start a run")
@@ -25,16 +22,19 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--param <key=value>", "param (repeatable)", collectPairs("param"))
     .option("--source <ref>")
     .action(async (o: ClientOptions & { name?: string; param?: Record<string, string>; source?: string }) => {
-      const run = await ctx.client(o).request<Run>("POST", projectPath(o.project, "runs"), {
-        ...(o.name && { name: o.name }),
-        ...(o.param && { params: o.param }),
-        ...(o.source && { sourceRef: o.source }),
+      const run = await ctx.client(o).call("createRun", {
+        params: { project: o.project },
+        body: {
+          ...(o.name && { name: o.name }),
+          ...(o.param && { params: o.param }),
+          ...(o.source && { sourceRef: o.source }),
+        },
       });
       ctx.out.object(run, o);
     });
 
   ctx.clientCommand(runs, "list", "list runs, newest first").action(async (o: ClientOptions) => {
-    const page = await ctx.client(o).request<Page<Run>>("GET", projectPath(o.project, "runs"));
+    const page = await ctx.client(o).call("listRuns", { params: { project: o.project } });
     ctx.out.rows(page.items, RUN_COLUMNS, { json: o.json, raw: page });
   });
 
@@ -42,7 +42,7 @@ export function register(program: Command, ctx: CliContext): void {
     .clientCommand(runs, "get", "show a run")
     .argument("<id>")
     .action(async (id: string, o: ClientOptions) => {
-      ctx.out.object(await ctx.client(o).request<Run>("GET", runPath(o, id)), o);
+      ctx.out.object(await ctx.client(o).call("getRun", { params: { project: o.project, run: id } }), o);
     });
 
   ctx
@@ -52,8 +52,9 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<value>", "a number", (value: string) => finiteNumber(value))
     .option("--step <n>", "step", integer)
     .action(async (id: string, key: string, value: number, o: ClientOptions & { step?: number }) => {
-      const result = await ctx.client(o).request<{ logged: number }>("POST", runPath(o, id, "metrics"), {
-        metrics: [{ key, value, ...(o.step !== undefined && { step: o.step }) }],
+      const result = await ctx.client(o).call("logRunMetrics", {
+        params: { project: o.project, run: id },
+        body: { metrics: [{ key, value, ...(o.step !== undefined && { step: o.step }) }] },
       });
       ctx.out.object(result, o);
     });
@@ -65,7 +66,10 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<value>")
     .action(async (id: string, key: string, value: string, o: ClientOptions) => {
       ctx.out.object(
-        await ctx.client(o).request<Run>("POST", runPath(o, id, "params"), { params: { [key]: value } }),
+        await ctx.client(o).call("logRunParams", {
+          params: { project: o.project, run: id },
+          body: { params: { [key]: value } },
+        }),
         o,
       );
     });
@@ -78,9 +82,11 @@ export function register(program: Command, ctx: CliContext): void {
         .choices(["finished", "failed", "killed"])
         .default("finished"),
     )
-    .action(async (id: string, o: ClientOptions & { status: string }) => {
+    .action(async (id: string, o: ClientOptions & { status: "finished" | "failed" | "killed" }) => {
       ctx.out.object(
-        await ctx.client(o).request<Run>("POST", runPath(o, id, "finish"), { status: o.status }),
+        await ctx
+          .client(o)
+          .call("finishRun", { params: { project: o.project, run: id }, body: { status: o.status } }),
         o,
       );
     });

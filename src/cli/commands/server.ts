@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { formatReport } from "../../fleets/index.js";
-import { DEFAULT_SERVER, SkalaClient } from "../client.js";
+import { DEFAULT_SERVER } from "../client.js";
 import type { CliContext } from "../context.js";
 import { trainFleet } from "../fleet-training.js";
 
@@ -39,7 +39,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (typeof options.train === "string") {
         try {
           const result = await trainFleet(
-            new SkalaClient({ url, from: "--server" }),
+            ctx.client({ server: url }),
             options.train,
             {
               project: "default",

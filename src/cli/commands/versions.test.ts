@@ -120,4 +120,23 @@ describe("skala versions", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^error FILTER_INVALID: /);
   });
+
+  it("refuses . and .. as names instead of answering from another route", async () => {
+    // `models/../versions` resolves to the project's `versions`: every version of every model, listed as
+    // if they were this model's. The client refuses such a segment before sending anything.
+    for (const [args, name, value] of [
+      [["versions", "list", ".."], "model", ".."],
+      [["versions", "get", "part-A12", "."], "ref", "."],
+      [["datasets", "versions", ".."], "dataset", ".."],
+      [["runs", "get", ".."], "run", ".."],
+      [["models", "list", "--project", ".."], "project", ".."],
+    ] as const) {
+      const result = await cli.run(...args);
+      expect(result.code, args.join(" ")).toBe(1);
+      expect(result.stdout, args.join(" ")).toBe("");
+      expect(result.stderr.split("\n")[0], args.join(" ")).toBe(
+        `error VALIDATION_FAILED: params/${name}: must not be "${value}", which a URL cannot carry as a path segment`,
+      );
+    }
+  });
 });

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import type { ModelVersion, Page } from "../../registry/index.js";
-import { projectPath, query } from "../client.js";
+import type { ModelVersion, schemas } from "../../registry/index.js";
 import type { CliContext, ClientOptions } from "../context.js";
 import { readJsonFile } from "../files.js";
 import { collectMetric, collectPairs, positiveInt } from "../options.js";
@@ -45,12 +44,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--limit <n>", "page size", positiveInt)
     .option("--cursor <cursor>")
     .action(async (model: string, o: PageOptions) => {
-      const page = await ctx
-        .client(o)
-        .request<Page<ModelVersion>>(
-          "GET",
-          `${projectPath(o.project, "models", model, "versions")}${query({ limit: o.limit, cursor: o.cursor })}`,
-        );
+      const page = await ctx.client(o).call("listVersions", {
+        params: { project: o.project, model },
+        query: { limit: o.limit, cursor: o.cursor },
+      });
       ctx.out.rows(page.items, VERSION_COLUMNS, { json: o.json, raw: page });
     });
 
@@ -60,9 +57,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<ref>", "version number or alias")
     .action(async (model: string, ref: string, o: ClientOptions) => {
       ctx.out.object(
-        await ctx
-          .client(o)
-          .request<ModelVersion>("GET", projectPath(o.project, "models", model, "versions", ref)),
+        await ctx.client(o).call("getVersion", { params: { project: o.project, model, ref } }),
         o,
       );
     });
@@ -77,13 +72,14 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--limit <n>", "page size", positiveInt)
     .option("--cursor <cursor>")
     .action(async (filter: string, o: PageOptions) => {
-      const page = await ctx
-        .client(o)
-        .request<Page<ModelVersion>>("POST", projectPath(o.project, "versions", "search"), {
+      const page = await ctx.client(o).call("searchVersionsByBody", {
+        params: { project: o.project },
+        body: {
           filter,
           ...(o.limit && { limit: o.limit }),
           ...(o.cursor && { cursor: o.cursor }),
-        });
+        },
+      });
       ctx.out.rows(page.items, VERSION_COLUMNS, { json: o.json, raw: page });
       if (!o.json && page.nextCursor) ctx.out.line(`more: --cursor ${page.nextCursor}`);
     });
@@ -108,9 +104,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--alias <alias>", "also point this alias at the new version")
     .option("--create-model", "create the model if it does not exist")
     .action(async (model: string, file: string, o: CreateOptions) => {
-      // The signature is read before anything is uploaded, so a bad one costs no upload.
+      // The signature is read before anything is uploaded, so a bad one costs no upload; the server checks
+      // its shape against the schema, and names what is wrong.
       const signature =
-        o.signature === undefined ? undefined : await readJsonFile(o.signature, "--signature");
+        o.signature === undefined
+          ? undefined
+          : ((await readJsonFile(o.signature, "--signature")) as schemas.Signature);
       const api = ctx.client(o);
       const { digest } = await api.upload(file);
       const lineage = {
@@ -130,14 +129,13 @@ export function register(program: Command, ctx: CliContext): void {
         ...(Object.keys(lineage).length > 0 && { lineage }),
         ...(o.alias && { aliases: [o.alias] }),
       };
-      const created = await api.request<{ versions: Array<{ model: string; version: number }> }>(
-        "POST",
-        projectPath(o.project, "bulk", "versions"),
-        { createModels: Boolean(o.createModel), versions: [item] },
-      );
-      const version = created.versions[0]?.version ?? "latest";
+      const created = await api.call("bulkRegisterVersions", {
+        params: { project: o.project },
+        body: { createModels: Boolean(o.createModel), versions: [item] },
+      });
+      const version = String(created.versions[0]?.version ?? "latest");
       ctx.out.object(
-        await api.request<ModelVersion>("GET", projectPath(o.project, "models", model, "versions", version)),
+        await api.call("getVersion", { params: { project: o.project, model, ref: version } }),
         o,
       );
     });

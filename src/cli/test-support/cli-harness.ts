@@ -53,6 +53,8 @@ export function startCli(
     stdout,
     stderr,
     version: "0.0.0-test",
+    // Every command test also checks that each answer matches its operation's response schema.
+    checkResponses: true,
     onSignal: (signal, handler) => {
       signals.on(signal, handler);
       return () => {
