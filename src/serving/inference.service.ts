@@ -131,6 +131,8 @@ export interface InferenceStats {
   /** Infer requests admitted and not yet answered, and those refused since start. */
   inflight: number;
   refused: number;
+  /** Infer requests admitted and then refused (503) because their ONNX worker's queue was full. */
+  onnxQueueRefused: number;
   shadow: { sent: number; skipped: number; failed: number; inflight: number };
   recycles: number;
   /** Dynamic batching of the ONNX runtime: runs made of merged requests, and the requests in them. */
@@ -671,6 +673,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
         onnxQueueDepth,
         inflight: admission.inflight,
         refused: admission.refused,
+        onnxQueueRefused: runtimes.onnx.queueRefusals(),
         shadow: { ...shadow },
         recycles,
         batching: (({ batches, requests }) => ({ batches, requests }))(runtimes.onnx.batchStats()),

@@ -50,6 +50,8 @@ export interface OnnxRuntime extends ModelRuntime {
   /** Replaces one worker thread (or all) to return leaked native memory; models reload lazily. */
   recycle(slot?: number): Promise<void>;
   stats(): OnnxWorkerStats[];
+  /** Requests refused since start because their model's worker queue was full (`maxQueue`, a 503 each). */
+  queueRefusals(): number;
   /** Dynamic batching counters over every model (all zero while batching is off). */
   batchStats(): OnnxBatchStats;
 }
@@ -146,6 +148,7 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): OnnxRuntime
     },
     recycle: (slot?: number) => pool.recycle(slot),
     stats: () => pool.stats(),
+    queueRefusals: () => pool.refusedRequests,
     batchStats: () => counters.snapshot(),
     async close(): Promise<void> {
       const closed = new ProtocolError("SERVICE_UNAVAILABLE", "the ONNX runtime is closed");

@@ -194,6 +194,7 @@ export class OnnxWorkerPool {
   private closed = false;
   /** Slots whose replacement thread is starting. */
   private readonly replacing = new Set<number>();
+  #refused = 0;
 
   constructor(options: OnnxWorkerPoolOptions = {}) {
     this.size = Math.max(1, Math.floor(options.workers ?? Math.max(1, availableParallelism() - 1)));
@@ -378,6 +379,11 @@ export class OnnxWorkerPool {
     }
   }
 
+  /** Requests refused since start because their worker's queue was full (`maxQueue`): each was a 503. */
+  get refusedRequests(): number {
+    return this.#refused;
+  }
+
   stats(): OnnxWorkerStats[] {
     const counts = new Array<number>(this.size).fill(0);
     for (const entry of this.sessions.values()) counts[entry.slot] = (counts[entry.slot] ?? 0) + 1;
@@ -402,6 +408,7 @@ export class OnnxWorkerPool {
   private checkQueue(runs: number, slot: number, adding: number): void {
     const held = runs + (this.waiting[slot] ?? 0);
     if (held + adding > this.maxQueue) {
+      this.#refused += adding;
       throw new ProtocolError("OVERLOADED", `overloaded: ${held} requests in flight on the model's worker`);
     }
   }
