@@ -78,7 +78,7 @@ export interface InferenceServiceOptions {
   clock?: CacheClock;
   retry?: RetryPolicy;
   limits?: Partial<InferLimits>;
-  onCacheEvent?: (event: ModelCacheEvent) => void;
+  onCacheEvent?: (event: InferenceCacheEvent) => void;
   /** The environment whose deployments route requests that name no version. Default "prod". */
   environment?: EnvironmentName;
   /**
@@ -149,6 +149,9 @@ export interface RepositoryIndexEntry {
   state: RepositoryState;
   reason?: string;
 }
+
+/** A model cache event with the model and version its key (a version id) stands for, when they are known. */
+export type InferenceCacheEvent = ModelCacheEvent & { model?: string; version?: number };
 
 /** `permanent`: the version failed to load and is not retried, so asking again soon is pointless. */
 export type ReadyAnswer = { ready: true } | { ready: false; reason: string; permanent?: boolean };
@@ -302,7 +305,10 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
   // after `recycleEveryLoads` loads the worker threads are replaced and their sessions reload lazily.
   const onCacheEvent = (event: ModelCacheEvent): void => {
     if (event.type === "load") notify((observer) => observer.loaded?.(event.durationMs / 1000));
-    options.onCacheEvent?.(event);
+    const info = known.get(event.key);
+    options.onCacheEvent?.(
+      info === undefined ? event : { ...event, model: info.model, version: info.version },
+    );
     const every = options.recycleEveryLoads ?? 0;
     if (event.type === "load" && cache.shouldRecycle(every)) {
       cache.markRecycled();
