@@ -244,6 +244,7 @@ export async function startServer(
       inference: services.inference,
       scoring: services.scoring,
       bodyLimitBytes: config.server.bodyLimitBytes,
+      timeouts: { headersMs: config.server.headersTimeoutMs, requestMs: config.server.requestTimeoutMs },
       bodyGuard: {
         timeoutMs: config.server.bodyTimeoutMs,
         minBytesPerSecond: config.server.bodyMinBytesPerSecond,
