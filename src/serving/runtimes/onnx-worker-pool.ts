@@ -232,10 +232,10 @@ export class OnnxWorkerPool {
 
   /**
    * Creates a session from the bytes and releases it at once, on the least busy thread (nothing about the model
-   * stays behind): resolves when onnxruntime accepts the model, rejects with an InvalidArtifactError naming
-   * its reason when it does not, and with a 503 ProtocolError when no thread could do it.
+   * stays behind): resolves with the model's inputs and outputs when onnxruntime accepts it, rejects with an
+   * InvalidArtifactError naming its reason when it does not, and with a 503 ProtocolError when no thread could.
    */
-  async validate(bytes: Uint8Array): Promise<void> {
+  async validate(bytes: Uint8Array): Promise<SessionMetadata> {
     this.assertOpen();
     const start = this.nextValidationSlot++ % this.size;
     let slot = start;
@@ -251,6 +251,7 @@ export class OnnxWorkerPool {
     }
     const response = await this.thread(slot).send({ kind: "validate", id: this.nextRequest++, bytes });
     if (response.kind !== "validate") throw failure(response);
+    return response.metadata;
   }
 
   /**
