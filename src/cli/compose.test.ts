@@ -189,6 +189,25 @@ describe("startServer", () => {
     });
   });
 
+  it("gives the HTTP server the configured headers and request timeouts", async () => {
+    const defaults = await startServer(config());
+    try {
+      expect(defaults.app.server.headersTimeout).toBe(10_000);
+      expect(defaults.app.server.requestTimeout).toBe(0);
+    } finally {
+      await defaults.app.close();
+    }
+    const set = await startServer(
+      config({ "server.headersTimeoutMs": 2_000, "server.requestTimeoutMs": 60_000 }),
+    );
+    try {
+      expect(set.app.server.headersTimeout).toBe(2_000);
+      expect(set.app.server.requestTimeout).toBe(60_000);
+    } finally {
+      await set.app.close();
+    }
+  });
+
   it("closes everything on app.close(): nothing keeps the process alive", async () => {
     await settled();
     const before = liveHandles();
