@@ -3,8 +3,10 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { loadConfig, type SkalaConfig } from "../core/index.js";
-import { lockStore } from "../store/index.js";
+import { createFsBlobStore } from "../artifacts/index.js";
+import { loadConfig, type SkalaConfig, systemClock } from "../core/index.js";
+import { createRegistry, DEFAULT_PROJECT } from "../registry/index.js";
+import { lockStore, migrateToLatest, openStore } from "../store/index.js";
 import { OpenedResources, openServices, startServer } from "./compose.js";
 
 const dirs: string[] = [];
@@ -134,6 +136,76 @@ describe("startServer", () => {
     await app.close();
 
     expect(readdirSync(tmp)).toEqual(["recent.tmp"]);
+  });
+
+  it("logs a version that can never load once, at error level with its cause, however often it is requested", async () => {
+    const served = config({ "log.level": "info" });
+    // Registered by a process that does not check artifacts (a registry-only one): the bytes are no ONNX model.
+    const store = openStore(served.resolved.databaseUrl);
+    try {
+      await migrateToLatest(store);
+      const registry = createRegistry({
+        store,
+        blobs: createFsBlobStore(served.resolved.artifactsDir),
+        clock: systemClock,
+        limits: { bulkMaxVersions: 10, pageSizeMax: 100, artifactMaxBytes: 1 << 20 },
+      });
+      await registry.projects.ensure(DEFAULT_PROJECT);
+      await registry.versions.bulkRegister(DEFAULT_PROJECT, {
+        versions: [
+          {
+            model: "broken",
+            runtime: "onnx",
+            artifact: { base64: Buffer.from("not onnx").toString("base64") },
+          },
+        ],
+      });
+    } finally {
+      await store.close();
+    }
+    const lines: string[] = [];
+    const { app } = await startServer(served, { write: (line) => void lines.push(line) });
+    try {
+      const payload = { inputs: [{ name: "input", datatype: "FP32", shape: [1, 1], data: [1] }] };
+      const inject = () => app.inject({ method: "POST", url: "/v2/models/broken/infer", payload });
+      const first = await Promise.all(Array.from({ length: 5 }, inject));
+      const later: Array<Awaited<ReturnType<typeof inject>>> = [];
+      for (let i = 0; i < 5; i++) later.push(await inject());
+      for (const res of [...first, ...later]) {
+        expect(res.statusCode, res.body).toBe(500);
+        expect(res.json()).toEqual({ error: expect.stringMatching(/cannot be served: it failed to load/) });
+      }
+    } finally {
+      await app.close();
+    }
+    const errors = lines
+      .map((line) => JSON.parse(line) as { level: number; msg: string; err?: { message?: string } })
+      .filter((entry) => entry.level >= 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({
+      msg: expect.stringMatching(/cannot be loaded/),
+      cacheEvent: { type: "fail", model: "broken", version: 1, permanent: true },
+      err: { message: expect.stringMatching(/onnxruntime could not load the model/) },
+    });
+  });
+
+  it("gives the HTTP server the configured headers and request timeouts", async () => {
+    const defaults = await startServer(config());
+    try {
+      expect(defaults.app.server.headersTimeout).toBe(10_000);
+      expect(defaults.app.server.requestTimeout).toBe(0);
+    } finally {
+      await defaults.app.close();
+    }
+    const set = await startServer(
+      config({ "server.headersTimeoutMs": 2_000, "server.requestTimeoutMs": 60_000 }),
+    );
+    try {
+      expect(set.app.server.headersTimeout).toBe(2_000);
+      expect(set.app.server.requestTimeout).toBe(60_000);
+    } finally {
+      await set.app.close();
+    }
   });
 
   it("closes everything on app.close(): nothing keeps the process alive", async () => {

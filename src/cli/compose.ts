@@ -15,8 +15,8 @@ import {
   artifactValidator,
   createInferenceService,
   createRuntimes,
+  type InferenceCacheEvent,
   type InferenceService,
-  type ModelCacheEvent,
 } from "../serving/index.js";
 import { lockStore, migrateToLatest, openStore, type Store } from "../store/index.js";
 
@@ -67,7 +67,7 @@ export async function openServices(
     migrate?: boolean;
     workers?: boolean;
     observer?: RegistryObserver;
-    onCacheEvent?: (event: ModelCacheEvent) => void;
+    onCacheEvent?: (event: InferenceCacheEvent) => void;
     /** Failures no caller receives (the job queue, the prediction log, idle database clients); default stderr. */
     onBackgroundError?: (what: string, error: unknown) => void;
   } = {},
@@ -217,7 +217,7 @@ export async function startServer(
 ): Promise<{ app: SkalaApp; url: string; services: Services }> {
   // The server's logger exists only once the app does; registry events logged before that are dropped.
   let log: ((versions: number) => void) | undefined;
-  let logCacheEvent: ((event: ModelCacheEvent) => void) | undefined;
+  let logCacheEvent: ((event: InferenceCacheEvent) => void) | undefined;
   // The registry exists before the inference service; its deployment changes are passed on once both do.
   let deploymentChanged: RegistryObserver["deploymentChanged"];
   let logBackgroundError: (what: string, error: unknown) => void = reportToStderr;
@@ -244,6 +244,7 @@ export async function startServer(
       inference: services.inference,
       scoring: services.scoring,
       bodyLimitBytes: config.server.bodyLimitBytes,
+      timeouts: { headersMs: config.server.headersTimeoutMs, requestMs: config.server.requestTimeoutMs },
       bodyGuard: {
         timeoutMs: config.server.bodyTimeoutMs,
         minBytesPerSecond: config.server.bodyMinBytesPerSecond,
@@ -261,8 +262,22 @@ export async function startServer(
     const { log: logger } = app;
     log = (versions) => logger.debug({ versions }, "registration transaction started");
     deploymentChanged = (change) => services.inference.deploymentChanged(change);
-    // One line per load, failure and eviction: `bench:serve` reads load latencies from these.
-    logCacheEvent = (event) => logger.debug({ cacheEvent: event }, "model cache event");
+    // One line per load, failure and eviction: `bench:serve` reads load latencies from these. A version that can
+    // never load is an error, logged here once with its cause (the cache retries it only when asked to), while
+    // each of its requests is answered MODEL_LOAD_FAILED without another line.
+    logCacheEvent = (event) => {
+      if (event.type !== "fail") {
+        logger.debug({ cacheEvent: event }, "model cache event");
+        return;
+      }
+      const { cause, ...cacheEvent } = event;
+      if (!event.permanent) logger.debug({ cacheEvent }, "model cache event");
+      else
+        logger.error(
+          { cacheEvent, err: cause },
+          "a model version cannot be loaded; its requests get MODEL_LOAD_FAILED until it is loaded again",
+        );
+    };
     logBackgroundError = (what, error) => logger.error({ err: error, what }, "background work failed");
     // A crash mid-upload leaves its temporary file behind; uploads of this process have not begun yet. A sweep
     // that fails (an unreadable directory) is logged: it must not keep the server from serving.

@@ -30,6 +30,8 @@ export const ERROR_CATALOGUE = {
   ARTIFACT_CORRUPT: "A stored blob no longer matches its digest (detected on read).",
   VERSION_UNLOADABLE:
     "The version could never be loaded: its runtime is not one this server has, or its artifact is corrupt or incomplete; details.issues names each offending field. Nothing was registered.",
+  SIGNATURE_MISMATCH:
+    "The version's declared signature does not match its ONNX model: an input or output the model lacks, another datatype, an incompatible shape, or a model input the signature leaves out; details.issues lists every difference. Nothing was registered.",
   MODEL_LOAD_FAILED:
     "The model version failed to load and retrying will not help (corrupt artifact, a runtime this server lacks); the message says why.",
   FLEET_NOT_FOUND: "The fleet, or the requested run of it, does not exist in the project.",

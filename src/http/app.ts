@@ -36,11 +36,22 @@ export interface AppDependencies {
    * `server.bodyMinBytesPerSecond`, `server.inflightBodyBytes`); each defaults to its setting's default.
    */
   bodyGuard?: Partial<BodyGuardOptions>;
+  /**
+   * How long a client may take to send a request's headers, and its whole request (`server.headersTimeoutMs`,
+   * `server.requestTimeoutMs`; 0 sets no cap on the whole request); each defaults to its setting's default.
+   */
+  timeouts?: Partial<ServerTimeouts>;
   logger?: FastifyServerOptions["logger"];
   version?: string;
 }
 
 export type SkalaApp = FastifyInstance;
+
+export interface ServerTimeouts {
+  headersMs: number;
+  /** 0: no cap on the whole request; its body is held to the body guard's deadline, which grows with its size. */
+  requestMs: number;
+}
 
 const settingDefault = (key: SettingKey): number => SETTINGS.find((s) => s.key === key)?.default as number;
 
@@ -141,10 +152,20 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
       deps.bodyGuard?.inflightBytes ?? settingDefault("server.inflightBodyBytes"),
     ),
   };
+  const headersMs = deps.timeouts?.headersMs ?? settingDefault("server.headersTimeoutMs");
+  const requestMs = deps.timeouts?.requestMs ?? settingDefault("server.requestTimeoutMs");
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: deps.bodyLimitBytes,
     keepAliveTimeout: 72_000,
+    // Node answers a client slower than these with 408 and closes its socket (Fastify's clientError handler).
+    // It checks them every `connectionsCheckingInterval` (30 s by default, which would stretch a 10-second
+    // limit to 40 s); a request cap below the headers one would make the headers one meaningless.
+    requestTimeout: requestMs === 0 ? 0 : Math.max(requestMs, headersMs),
+    http: {
+      headersTimeout: headersMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersMs / 4))),
+    },
     routerOptions: { maxParamLength: 500 },
     // Errors raised before routing (a malformed URL) answer in the shape of the API the URL belongs to.
     frameworkErrors: (error, request, reply) =>

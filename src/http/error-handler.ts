@@ -30,6 +30,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   ARTIFACT_DIGEST_MISMATCH: 422,
   ARTIFACT_CORRUPT: 500,
   VERSION_UNLOADABLE: 422,
+  SIGNATURE_MISMATCH: 422,
   MODEL_LOAD_FAILED: 500,
   FLEET_NOT_FOUND: 404,
   DEPLOYMENT_NOT_FOUND: 404,
@@ -57,6 +58,12 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   FLEET_RUN_FAILED: 409,
   SCORING_JOB_FAILED: 409,
 };
+
+/**
+ * Failures logged once where they are found rather than on each request that meets them: a version that can
+ * never load is logged when its load fails (with the cause), and then answers every request MODEL_LOAD_FAILED.
+ */
+const LOGGED_WHERE_FOUND: ReadonlySet<ErrorCode> = new Set(["MODEL_LOAD_FAILED"]);
 
 /** What a client waits before retrying a 503 that names no better time. */
 const DEFAULT_RETRY_AFTER_MS = 1_000;
@@ -138,8 +145,10 @@ function prepareErrorReply(error: unknown, request: FastifyRequest, reply: Fasti
   const mapped = toSkalaError(error, request);
   const status = HTTP_STATUS[mapped.code];
   // A 503 with a cause is a dependency failing (a locked database, a lost connection): its cause is logged. One
-  // without (a full server, a model still loading) is the system working as designed, and not logged per request.
-  if (status >= 500 && status !== 503) request.log.error({ err: error }, "request failed");
+  // without (a full server, a model still loading) is the system working as designed, and not logged per request;
+  // nor is a failure already logged where it was found.
+  if (status >= 500 && status !== 503 && !LOGGED_WHERE_FOUND.has(mapped.code))
+    request.log.error({ err: error }, "request failed");
   else if (status === 503 && mapped.cause !== undefined) request.log.error({ err: error }, "request failed");
   if (status === 503) {
     const retryAfterMs = mapped.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;

@@ -175,4 +175,42 @@ describe("hostile clients", () => {
     await harness.app.close();
     expect(performance.now() - started).toBeLessThan(2_000);
   });
+
+  it("closes a connection whose headers trickle in past the headers timeout, while other clients are answered", async () => {
+    const { port } = await listen({ timeouts: { headersMs: 500 } });
+    const socket = connect({ host: "127.0.0.1", port });
+    sockets.push(socket);
+    const started = performance.now();
+    let text = "";
+    socket.on("data", (chunk) => {
+      text += chunk.toString("latin1");
+    });
+    socket.on("error", () => {}); // a write after the server closed the socket
+    const closed = new Promise<number>((resolve) =>
+      socket.on("close", () => resolve(performance.now() - started)),
+    );
+    socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+    // One header byte every 100 ms: never idle long enough for an idle timeout, never done.
+    const trickle = setInterval(() => {
+      if (!socket.destroyed) socket.write("a");
+    }, 100);
+    try {
+      const other = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(other.status).toBe(200);
+      const afterMs = await Promise.race([
+        closed,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error("the trickling connection is still open after 5 s")), 5_000),
+        ),
+      ]);
+      // The limit plus at most one check interval (125 ms here), with room for a busy machine.
+      expect(afterMs).toBeGreaterThanOrEqual(450);
+      expect(afterMs).toBeLessThan(2_000);
+      expect(text === "" || text.startsWith("HTTP/1.1 408 "), text).toBe(true);
+      const again = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(again.status).toBe(200);
+    } finally {
+      clearInterval(trickle);
+    }
+  });
 });

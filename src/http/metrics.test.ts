@@ -151,6 +151,7 @@ describe("/metrics at 10,000 models", () => {
       onnxQueueDepth: 0,
       inflight: 0,
       refused: 0,
+      onnxQueueRefused: 0,
       shadow: { sent: 0, skipped: 0, failed: 0, inflight: 0 },
       recycles: 0,
       batching: { batches: 2, requests: 9 },
@@ -231,5 +232,43 @@ describe("/metrics at 10,000 models", () => {
     // Closing the app unsubscribes its metrics from the service.
     await app.close();
     expect(observers.size).toBe(0);
+  });
+});
+
+describe("/metrics and overload", () => {
+  it("counts every 503 of an infer request once: refused by admission or by the ONNX worker's queue", async () => {
+    // 30 requests at once for a model not loaded yet: admission lets 4 in, which wait for the load and then meet
+    // a worker that queues 1, so both refuse some.
+    const ctx = await testApp({ inference: { maxInflight: 4 }, onnx: { maxQueue: 1 } });
+    try {
+      await ctx.registry.versions.bulkRegister(DEFAULT_PROJECT, {
+        versions: [
+          {
+            model: "m",
+            runtime: "onnx",
+            artifact: {
+              base64: Buffer.from(
+                buildTestModel({ kind: "linear", inputs: 4, outputs: 2, seed: 1 }),
+              ).toString("base64"),
+            },
+          },
+        ],
+      });
+      const payload = {
+        inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: Array.from(randomInput(4, 1, 1)) }],
+      };
+      const infer = () => ctx.app.inject({ method: "POST", url: "/v2/models/m/infer", payload });
+      const statuses = (await Promise.all(Array.from({ length: 30 }, infer))).map((res) => res.statusCode);
+      expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+      const scrape = read((await ctx.app.inject({ method: "GET", url: "/metrics" })).body);
+      const admission = sampleValue(scrape, "skala_inference_requests_refused_total", {}) ?? Number.NaN;
+      const workerQueue = sampleValue(scrape, "skala_inference_onnx_queue_refused_total", {}) ?? Number.NaN;
+      expect(admission).toBeGreaterThan(0);
+      expect(workerQueue).toBeGreaterThan(0);
+      expect(admission + workerQueue).toBe(statuses.filter((s) => s === 503).length);
+      expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
+    } finally {
+      await ctx.close();
+    }
   });
 });

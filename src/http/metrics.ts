@@ -173,6 +173,11 @@ function registerInferenceMetrics(
       "Infer requests refused by admission control (503).",
       (s) => s.refused,
     ],
+    [
+      "skala_inference_onnx_queue_refused_total",
+      "Infer requests refused because their model's ONNX worker queue was full (inference.maxQueuePerWorker, 503).",
+      (s) => s.onnxQueueRefused,
+    ],
     ["skala_inference_shadow_sent_total", "Shadow copies sent.", (s) => s.shadow.sent],
     [
       "skala_inference_shadow_skipped_total",

@@ -37,15 +37,18 @@ export interface ProfiledDataset {
 
 export class DatasetService {
   private readonly db: Executor;
+  /** Reads that belong to no transaction; on a file-backed SQLite store they do not wait behind a write. */
+  private readonly readDb: Executor;
   private readonly dialect: SqlDialect;
 
   constructor(
-    store: Pick<Store, "db" | "sqlDialect">,
+    store: Pick<Store, "db" | "readDb" | "sqlDialect">,
     private readonly projects: ProjectResolver,
     private readonly artifacts: ArtifactService,
     private readonly clock: Clock,
   ) {
     this.db = store.db;
+    this.readDb = store.readDb;
     this.dialect = store.sqlDialect;
   }
 
@@ -151,7 +154,7 @@ export class DatasetService {
       .executeTakeFirst();
   }
 
-  async list(project: string, db: Executor = this.db): Promise<Dataset[]> {
+  async list(project: string, db: Executor = this.readDb): Promise<Dataset[]> {
     const projectId = await this.projects.idOf(project, db);
     const rows = await db
       .selectFrom("datasets")
@@ -168,7 +171,7 @@ export class DatasetService {
     }));
   }
 
-  async versions(project: string, name: string, db: Executor = this.db): Promise<DatasetVersion[]> {
+  async versions(project: string, name: string, db: Executor = this.readDb): Promise<DatasetVersion[]> {
     const projectId = await this.projects.idOf(project, db);
     const rows = await db
       .selectFrom("dataset_versions as dv")
@@ -191,7 +194,7 @@ export class DatasetService {
     project: string,
     name: string,
     version: number,
-    db: Executor = this.db,
+    db: Executor = this.readDb,
   ): Promise<DatasetVersion> {
     const found = (await this.versions(project, name, db)).find((v) => v.version === version);
     if (!found) {

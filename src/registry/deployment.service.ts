@@ -6,7 +6,7 @@ import {
   type ValidationIssue,
   validationError,
 } from "../core/index.js";
-import type { Executor } from "../store/index.js";
+import type { Executor, Store } from "../store/index.js";
 import type { ProjectResolver } from "./project-resolver.js";
 import type { SetDeploymentInput } from "./registry.schemas.js";
 import type { Deployment, EnvironmentName } from "./registry.types.js";
@@ -19,13 +19,20 @@ import { parseVersionRef, type RegistryObserver, type VersionService } from "./v
  * moves the traffic; here they are only checked to exist when the deployment is set.
  */
 export class DeploymentService {
+  private readonly db: Executor;
+  /** Reads that belong to no transaction; on a file-backed SQLite store they do not wait behind a write. */
+  private readonly readDb: Executor;
+
   constructor(
-    private readonly db: Executor,
+    store: Pick<Store, "db" | "readDb">,
     private readonly projects: ProjectResolver,
     private readonly versions: VersionService,
     private readonly clock: Clock,
     private readonly observer: RegistryObserver = {},
-  ) {}
+  ) {
+    this.db = store.db;
+    this.readDb = store.readDb;
+  }
 
   async set(
     project: string,
@@ -83,7 +90,7 @@ export class DeploymentService {
     project: string,
     environment: EnvironmentName,
     model: string,
-    db: Executor = this.db,
+    db: Executor = this.readDb,
   ): Promise<Deployment> {
     const found = await this.find(project, environment, model, db);
     if (found === undefined) {
@@ -101,7 +108,7 @@ export class DeploymentService {
     project: string,
     environment: EnvironmentName,
     model: string,
-    db: Executor = this.db,
+    db: Executor = this.readDb,
   ): Promise<Deployment | undefined> {
     const projectId = await this.projects.idOf(project, db);
     const row = await db
@@ -127,7 +134,11 @@ export class DeploymentService {
     };
   }
 
-  async list(project: string, environment: EnvironmentName, db: Executor = this.db): Promise<Deployment[]> {
+  async list(
+    project: string,
+    environment: EnvironmentName,
+    db: Executor = this.readDb,
+  ): Promise<Deployment[]> {
     const projectId = await this.projects.idOf(project, db);
     const rows = await db
       .selectFrom("deployments as d")

@@ -7,7 +7,7 @@ export type { ListModelsOptions } from "./model.service.js";
 export { registryApi } from "./registry.api.js";
 export { createRegistry, DEFAULT_PROJECT, type Registry, type RegistryOptions } from "./registry.js";
 export { registryRoutes } from "./registry.routes.js";
-export type { DeploymentRoute, SetDeploymentInput } from "./registry.schemas.js";
+export type { DeploymentRoute, SetDeploymentInput, Signature } from "./registry.schemas.js";
 export * as schemas from "./registry.schemas.js";
 export type * from "./registry.types.js";
 export {

@@ -92,6 +92,62 @@ describe("reads on a file-backed SQLite store", () => {
     expect((await registry.models.get(P, "pump")).latestVersion).toBe(2);
   });
 
+  it("serve runs, datasets and deployments from the read connection while a bulk registration writes", async () => {
+    const run = await registry.runs.create(P, { name: "train", params: { method: "ets" } });
+    await registry.runs.logMetrics(P, run.id, { metrics: [{ key: "mase", value: 0.8, step: 0 }] });
+    const csv = await registry.artifacts.upload(new TextEncoder().encode("segment,y\nA,1\nB,2\n"));
+    await registry.datasets.registerVersion(P, "sales", { digest: csv.digest });
+    await registry.deployments.set(P, "dev", "pump", { routes: [{ target: "champion", weight: 100 }] });
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const writing = registry.versions.bulkRegister(
+      P,
+      { versions: [{ model: "pump", runtime: "onnx", artifact: { json: 3 } }] },
+      {
+        inTransaction: async () => {
+          entered();
+          await held;
+        },
+      },
+    );
+    try {
+      await inside;
+      const [got, runs, history, datasets, versions, version, deployment, found, deployments] = await within(
+        Promise.all([
+          registry.runs.get(P, run.id),
+          registry.runs.list(P),
+          registry.runs.metricHistory(P, run.id, "mase"),
+          registry.datasets.list(P),
+          registry.datasets.versions(P, "sales"),
+          registry.datasets.version(P, "sales", 1),
+          registry.deployments.get(P, "dev", "pump"),
+          registry.deployments.find(P, "dev", "pump"),
+          registry.deployments.list(P, "dev"),
+        ]),
+        5_000,
+        "reading runs, datasets and deployments during the write transaction",
+      );
+      expect(got.params).toEqual({ method: "ets" });
+      expect(runs.items.map((r) => r.id)).toEqual([run.id]);
+      expect(history.map((m) => m.value)).toEqual([0.8]);
+      expect(datasets.map((d) => d.name)).toEqual(["sales"]);
+      expect(versions.map((v) => v.version)).toEqual([1]);
+      expect(version.rows).toBe(2);
+      expect(deployment.routes).toEqual([{ target: "champion", weight: 100 }]);
+      expect(found?.model).toBe("pump");
+      expect(deployments.map((d) => d.model)).toEqual(["pump"]);
+    } finally {
+      release();
+    }
+    await writing;
+  });
+
   it("share one connection when the database is in memory, which a second connection could not see", async () => {
     const memory = openStore("sqlite::memory:");
     try {

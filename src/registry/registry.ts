@@ -62,7 +62,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     versions,
     runs: new RunService(store, projects, artifacts, options.clock, options.limits.pageSizeMax),
     datasets: new DatasetService(store, projects, artifacts, options.clock),
-    deployments: new DeploymentService(db, projects, versions, options.clock, options.observer),
+    deployments: new DeploymentService(store, projects, versions, options.clock, options.observer),
     artifacts,
   };
 }

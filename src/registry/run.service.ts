@@ -17,16 +17,19 @@ import { insertChunked } from "./versions.repository.js";
 
 export class RunService {
   private readonly db: Executor;
+  /** Reads that belong to no transaction; on a file-backed SQLite store they do not wait behind a write. */
+  private readonly readDb: Executor;
   private readonly dialect: SqlDialect;
 
   constructor(
-    store: Pick<Store, "db" | "sqlDialect">,
+    store: Pick<Store, "db" | "readDb" | "sqlDialect">,
     private readonly projects: ProjectResolver,
     private readonly artifacts: ArtifactService,
     private readonly clock: Clock,
     private readonly pageSizeMax: number,
   ) {
     this.db = store.db;
+    this.readDb = store.readDb;
     this.dialect = store.sqlDialect;
   }
 
@@ -112,7 +115,7 @@ export class RunService {
     return row;
   }
 
-  async get(project: string, runId: string, db: Executor = this.db): Promise<Run> {
+  async get(project: string, runId: string, db: Executor = this.readDb): Promise<Run> {
     const [run] = await this.hydrate(project, [await this.row(project, runId, db)], db);
     return run as Run;
   }
@@ -157,7 +160,7 @@ export class RunService {
   async list(
     project: string,
     options: { limit?: number; cursor?: string } = {},
-    db: Executor = this.db,
+    db: Executor = this.readDb,
   ): Promise<Page<Run>> {
     const projectId = await this.projects.idOf(project, db);
     const limit = Math.min(options.limit ?? 100, this.pageSizeMax);
@@ -244,7 +247,7 @@ export class RunService {
     project: string,
     runId: string,
     key: string,
-    db: Executor = this.db,
+    db: Executor = this.readDb,
   ): Promise<RunMetric[]> {
     await this.row(project, runId, db);
     const rows = await db

@@ -224,9 +224,15 @@ export class VersionService {
     const sources = items.map((item, index) => artifactSource(item.artifact, at(index, "artifact")));
     if (this.validateArtifact !== undefined) {
       const checks = sources.map((source, index) => {
-        const runtime = (items[index] as BulkVersionInput).runtime;
-        if ("bytes" in source) return { runtime, read: async () => source.bytes };
-        return { runtime, digest: source.digest, read: () => this.artifacts.read(source.digest) };
+        const { runtime, signature } = items[index] as BulkVersionInput;
+        const declared = signature === undefined ? {} : { signature };
+        if ("bytes" in source) return { runtime, ...declared, read: async () => source.bytes };
+        return {
+          runtime,
+          ...declared,
+          digest: source.digest,
+          read: () => this.artifacts.read(source.digest),
+        };
       });
       await checkLoadable(checks, this.validateArtifact, at);
     }

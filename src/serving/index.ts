@@ -21,6 +21,7 @@ export {
   DEFAULT_ALIAS,
   INFERENCE_EXTENSIONS,
   type InferContext,
+  type InferenceCacheEvent,
   type InferenceObserver,
   type InferenceService,
   type InferenceServiceOptions,

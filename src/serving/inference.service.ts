@@ -78,7 +78,7 @@ export interface InferenceServiceOptions {
   clock?: CacheClock;
   retry?: RetryPolicy;
   limits?: Partial<InferLimits>;
-  onCacheEvent?: (event: ModelCacheEvent) => void;
+  onCacheEvent?: (event: InferenceCacheEvent) => void;
   /** The environment whose deployments route requests that name no version. Default "prod". */
   environment?: EnvironmentName;
   /**
@@ -131,6 +131,8 @@ export interface InferenceStats {
   /** Infer requests admitted and not yet answered, and those refused since start. */
   inflight: number;
   refused: number;
+  /** Infer requests admitted and then refused (503) because their ONNX worker's queue was full. */
+  onnxQueueRefused: number;
   shadow: { sent: number; skipped: number; failed: number; inflight: number };
   recycles: number;
   /** Dynamic batching of the ONNX runtime: runs made of merged requests, and the requests in them. */
@@ -147,6 +149,9 @@ export interface RepositoryIndexEntry {
   state: RepositoryState;
   reason?: string;
 }
+
+/** A model cache event with the model and version its key (a version id) stands for, when they are known. */
+export type InferenceCacheEvent = ModelCacheEvent & { model?: string; version?: number };
 
 /** `permanent`: the version failed to load and is not retried, so asking again soon is pointless. */
 export type ReadyAnswer = { ready: true } | { ready: false; reason: string; permanent?: boolean };
@@ -300,7 +305,10 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
   // after `recycleEveryLoads` loads the worker threads are replaced and their sessions reload lazily.
   const onCacheEvent = (event: ModelCacheEvent): void => {
     if (event.type === "load") notify((observer) => observer.loaded?.(event.durationMs / 1000));
-    options.onCacheEvent?.(event);
+    const info = known.get(event.key);
+    options.onCacheEvent?.(
+      info === undefined ? event : { ...event, model: info.model, version: info.version },
+    );
     const every = options.recycleEveryLoads ?? 0;
     if (event.type === "load" && cache.shouldRecycle(every)) {
       cache.markRecycled();
@@ -671,6 +679,7 @@ export function createInferenceService(options: InferenceServiceOptions): Infere
         onnxQueueDepth,
         inflight: admission.inflight,
         refused: admission.refused,
+        onnxQueueRefused: runtimes.onnx.queueRefusals(),
         shadow: { ...shadow },
         recycles,
         batching: (({ batches, requests }) => ({ batches, requests }))(runtimes.onnx.batchStats()),

@@ -120,6 +120,81 @@ describe("registration refuses versions that could never load", () => {
     expect((await post(`${API}/bulk/versions`, { versions: valid })).statusCode).toBe(201);
   });
 
+  it("refuses an ONNX version whose declared signature contradicts the model, listing every difference", async () => {
+    await ctx.registry.models.create(DEFAULT_PROJECT, { name: "signed" });
+    const url = `${API}/models/signed/versions`;
+    const tensor = (name: string, datatype: string, shape: number[]) => ({ name, datatype, shape });
+    // The model: input "input" FP32 [-1, 4], output "output" FP32 [-1, 2].
+    const wrong = {
+      runtime: "onnx",
+      artifact: { base64: base64(ONNX) },
+      signature: {
+        inputs: [tensor("features", "FP32", [-1, 4])],
+        outputs: [tensor("output", "FP64", [-1, 2, 1]), tensor("scores", "FP32", [-1])],
+      },
+    };
+    const res = await post(url, wrong);
+    expect(res.statusCode, res.body).toBe(422);
+    const body = res.json() as ErrorEnvelope;
+    expect(body.error.code).toBe("SIGNATURE_MISMATCH");
+    expect(body.error.details?.issues).toEqual([
+      {
+        path: "/signature/inputs/0/name",
+        message: expect.stringMatching(/the model has no input "features"/),
+      },
+      {
+        path: "/signature/outputs/0/datatype",
+        message: 'output "output" is FP64 in the signature and FP32 in the model',
+      },
+      { path: "/signature/outputs/0/shape", message: expect.stringMatching(/\[-1, 2, 1\] in the signature/) },
+      { path: "/signature/outputs/1/name", message: expect.stringMatching(/no output "scores"/) },
+      {
+        path: "/signature/inputs",
+        message: expect.stringMatching(/input "input" \(FP32 \[-1, 4\]\) is missing/),
+      },
+    ]);
+    // A variable dimension where the model fixes one, or another fixed size, is refused too.
+    const loose = await post(url, {
+      ...wrong,
+      signature: { inputs: [tensor("input", "FP32", [-1, -1])], outputs: [tensor("output", "FP32", [8, 3])] },
+    });
+    expect(loose.statusCode).toBe(422);
+    expect((loose.json() as ErrorEnvelope).error.details?.issues?.map((issue) => issue.path)).toEqual([
+      "/signature/inputs/0/shape",
+      "/signature/outputs/0/shape",
+    ]);
+    expect((await ctx.app.inject({ method: "GET", url })).json().items).toEqual([]);
+
+    // A signature the model satisfies (a fixed batch where the model's is variable, some outputs) is accepted.
+    const fitting = {
+      ...wrong,
+      signature: { inputs: [tensor("input", "FP32", [1, 4])], outputs: [tensor("output", "FP32", [-1, 2])] },
+    };
+    expect((await post(url, fitting)).statusCode).toBe(201);
+    // In bulk, the same blob under another signature is checked again; a corrupt version makes it unloadable.
+    const bulk = await post(`${API}/bulk/versions`, {
+      versions: [
+        { model: "signed", ...fitting },
+        {
+          model: "signed",
+          ...wrong,
+          signature: { inputs: [], outputs: [tensor("output", "INT64", [-1, 2])] },
+        },
+        { model: "signed", runtime: "onnx", artifact: { base64: base64(CORRUPT) } },
+      ],
+    });
+    expect(bulk.statusCode).toBe(422);
+    expect((bulk.json() as ErrorEnvelope).error).toMatchObject({
+      code: "VERSION_UNLOADABLE",
+      details: {
+        issues: [
+          { path: "/versions/1/signature/outputs/0/datatype" },
+          { path: "/versions/2/artifact", message: expect.stringMatching(/onnxruntime could not load/) },
+        ],
+      },
+    });
+  });
+
   it("refuses at the service level too, for single and bulk registration", async () => {
     const single = await ctx.registry.versions
       .create(DEFAULT_PROJECT, "single", { runtime: "onnx", artifact: { base64: base64(CORRUPT) } })

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   buildTestModel,
@@ -111,7 +112,18 @@ describe.skipIf(process.platform !== "linux")("overload", () => {
     expect(live.status).toBe(200);
     const still = await fetch(`${url}/v2/models/heavy/infer`, { method: "POST", body });
     expect(still.status).toBe(200);
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(Number(/^skala_inference_requests_refused_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    // Every 503 a client got is counted by exactly one refusal counter: admission (the in-flight limit), or the
+    // ONNX worker's queue (inference.maxQueuePerWorker) for a request admitted and then refused there.
+    const families = parsePrometheusTextFormat(await (await fetch(`${url}/metrics`)).text());
+    const counter = (name: string): number => {
+      const family = families.find((f) => f.name === name);
+      expect(family?.type, name).toBe("COUNTER");
+      return Number(family?.metrics[0]?.value);
+    };
+    const admission = counter("skala_inference_requests_refused_total");
+    const workerQueue = counter("skala_inference_onnx_queue_refused_total");
+    console.log(`overload: refused by admission ${admission}, by the worker queue ${workerQueue}`);
+    expect(admission).toBeGreaterThan(0);
+    expect(admission + workerQueue).toBe(statuses.get(503));
   }, 120_000);
 });

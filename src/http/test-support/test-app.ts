@@ -24,6 +24,8 @@ export async function testApp(
     bodyLimitBytes?: number;
     /** Body deadline, rate and budget; the settings' defaults otherwise. */
     bodyGuard?: AppDependencies["bodyGuard"];
+    /** Headers and whole-request timeouts; the settings' defaults otherwise. */
+    timeouts?: AppDependencies["timeouts"];
     bulkMaxVersions?: number;
     /** Serve `/v2` (one ONNX worker thread); the options override the service's defaults. */
     inference?: boolean | Partial<Omit<InferenceServiceOptions, "registry" | "runtimes">>;
@@ -98,6 +100,7 @@ export async function testApp(
     ...(inference !== undefined && { inference }),
     bodyLimitBytes: options.bodyLimitBytes ?? 8 << 20,
     ...(options.bodyGuard !== undefined && { bodyGuard: options.bodyGuard }),
+    ...(options.timeouts !== undefined && { timeouts: options.timeouts }),
     ...(options.metricsTopModels !== undefined && { metricsTopModels: options.metricsTopModels }),
     ...(options.metricsModels !== undefined && { metricsModels: options.metricsModels }),
   });

@@ -92,7 +92,16 @@ export interface ModelCacheStats {
 
 export type ModelCacheEvent =
   | { type: "load"; key: string; sizeBytes: number; durationMs: number }
-  | { type: "fail"; key: string; reason: string; attempts: number; retryAt: number; permanent: boolean }
+  | {
+      type: "fail";
+      key: string;
+      reason: string;
+      attempts: number;
+      retryAt: number;
+      permanent: boolean;
+      /** What the loader threw, when it threw (a refusal on the size estimate has none). */
+      cause?: unknown;
+    }
   | { type: "evict"; key: string; sizeBytes: number; residentMs: number }
   | { type: "unload"; key: string; sizeBytes: number; residentMs: number }
   | { type: "unload-error"; key: string; reason: string }
@@ -448,6 +457,7 @@ export class ModelCache<M> {
     reason: string,
     make: (retryAfterMs: number) => ModelLoadError,
     permanent = false,
+    cause?: unknown,
   ): ModelLoadError {
     entry.attempts++;
     const { baseMs, maxMs } = this.#options.retry;
@@ -472,6 +482,7 @@ export class ModelCache<M> {
       attempts: entry.attempts,
       retryAt: entry.retryAt,
       permanent,
+      ...(cause !== undefined && { cause }),
     });
     return make(delay);
   }
@@ -519,6 +530,7 @@ export class ModelCache<M> {
         reason,
         (retryAfterMs) => new ModelLoadError(key, reason, retryAfterMs, entry.attempts, { cause, permanent }),
         permanent,
+        cause,
       );
     }
 

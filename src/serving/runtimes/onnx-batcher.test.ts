@@ -720,6 +720,7 @@ describe("onnx runtime with dynamic batching", () => {
       const codes = await Promise.all(calls.map(codeOf));
       expect(codes.filter((s) => s === "resolved")).toHaveLength(4);
       expect(codes.filter((s) => s === "OVERLOADED")).toHaveLength(6);
+      expect(small.queueRefusals()).toBe(6);
       const refused = await calls[9]?.catch((e: unknown) => e);
       expect((refused as Error).message).toMatch(/^overloaded/);
       expect(small.stats()[0]).toMatchObject({ inFlight: 0, waiting: 0 });

@@ -32,7 +32,7 @@ export type WorkerResponse =
   | { kind: "load"; id: number; ok: true; metadata: SessionMetadata }
   | { kind: "run"; id: number; ok: true; outputs: Tensor[] }
   | { kind: "unload"; id: number; ok: true }
-  | { kind: "validate"; id: number; ok: true }
+  | { kind: "validate"; id: number; ok: true; metadata: SessionMetadata }
   | { kind: "shutdown"; id: number; ok: true }
   | { kind: "ping"; id: number; ok: true }
   /** `invalidArtifact`: the model's bytes are at fault (an InvalidArtifactError), so loading again cannot help. */

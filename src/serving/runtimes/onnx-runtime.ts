@@ -43,6 +43,10 @@ export interface OnnxRuntimeOptions extends OnnxWorkerPoolOptions {
   batching?: OnnxBatchingOptions;
 }
 
+export type ArtifactInspection =
+  | { ok: true; metadata: Pick<LoadedModelMetadata, "inputs" | "outputs"> }
+  | { ok: false; reason: string };
+
 /** The ONNX runtime with the pool controls the model cache needs (recycling, queue depth). */
 export interface OnnxRuntime extends ModelRuntime {
   readonly name: "onnx";
@@ -50,6 +54,13 @@ export interface OnnxRuntime extends ModelRuntime {
   /** Replaces one worker thread (or all) to return leaked native memory; models reload lazily. */
   recycle(slot?: number): Promise<void>;
   stats(): OnnxWorkerStats[];
+  /**
+   * Whether the bytes would load, as `validateArtifact`, and if so the model's inputs and outputs (names,
+   * datatypes, shapes with -1 for variable dimensions), which registration compares with a declared signature.
+   */
+  inspectArtifact(read: () => Promise<Uint8Array>): Promise<ArtifactInspection>;
+  /** Requests refused since start because their model's worker queue was full (`maxQueue`, a 503 each). */
+  queueRefusals(): number;
   /** Dynamic batching counters over every model (all zero while batching is off). */
   batchStats(): OnnxBatchStats;
 }
@@ -112,6 +123,16 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): OnnxRuntime
   const batching = resolveBatching(options.batching, transfer);
   const counters = new BatchCounters();
   const batchers = new Set<OnnxBatcher>();
+  const inspectArtifact = async (read: () => Promise<Uint8Array>): Promise<ArtifactInspection> => {
+    const artifact = await read();
+    if (artifact.byteLength === 0) return { ok: false, reason: "ONNX artifact is empty" };
+    try {
+      return { ok: true, metadata: await pool.validate(artifact) };
+    } catch (error) {
+      if (error instanceof InvalidArtifactError) return { ok: false, reason: error.message };
+      throw error;
+    }
+  };
   return {
     name: "onnx",
     pool,
@@ -133,19 +154,14 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions = {}): OnnxRuntime
         if (batcher !== undefined) batchers.delete(batcher);
       });
     },
+    inspectArtifact,
     async validateArtifact(read: () => Promise<Uint8Array>): Promise<string | undefined> {
-      const artifact = await read();
-      if (artifact.byteLength === 0) return "ONNX artifact is empty";
-      try {
-        await pool.validate(artifact);
-        return undefined;
-      } catch (error) {
-        if (error instanceof InvalidArtifactError) return error.message;
-        throw error;
-      }
+      const inspection = await inspectArtifact(read);
+      return inspection.ok ? undefined : inspection.reason;
     },
     recycle: (slot?: number) => pool.recycle(slot),
     stats: () => pool.stats(),
+    queueRefusals: () => pool.refusedRequests,
     batchStats: () => counters.snapshot(),
     async close(): Promise<void> {
       const closed = new ProtocolError("SERVICE_UNAVAILABLE", "the ONNX runtime is closed");

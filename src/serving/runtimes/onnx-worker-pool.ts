@@ -194,6 +194,7 @@ export class OnnxWorkerPool {
   private closed = false;
   /** Slots whose replacement thread is starting. */
   private readonly replacing = new Set<number>();
+  #refused = 0;
 
   constructor(options: OnnxWorkerPoolOptions = {}) {
     this.size = Math.max(1, Math.floor(options.workers ?? Math.max(1, availableParallelism() - 1)));
@@ -231,10 +232,10 @@ export class OnnxWorkerPool {
 
   /**
    * Creates a session from the bytes and releases it at once, on the least busy thread (nothing about the model
-   * stays behind): resolves when onnxruntime accepts the model, rejects with an InvalidArtifactError naming
-   * its reason when it does not, and with a 503 ProtocolError when no thread could do it.
+   * stays behind): resolves with the model's inputs and outputs when onnxruntime accepts it, rejects with an
+   * InvalidArtifactError naming its reason when it does not, and with a 503 ProtocolError when no thread could.
    */
-  async validate(bytes: Uint8Array): Promise<void> {
+  async validate(bytes: Uint8Array): Promise<SessionMetadata> {
     this.assertOpen();
     const start = this.nextValidationSlot++ % this.size;
     let slot = start;
@@ -250,6 +251,7 @@ export class OnnxWorkerPool {
     }
     const response = await this.thread(slot).send({ kind: "validate", id: this.nextRequest++, bytes });
     if (response.kind !== "validate") throw failure(response);
+    return response.metadata;
   }
 
   /**
@@ -378,6 +380,11 @@ export class OnnxWorkerPool {
     }
   }
 
+  /** Requests refused since start because their worker's queue was full (`maxQueue`): each was a 503. */
+  get refusedRequests(): number {
+    return this.#refused;
+  }
+
   stats(): OnnxWorkerStats[] {
     const counts = new Array<number>(this.size).fill(0);
     for (const entry of this.sessions.values()) counts[entry.slot] = (counts[entry.slot] ?? 0) + 1;
@@ -402,6 +409,7 @@ export class OnnxWorkerPool {
   private checkQueue(runs: number, slot: number, adding: number): void {
     const held = runs + (this.waiting[slot] ?? 0);
     if (held + adding > this.maxQueue) {
+      this.#refused += adding;
       throw new ProtocolError("OVERLOADED", `overloaded: ${held} requests in flight on the model's worker`);
     }
   }

@@ -210,11 +210,10 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
     case "validate": {
       const session = await createSession(request.bytes);
       try {
-        sessionMetadata(session);
+        return { kind: "validate", id: request.id, ok: true, metadata: sessionMetadata(session) };
       } finally {
         await session.release();
       }
-      return { kind: "validate", id: request.id, ok: true };
     }
     case "unload": {
       const session = sessions.get(request.session);

@@ -270,6 +270,8 @@ describe("onnx runtime", () => {
       );
       expect(codes.filter((s) => s === "resolved")).toHaveLength(2);
       expect(codes.filter((s) => s === "OVERLOADED")).toHaveLength(8);
+      // Each refusal is counted, for /metrics (skala_inference_onnx_queue_refused_total).
+      expect(small.queueRefusals()).toBe(8);
       await expect(model.infer([onnxInput(input.slice(), 1)])).resolves.toHaveLength(1);
       try {
         await Promise.all(Array.from({ length: 3 }, () => model.infer([onnxInput(input.slice(), 1)])));
@@ -277,6 +279,7 @@ describe("onnx runtime", () => {
       } catch (error) {
         expect(isProtocolError(error) && error.message).toMatch(/^overloaded/);
       }
+      expect(small.queueRefusals()).toBe(9);
     } finally {
       await small.close();
     }
