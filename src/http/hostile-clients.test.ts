@@ -163,6 +163,32 @@ describe("hostile clients", () => {
     expect(small.status).toBe(201);
   });
 
+  it("survives a body refused unread for its Content-Length (413) whose deadline passes afterwards", async () => {
+    // Fastify refuses a declared length over the limit without reading the body, so nothing listens to the
+    // body meter: its deadline (or the client's close) used to destroy it with an error no one handled, an
+    // uncaught 'error' event that took the whole process down one deadline after the 413.
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on("uncaughtException", onUncaught);
+    try {
+      const { port } = await listen({ bodyLimitBytes: 16 * 1024, bodyGuard: { timeoutMs: 200 } });
+      const held = rawRequest(port, "/api/v1/projects/default/models", 64 * 1024, Buffer.alloc(1024, 0x20));
+      const closed = rawRequest(port, "/v2/models/linear/infer", 64 * 1024, Buffer.alloc(1024, 0x20));
+      for (const exchange of [held, closed]) {
+        const answer = await exchange.answered;
+        expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+        expect(answer.toLowerCase()).toContain("connection: close");
+      }
+      closed.socket.destroy();
+      // Past the deadline, the rest never sent: the server is still up and answering.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+    }
+  });
+
   it("closes a keep-alive connection whose artifact upload was refused with 413, so the server stops at once", async () => {
     const { harness, port } = await listen({});
     // The test app's artifact limit is 1 MiB: declare 8 MiB, send 2 MiB, then hold the connection.
