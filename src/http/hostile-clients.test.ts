@@ -1,4 +1,6 @@
+import { execFile } from "node:child_process";
 import { connect, type Socket } from "node:net";
+import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_PROJECT } from "../registry/index.js";
 import { buildTestModel, randomInput } from "../serving/test-support/onnx-models/index.js";
@@ -8,6 +10,8 @@ import { testApp } from "./test-support/test-app.js";
  * Hostile clients against a real listening server (not `inject`): sockets that send headers and a byte and
  * then hold, bodies that trickle, bodies that would pin memory, and a keep-alive upload refused half-way.
  */
+
+const run = promisify(execFile);
 
 type Harness = Awaited<ReturnType<typeof testApp>>;
 
@@ -187,6 +191,31 @@ describe("hostile clients", () => {
     } finally {
       process.off("uncaughtException", onUncaught);
     }
+  });
+
+  it("answers 413 to a client in another process still sending its body, instead of resetting the connection (lingering close)", async () => {
+    const { port } = await listen({ bodyLimitBytes: 16 * 1024 });
+    // fetch (undici) from its own process, as the CLI uploads: a 4 MiB body the route refuses from its
+    // Content-Length while the client is still writing it. Without the lingering close the server destroyed
+    // the socket with the body unread, the kernel reset the connection, and most of these requests failed with
+    // EPIPE or ECONNRESET instead of reading the 413 that had been sent.
+    const client = `
+      const url = "http://127.0.0.1:" + process.argv.at(-1) + "/api/v1/projects/default/models";
+      const body = JSON.stringify({ name: "big", description: "x".repeat(4 << 20) });
+      const answers = {};
+      for (let i = 0; i < 20; i++) {
+        let answer;
+        try {
+          const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+          answer = res.status + " " + (await res.json()).error.code;
+        } catch (error) {
+          answer = String(error.cause?.code ?? error.message);
+        }
+        answers[answer] = (answers[answer] ?? 0) + 1;
+      }
+      console.log(JSON.stringify(answers));`;
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", client, String(port)]);
+    expect(JSON.parse(stdout)).toEqual({ "413 BODY_TOO_LARGE": 20 });
   });
 
   it("closes a keep-alive connection whose artifact upload was refused with 413, so the server stops at once", async () => {
