@@ -257,6 +257,26 @@ for (const m of measured) {
   for (const f of m.result.wellBehaved?.failures ?? [])
     failures.push(`${m.name}: well-behaved inference: ${f}`);
 }
+/** Each distinct attempt (route and body) with its answers and reject times over the repeats. */
+function byAttempt(attempts: AttemptResult[]) {
+  const groups = new Map<string, AttemptResult[]>();
+  for (const a of attempts) {
+    const key = `${a.route} ${a.name}`;
+    groups.set(key, [...(groups.get(key) ?? []), a]);
+  }
+  return [...groups].map(([key, group]) => {
+    const rejects = group.map((a) => a.rejectMs).filter((v): v is number => v !== null);
+    return {
+      attempt: key,
+      bytes: group[0]?.bytes,
+      expected: group[0]?.expected,
+      answers: tally(group),
+      reject_p50_ms: round(percentile(rejects, 50)),
+      reject_max_ms: round(rejects.length === 0 ? null : Math.max(...rejects)),
+    };
+  });
+}
+
 // One line per distinct problem is enough: 300 idle sockets failing the same way are one problem.
 const problems = [...new Set(failures)];
 
@@ -315,6 +335,7 @@ const rows = measured.map((m) => {
     }),
     wall_ms: Math.round(m.wallMs),
     pass,
+    by_attempt: byAttempt(attempts),
   };
 });
 for (const r of rows) {
