@@ -162,8 +162,16 @@ export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions
     payload.once("close", () => {
       if (!payload.readableEnded) meter.destroy(new Error("the client closed the connection mid-body"));
     });
+    // The body parser reports the meter's errors while it reads. A body refused unread (Fastify's 413 for a
+    // Content-Length over the limit) has no reader, and an 'error' event with no listener would crash the
+    // process when the deadline passes: the request is answered by then, so such an error has nowhere to go.
+    meter.on("error", () => {});
     payload.pipe(meter);
-    reply.raw.once("close", () => budget.give(meter.reservedBytes));
+    reply.raw.once("close", () => {
+      budget.give(meter.reservedBytes);
+      // The answer is sent (or the client gone): the deadline of a body nobody reads any more is moot.
+      meter.destroy();
+    });
     done(null, meter);
   });
   return budget;

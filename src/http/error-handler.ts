@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type ErrorCode, isSkalaError, SkalaError, type ValidationIssue } from "../core/index.js";
 import type { ErrorBody } from "./schemas.js";
@@ -155,9 +156,39 @@ function prepareErrorReply(error: unknown, request: FastifyRequest, reply: Fasti
     reply.header("retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
   }
   // light-my-request's injected requests have no `complete`; only a real, partly read request is closed.
-  if (request.raw.complete === false) reply.header("connection", "close");
+  if (request.raw.complete === false) {
+    reply.header("connection", "close");
+    lingerAfterAnswer(request.raw.socket);
+  }
   reply.status(status);
   return mapped;
+}
+
+/** How long a connection closed after an answer to an unread body keeps reading (and dropping) what still arrives. */
+export const LINGER_MS = 1_000;
+
+/**
+ * Lingering close, as nginx and Apache do it. Node ends the socket after an answer marked `Connection: close`
+ * and destroys it at once; bytes of the body the client is still sending then make the kernel reset the
+ * connection, and a client that is still writing (an upload refused for its size, from another process) loses
+ * the answer: it sees EPIPE or ECONNRESET instead of the 413 and its message. Instead the socket is half-closed
+ * after the answer, and what still arrives is read and dropped until the client closes its side, for at most
+ * LINGER_MS; only then is it destroyed.
+ */
+function lingerAfterAnswer(socket: Socket | null): void {
+  if (socket === null || socket.destroyed) return;
+  // Node's http server calls destroySoon() once a `Connection: close` answer is written, and at no other time.
+  socket.destroySoon = () => {
+    if (socket.destroyed) return;
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+    // The client read the answer and closed its side (or never sends more): nothing left to wait for.
+    socket.once("end", () => socket.destroy());
+    socket.end();
+    // The http parser still reads what arrives (the rest of the body, dropped); a paused socket would not.
+    socket.resume();
+  };
 }
 
 /** Sends the error envelope; also used for errors Fastify raises before routing (bad URL, over-long parameter). */

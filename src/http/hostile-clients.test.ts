@@ -1,4 +1,6 @@
+import { execFile } from "node:child_process";
 import { connect, type Socket } from "node:net";
+import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_PROJECT } from "../registry/index.js";
 import { buildTestModel, randomInput } from "../serving/test-support/onnx-models/index.js";
@@ -8,6 +10,8 @@ import { testApp } from "./test-support/test-app.js";
  * Hostile clients against a real listening server (not `inject`): sockets that send headers and a byte and
  * then hold, bodies that trickle, bodies that would pin memory, and a keep-alive upload refused half-way.
  */
+
+const run = promisify(execFile);
 
 type Harness = Awaited<ReturnType<typeof testApp>>;
 
@@ -161,6 +165,57 @@ describe("hostile clients", () => {
       body: JSON.stringify({ name: "fits" }),
     });
     expect(small.status).toBe(201);
+  });
+
+  it("survives a body refused unread for its Content-Length (413) whose deadline passes afterwards", async () => {
+    // Fastify refuses a declared length over the limit without reading the body, so nothing listens to the
+    // body meter: its deadline (or the client's close) used to destroy it with an error no one handled, an
+    // uncaught 'error' event that took the whole process down one deadline after the 413.
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on("uncaughtException", onUncaught);
+    try {
+      const { port } = await listen({ bodyLimitBytes: 16 * 1024, bodyGuard: { timeoutMs: 200 } });
+      const held = rawRequest(port, "/api/v1/projects/default/models", 64 * 1024, Buffer.alloc(1024, 0x20));
+      const closed = rawRequest(port, "/v2/models/linear/infer", 64 * 1024, Buffer.alloc(1024, 0x20));
+      for (const exchange of [held, closed]) {
+        const answer = await exchange.answered;
+        expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+        expect(answer.toLowerCase()).toContain("connection: close");
+      }
+      closed.socket.destroy();
+      // Past the deadline, the rest never sent: the server is still up and answering.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+    }
+  });
+
+  it("answers 413 to a client in another process still sending its body, instead of resetting the connection (lingering close)", async () => {
+    const { port } = await listen({ bodyLimitBytes: 16 * 1024 });
+    // fetch (undici) from its own process, as the CLI uploads: a 4 MiB body the route refuses from its
+    // Content-Length while the client is still writing it. Without the lingering close the server destroyed
+    // the socket with the body unread, the kernel reset the connection, and most of these requests failed with
+    // EPIPE or ECONNRESET instead of reading the 413 that had been sent.
+    const client = `
+      const url = "http://127.0.0.1:" + process.argv.at(-1) + "/api/v1/projects/default/models";
+      const body = JSON.stringify({ name: "big", description: "x".repeat(4 << 20) });
+      const answers = {};
+      for (let i = 0; i < 20; i++) {
+        let answer;
+        try {
+          const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+          answer = res.status + " " + (await res.json()).error.code;
+        } catch (error) {
+          answer = String(error.cause?.code ?? error.message);
+        }
+        answers[answer] = (answers[answer] ?? 0) + 1;
+      }
+      console.log(JSON.stringify(answers));`;
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", client, String(port)]);
+    expect(JSON.parse(stdout)).toEqual({ "413 BODY_TOO_LARGE": 20 });
   });
 
   it("closes a keep-alive connection whose artifact upload was refused with 413, so the server stops at once", async () => {
