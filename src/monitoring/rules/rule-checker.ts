@@ -103,8 +103,14 @@ class Checker {
     private readonly options: RuleOptions,
   ) {}
 
-  private problem(node: RuleExpression | RuleWindow, message: string, expected?: string): void {
-    const position = this.positions.get(node) ?? 0;
+  private problem(
+    node: RuleExpression | RuleWindow,
+    message: string,
+    expected?: string,
+    atOperator = false,
+  ): void {
+    const operator = atOperator && node.kind !== "window" ? this.positions.operator.get(node) : undefined;
+    const position = operator ?? this.positions.start.get(node) ?? 0;
     this.problems.push(expected === undefined ? { position, message } : { position, message, expected });
   }
 
@@ -167,6 +173,8 @@ class Checker {
         this.problem(
           node,
           `"${op}" compares two numbers or two conditions, got ${describeType(left)} and ${describeType(right)}`,
+          undefined,
+          true,
         );
         return undefined;
       }
@@ -180,6 +188,7 @@ class Checker {
           operandType === "number" && node.kind === "compare"
             ? '"==" or "!=" to compare conditions'
             : undefined,
+          true,
         );
         return undefined;
       }

@@ -21,8 +21,14 @@ export interface RuleProblem {
   readonly expected?: string;
 }
 
-/** Where each node of a parsed tree starts in the text (by node identity). */
-export type RulePositions = ReadonlyMap<RuleExpression | RuleWindow, number>;
+/**
+ * Where the nodes of a parsed tree sit in the text, by node identity: where each starts (a parenthesised
+ * expression at its parenthesis), and where the operator of each binary node is.
+ */
+export interface RulePositions {
+  readonly start: ReadonlyMap<RuleExpression | RuleWindow, number>;
+  readonly operator: ReadonlyMap<RuleExpression, number>;
+}
 
 export interface ParsedRuleSyntax {
   readonly ast: RuleExpression;
@@ -216,7 +222,8 @@ const OPERAND_EXPECTED = 'a number, a name, a function call, "true", "false", "n
 
 class Parser {
   readonly problems: RuleProblem[] = [];
-  readonly positions = new Map<RuleExpression | RuleWindow, number>();
+  readonly starts = new Map<RuleExpression | RuleWindow, number>();
+  readonly operators = new Map<RuleExpression, number>();
 
   constructor(private readonly lexer: Lexer) {}
 
@@ -231,8 +238,14 @@ class Parser {
   }
 
   private at<T extends RuleExpression | RuleWindow>(node: T, position: number): T {
-    this.positions.set(node, position);
+    this.starts.set(node, position);
     return node;
+  }
+
+  /** A binary node: it starts where its left operand does. */
+  private binary<T extends RuleExpression & { left: RuleExpression }>(node: T, operator: number): T {
+    this.operators.set(node, operator);
+    return this.at(node, this.starts.get(node.left) ?? operator);
   }
 
   /** A syntax error: nothing after it can be read reliably, so it ends parsing with what was found so far. */
@@ -273,7 +286,7 @@ class Parser {
     let left = this.and(depth);
     while (isWord(this.lexer.peek(), "or")) {
       const position = this.lexer.next().start;
-      left = this.at({ kind: "or", left, right: this.and(depth) }, position);
+      left = this.binary({ kind: "or", left, right: this.and(depth) }, position);
     }
     return left;
   }
@@ -282,7 +295,7 @@ class Parser {
     let left = this.not(depth);
     while (isWord(this.lexer.peek(), "and")) {
       const position = this.lexer.next().start;
-      left = this.at({ kind: "and", left, right: this.not(depth) }, position);
+      left = this.binary({ kind: "and", left, right: this.not(depth) }, position);
     }
     return left;
   }
@@ -301,9 +314,9 @@ class Parser {
     if (token.kind !== "op" || !COMPARISONS.includes(token.op)) return left;
     this.lexer.next();
     const right = this.additive(depth);
-    const node = this.at(
+    const node = this.binary(
       { kind: "compare", op: token.op as ComparisonOperator, left, right },
-      this.positions.get(left) ?? token.start,
+      token.start,
     );
     const after = this.lexer.peek();
     if (after.kind === "op" && COMPARISONS.includes(after.op)) {
@@ -323,7 +336,7 @@ class Parser {
       if (token.kind !== "op" || (token.op !== "+" && token.op !== "-")) return left;
       this.lexer.next();
       const right = this.multiplicative(depth);
-      left = this.at({ kind: "arithmetic", op: token.op, left, right }, token.start);
+      left = this.binary({ kind: "arithmetic", op: token.op, left, right }, token.start);
     }
   }
 
@@ -334,7 +347,7 @@ class Parser {
       if (token.kind !== "op" || (token.op !== "*" && token.op !== "/")) return left;
       this.lexer.next();
       const right = this.unary(depth);
-      left = this.at({ kind: "arithmetic", op: token.op, left, right }, token.start);
+      left = this.binary({ kind: "arithmetic", op: token.op, left, right }, token.start);
     }
   }
 
@@ -357,6 +370,8 @@ class Parser {
         if (token.char !== "(") break;
         const inner = this.or(this.deeper(token, depth));
         this.expect(")", '"and", "or", an operator or ")"');
+        // A parenthesised expression starts at its parenthesis.
+        this.starts.set(inner, token.start);
         return inner;
       }
       case "word":
@@ -485,7 +500,7 @@ export function parseRuleText(
   }
   const parser = new Parser(new Lexer(text));
   const ast = parser.parse();
-  return { ast, positions: parser.positions, problems: parser.problems };
+  return { ast, positions: { start: parser.starts, operator: parser.operators }, problems: parser.problems };
 }
 
 /**
