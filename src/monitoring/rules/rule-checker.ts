@@ -223,10 +223,10 @@ class Checker {
     const signature = SIGNATURES[name as keyof typeof SIGNATURES];
     const [min, max] = signature.arity;
     if (values.length < min || values.length > max) {
-      const count = min === max ? `${min}` : `${min} or ${max}`;
+      const count = max === 0 ? "no" : min === max ? `${min}` : `${min} or ${max}`;
       this.problem(
         node,
-        `${name} takes ${count} argument${max === 1 ? "" : "s"}${windowed ? " and a window" : ""}, got ${values.length}`,
+        `${name} takes ${count} argument${max === 1 ? "" : "s"}${windowed ? " besides its window" : ""}, got ${values.length}`,
         `${name}(${signature.usage})`,
       );
       for (const value of values) this.check(value);
