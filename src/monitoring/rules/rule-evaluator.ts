@@ -340,18 +340,20 @@ class Evaluation {
       default:
         numbers = this.row(args[0] as RuleExpression, rows) as Float64Array;
     }
-    const known: number[] = [];
-    const values = numbers ?? codes;
-    if (values !== undefined) {
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i] as number;
-        if (numbers !== undefined ? !Number.isNaN(v) : v !== U) known.push(i);
-      }
+    // The known values, compacted, and how many observations they make (distinct periods for a period window).
+    const values: RowValues = numbers ?? codes ?? new Uint8Array(0);
+    const compact = numbers === undefined ? undefined : new Float64Array(numbers.length);
+    const periods = window.unit === "periods" && rows.periods !== undefined ? rows.periods : undefined;
+    const distinct = periods === undefined ? undefined : new Set<number>();
+    let knownCount = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i] as number;
+      if (compact !== undefined ? Number.isNaN(v) : v === U) continue;
+      if (compact !== undefined) compact[knownCount] = v;
+      knownCount++;
+      distinct?.add(periods?.[i] as number);
     }
-    const observations =
-      window.unit === "periods" && rows.periods !== undefined
-        ? new Set(known.map((i) => rows.periods?.[i])).size
-        : known.length;
+    const observations = distinct === undefined ? knownCount : distinct.size;
     const needed = isTimeUnit(window.unit) ? (node.name === "count" ? 0 : 1) : window.size;
     const complete = observations >= needed;
     if (!complete) {
@@ -394,11 +396,11 @@ class Evaluation {
           value = complete ? trues : Number.NaN;
           break;
         default:
-          value = complete && known.length > 0 ? trues / known.length : Number.NaN;
+          value = complete && knownCount > 0 ? trues / knownCount : Number.NaN;
       }
     } else {
-      const sorted = Float64Array.from(known, (i) => (numbers as Float64Array)[i] as number);
-      value = complete ? this.reduce(node, sorted) : Number.NaN;
+      const known = (compact as Float64Array).subarray(0, knownCount);
+      value = complete ? this.reduce(node, known) : Number.NaN;
     }
     const isCondition = node.name === "all" || node.name === "any";
     const evidence: WindowEvidence = {
@@ -462,6 +464,9 @@ class Evaluation {
   }
 }
 
+/** What each rule reads, worked out once per rule: a rule is evaluated again and again. */
+const PLANS = new WeakMap<Rule, { reads: readonly RuleRowsRequest[]; names: readonly string[] }>();
+
 /**
  * Evaluates a checked rule: reads every window and reference it needs from `data` (all at once), then
  * computes the outcome with three-valued logic. Never throws for missing or short data: that is
@@ -472,8 +477,12 @@ class Evaluation {
  * result.outcome; // "satisfied" | "violated" | "inconclusive"
  */
 export async function evaluateRule(rule: Rule, data: RuleData): Promise<RuleEvaluation> {
-  const reads = ruleReads(rule);
-  const names = ruleReferences(rule);
+  let plan = PLANS.get(rule);
+  if (plan === undefined) {
+    plan = { reads: ruleReads(rule), names: ruleReferences(rule) };
+    PLANS.set(rule, plan);
+  }
+  const { reads, names } = plan;
   const [rows, values] = await Promise.all([
     Promise.all(reads.map((read) => data.rows(read))),
     Promise.all(names.map((name) => data.reference(name))),
