@@ -3,7 +3,7 @@ import { isTimeUnit, UNIT_MS } from "./rule-ast.js";
 import type { RuleRowsRequest } from "./rule-checker.js";
 
 /**
- * The rows of one window, oldest first. Every column has one value per row (NaN where the row has none);
+ * The rows of one window, oldest first (by prediction time). Every column has one value per row (NaN where the row has none);
  * a column the data does not have at all is absent.
  */
 export interface RuleRows {
@@ -20,7 +20,8 @@ type MaybePromise<T> = T | Promise<T>;
  * - `last N predictions`: the N most recent predictions (with `actualsOnly`, the N most recent that have an
  *   actual);
  * - `last N periods`: the rows of the N most recent forecast periods (with `actualsOnly`, periods with actuals);
- * - `last N minutes|hours|days`: the predictions made in that span ending now (the store's clock).
+ * - `last N minutes|hours|days`: the predictions made in (now - span, now], by the store's clock (with
+ *   `actualsOnly`, those that have an actual).
  * `reference` answers one value of the model's reference profile, or undefined when it has none.
  */
 export interface RuleData {
@@ -86,9 +87,8 @@ export class InMemoryRuleData implements RuleData {
   private readonly now: number;
 
   constructor(options: InMemoryRuleDataOptions) {
-    this.observations = [...options.observations].sort(
-      (a, b) => (a.period ?? 0) - (b.period ?? 0) || a.at - b.at,
-    );
+    // Oldest first by prediction time; ties keep the given order.
+    this.observations = [...options.observations].sort((a, b) => a.at - b.at);
     this.references = new Map(Object.entries(options.references ?? {}));
     this.now = options.now;
   }
