@@ -199,7 +199,11 @@ class Checker {
   private call(node: RuleExpression & { kind: "call" }): Typed | undefined {
     const name = node.name;
     if (!(FUNCTION_NAMES as readonly string[]).includes(name)) {
-      this.problem(node, `unknown function "${name}"`, `one of ${FUNCTIONS_EXPECTED}`);
+      const lower = name.toLowerCase();
+      const hint = (FUNCTION_NAMES as readonly string[]).includes(lower)
+        ? ` (function names are lowercase: ${lower})`
+        : "";
+      this.problem(node, `unknown function "${name}"${hint}`, `one of ${FUNCTIONS_EXPECTED}`);
       for (const arg of node.args) if (arg.kind !== "window") this.check(arg);
       return undefined;
     }

@@ -52,12 +52,19 @@ export interface InMemoryRuleDataOptions {
   readonly now: number;
 }
 
+/** A record's own numeric value: a name such as `constructor` or `__proto__` reads nothing inherited. */
+function own(record: Readonly<Record<string, number>> | undefined, name: string): number | undefined {
+  if (record === undefined || !Object.hasOwn(record, name)) return undefined;
+  const value = record[name];
+  return typeof value === "number" ? value : undefined;
+}
+
 function columnValue(observation: RuleObservation, key: string): number | undefined {
   if (key === "actual") return observation.actual;
   if (key === "prediction") return observation.prediction;
   if (key === "latency_ms") return observation.latencyMs;
-  if (key.startsWith("outputs.")) return observation.outputs?.[key.slice("outputs.".length)];
-  if (key.startsWith("inputs.")) return observation.inputs?.[key.slice("inputs.".length)];
+  if (key.startsWith("outputs.")) return own(observation.outputs, key.slice("outputs.".length));
+  if (key.startsWith("inputs.")) return own(observation.inputs, key.slice("inputs.".length));
   return undefined;
 }
 

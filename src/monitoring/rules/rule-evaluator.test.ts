@@ -242,6 +242,12 @@ describe("evaluateRule: functions and windows", () => {
       "all(inputs.x > 0, last 3 predictions): 1 of 3 predictions have no known value",
     ]);
     expect(await outcome("1 / 0 > 1", data(rows))).toBe("inconclusive");
+    // Names of Object.prototype are no values of the data.
+    for (const name of ["__proto__", "constructor", "toString"]) {
+      const inherited = await evaluateRule(parseRule(`max(inputs.${name}, last 1 hour) > 0`), data(rows));
+      expect(inherited.outcome).toBe("inconclusive");
+      expect(inherited.reasons).toContain(`no values for inputs.${name}`);
+    }
     expect(await outcome("reference.x > 0", data(rows, { x: Number.NaN }))).toBe("inconclusive");
   });
 

@@ -226,6 +226,7 @@ describe("parseRule: static checks", () => {
     ],
     ["count(last 367 days) > 0", 11, "larger than the limit of 366 days"],
     ["stats.x > 0", 0, 'unknown namespace "stats"'],
+    ["MAE(last 8 periods) > 0", 0, 'unknown function "MAE" (function names are lowercase: mae)'],
   ];
   it.each(cases)("%j: problem at %i", (text, position, message) => {
     const found = problems(text);
