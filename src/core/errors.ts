@@ -38,6 +38,8 @@ export const ERROR_CATALOGUE = {
   DEPLOYMENT_NOT_FOUND: "No deployment of the model exists in the environment.",
   SCORING_JOB_NOT_FOUND: "The batch scoring job does not exist in the project.",
   FILTER_INVALID: "The search filter expression could not be parsed; details give the position.",
+  RULE_INVALID:
+    "The monitoring rule could not be parsed or checked; details.problems lists every problem with its position.",
   CURSOR_INVALID: "The pagination cursor is malformed or belongs to another query.",
   BULK_TOO_LARGE: "The bulk request holds more items than the configured maximum.",
   CONFLICT: "The request conflicts with the current state (for example, a duplicate in a bulk request).",
