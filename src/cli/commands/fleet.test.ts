@@ -6,12 +6,14 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SPEC_FILE_MAX_BYTES } from "../fleet-training.js";
 import { cliAgainstServer } from "../test-support/cli-harness.js";
 
 const QUICKSTART = fileURLToPath(new URL("../../../examples/quickstart/", import.meta.url));
@@ -124,6 +126,22 @@ describe("skala fleet", () => {
     expect((await cli.run("fleet", "train", join(specs, "missing.yaml"))).stderr).toBe(
       `error FILE_NOT_FOUND: ${join(specs, "data", "absent.csv")}: no such file\n`,
     );
+  });
+
+  it("refuses a spec file past its limit by its size, with the path and the limit, reading none of it", async () => {
+    // 384 KiB and a byte, then a sparse gigabyte: reading either whole would be the bug (the second slowly).
+    for (const size of [SPEC_FILE_MAX_BYTES + 1, 1 << 30]) {
+      const big = join(specs, `big-${size}.yaml`);
+      writeFileSync(big, spec("big", "data/demand.csv"));
+      truncateSync(big, size);
+      const result = await cli.run("fleet", "train", big, "--no-wait");
+      expect(result).toMatchObject({
+        code: 1,
+        stdout: "",
+        stderr: `error FILE_TOO_LARGE: ${big}: ${size} bytes, more than the ${SPEC_FILE_MAX_BYTES} bytes a fleet spec may have\n`,
+      });
+    }
+    expect(SPEC_FILE_MAX_BYTES).toBe(384 * 1024);
   });
 
   it("shows status, lists and cancels a fleet's run", async () => {
