@@ -287,6 +287,50 @@ describe("parseFleetSpec", () => {
   });
 });
 
+describe("parseFleetSpec: a file that is no spec", () => {
+  // `skala fleet train /etc/passwd`, or a dataset named where the spec should be: whatever the file holds, the
+  // error names where and what was expected, and quotes none of it (issue 17, defect 9).
+  const SECRET = "root:x:0:0:secret";
+  const files: [string, string, ("yaml" | "json")?][] = [
+    ["a passwd file (one long YAML string)", `${SECRET}\ndaemon:x:1:1:daemon:/usr/sbin:/bin/sh\n`],
+    ["its first line alone", `${SECRET}\n`],
+    ["a passwd file read as JSON (V8 quotes the text)", `${SECRET}\n`, "json"],
+    ["JSON that breaks off", `{"name": "${SECRET}`, "json"],
+    ["a CSV header", `${SECRET},period_index,value\nA,1,2\n`],
+    ["a number", "4711\n"],
+    ["an unknown tag", `name: !${SECRET} x\n`],
+    ["a directive", `%YAML 9.${SECRET}\n---\nname: x\n`],
+    ["an escape sequence", `name: "\\x${SECRET}"\n`],
+    ["a block scalar header", `name: |${SECRET}\n  x\n`],
+  ];
+
+  it.each(files)("%s: refused without quoting it", (_, text, format) => {
+    let error: unknown;
+    try {
+      parseFleetSpec(text, { baseDir: BASE, fileName: "fleet.yaml", ...(format && { format }) });
+    } catch (e) {
+      error = e;
+    }
+    expect(isSkalaError(error) && error.code).toBe("VALIDATION_FAILED");
+    const { message, details } = error as SkalaError;
+    expect(message).toMatch(/^fleet\.yaml: /);
+    for (const shown of [message, JSON.stringify(details)]) {
+      expect(shown).not.toContain("secret");
+      expect(shown).not.toContain("4711");
+    }
+  });
+
+  it("says what the spec must be, and where", () => {
+    expect(problems(`${SECRET}\n`)).toEqual([
+      { path: "", message: "must be an object, got a string", line: 1, column: 1 },
+    ]);
+    expect(() => parse(`${SECRET}\n`, "json")).toThrow(/^fleet spec: \/: not valid JSON$/);
+    expect(() => parse('{"name": 1}\n"x"', "json")).toThrow(
+      /^fleet spec: \/ \(line 2, column 1\): not valid JSON$/,
+    );
+  });
+});
+
 describe("parseFleetSpec: every check", () => {
   // Each rule of the spec, one problem each, with the path it reports (the base commit's hand validation
   // reported the same paths). Specs as JSON text, so the same checks run as for YAML.

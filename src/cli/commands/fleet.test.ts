@@ -84,6 +84,24 @@ describe("skala fleet", () => {
     },
   );
 
+  it("quotes nothing of a file given as the spec, nor of a spec's dataset that is no CSV", async () => {
+    // The secret file as the spec itself: read as YAML (one long string) and as JSON.
+    for (const asSpec of [secret, join(specs, "secret.json")]) {
+      copyFileSync(secret, asSpec);
+      const result = await cli.run("fleet", "train", asSpec, "--no-wait");
+      expect(result).toMatchObject({ code: 1, stdout: "" });
+      expect(result.stderr).toMatch(/^error VALIDATION_FAILED: /);
+      expect(result.stderr).not.toContain("do-not-upload-me");
+    }
+    // A dataset inside the folder whose first line is the secret: uploaded, refused by the server.
+    copyFileSync(secret, join(specs, "data", "notes.csv"));
+    writeFileSync(join(specs, "notes.yaml"), spec("notes", "data/notes.csv"));
+    const result = await cli.run("fleet", "train", join(specs, "notes.yaml"), "--no-wait");
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error DATASET_INVALID: .*:1: missing columns "part", "month", "demand"/);
+    expect(`${result.stdout}${result.stderr}`).not.toContain("do-not-upload-me");
+  });
+
   it("trains a dataset inside the folder, also through a symlink that stays inside", async () => {
     const inside = await cli.json<{ run: { fleet: string; total: number } }>(
       "fleet",
