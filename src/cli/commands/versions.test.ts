@@ -126,6 +126,15 @@ describe("skala versions", () => {
     expect(await latest()).toBe(before);
   });
 
+  it("refuses a forecast artifact that is no JSON without quoting it", async () => {
+    const file = join(dir, "model.json");
+    writeFileSync(file, "root:x:0:0:secret\n");
+    const result = await cli.run("versions", "create", "part-A12", file, "--runtime", "skala.forecast");
+    expect(result).toMatchObject({ code: 1, stdout: "" });
+    expect(result.stderr).toMatch(/^error VERSION_UNLOADABLE: .*forecast artifact is not UTF-8 JSON/);
+    expect(result.stderr).not.toContain("secret");
+  });
+
   it("refuses a metric that is not a number before uploading", async () => {
     const result = await cli.run(
       "versions",
