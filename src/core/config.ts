@@ -307,6 +307,23 @@ const ConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Every key the configuration schema accepts (`server.port`), leaves only, in the schema's order: what a
+ * config file may set, whether or not a SETTINGS row documents it (a test holds the two together).
+ */
+export function configSchemaKeys(): string[] {
+  const keys: string[] = [];
+  const walk = (schema: TSchema, prefix: string) => {
+    if (schema.type === "object" && schema.properties) {
+      for (const [key, inner] of Object.entries(schema.properties as Record<string, TSchema>)) {
+        walk(inner, prefix ? `${prefix}.${key}` : key);
+      }
+    } else keys.push(prefix);
+  };
+  walk(ConfigSchema, "");
+  return keys;
+}
+
 export type SkalaConfig = Static<typeof ConfigSchema> & {
   /** Resolved locations derived from the settings above. */
   readonly resolved: { dataDir: string; databaseUrl: string; artifactsDir: string };
