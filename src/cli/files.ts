@@ -87,16 +87,25 @@ export async function openRegularFile(path: string): Promise<OpenedFile> {
   };
 }
 
-/** Reads a regular text file of at most `maxBytes` (specs and signatures are small; a 4 GB one is a mistake). */
-export async function readTextFile(path: string, maxBytes = 16 << 20): Promise<string> {
+/** Largest signature file `versions create --signature` reads (1 MiB; a signature names a few tensors). */
+export const SIGNATURE_FILE_MAX_BYTES = 1 << 20;
+
+/** The refusal of a file larger than `maxBytes`, before any of it is read. */
+export function fileTooLarge(path: string, size: number, maxBytes: number, what: string): SkalaError {
+  return new SkalaError(
+    "FILE_TOO_LARGE",
+    `${path}: ${size} bytes, more than the ${maxBytes} bytes ${what} may have`,
+  );
+}
+
+/**
+ * Reads a regular text file of at most `maxBytes` (specs and signatures are small; a 4 GB one is a mistake):
+ * the size of the opened file is checked before a byte is read, so a larger one costs nothing.
+ */
+export async function readTextFile(path: string, limit: { maxBytes: number; what: string }): Promise<string> {
   const file = await openRegularFile(path);
   try {
-    if (file.size > maxBytes) {
-      throw new SkalaError(
-        "FILE_UNREADABLE",
-        `${path}: cannot read: ${file.size} bytes is more than the ${maxBytes} this file may have`,
-      );
-    }
+    if (file.size > limit.maxBytes) throw fileTooLarge(path, file.size, limit.maxBytes, limit.what);
     const chunks: Buffer[] = [];
     for await (const chunk of file.stream()) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString("utf8");
@@ -108,8 +117,8 @@ export async function readTextFile(path: string, maxBytes = 16 << 20): Promise<s
 }
 
 /** Reads a JSON file; a syntax error says where, never what the file holds. */
-export async function readJsonFile(path: string, what: string): Promise<unknown> {
-  const parsed = parseJsonText(await readTextFile(path));
+export async function readJsonFile(path: string, what: string, maxBytes: number): Promise<unknown> {
+  const parsed = parseJsonText(await readTextFile(path, { maxBytes, what: `a ${what} file` }));
   if (!parsed.ok) {
     throw new SkalaError("VALIDATION_FAILED", `${what} ${path}: ${parsed.error}`, {
       issues: [{ path, message: parsed.error }],

@@ -2,12 +2,18 @@ import { dirname, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import cliProgress from "cli-progress";
 import type { FleetProgress, FleetReport, FleetRun } from "../fleets/index.js";
-import { parseFleetSpec } from "../fleets/index.js";
+import { parseFleetSpec, SPEC_LIMITS } from "../fleets/index.js";
 import type { SkalaClient } from "./client.js";
 import { confinedDatasetPath, readTextFile } from "./files.js";
 import type { TextSink } from "./output.js";
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+/**
+ * Largest fleet spec file read (384 KiB): a UTF-8 byte is at least a third of a character, so a larger file
+ * holds more than the SPEC_LIMITS.maxChars characters any spec may have.
+ */
+export const SPEC_FILE_MAX_BYTES = 3 * SPEC_LIMITS.maxChars;
 
 /** Thrown when the user stops following a run (Ctrl-C): the run goes on in the server. */
 export class FleetDetached extends Error {
@@ -108,7 +114,7 @@ export async function trainFleet(
   print: (line: string) => void,
 ): Promise<{ run: FleetRun; progress?: FleetProgress; report?: FleetReport }> {
   const absolute = resolve(specPath);
-  const text = await readTextFile(specPath);
+  const text = await readTextFile(specPath, { maxBytes: SPEC_FILE_MAX_BYTES, what: "a fleet spec" });
   const format = absolute.endsWith(".json") ? "json" : "yaml";
   const spec = parseFleetSpec(text, { baseDir: dirname(absolute), format, fileName: specPath });
   const dataset = await confinedDatasetPath(spec.dataset.path, absolute, {

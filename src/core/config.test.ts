@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig, SETTINGS } from "./config.js";
+import { configSchemaKeys, loadConfig, SETTINGS } from "./config.js";
 import { SkalaError } from "./errors.js";
 
 function problems(fn: () => unknown): Array<{ path: string; message: string }> {
@@ -110,6 +110,18 @@ describe("loadConfig", () => {
     expect(problems(() => loadConfig({ cwd, env: { SKALA_DATABASE_URL: "mysql://x" } }))[0]?.path).toBe(
       "env SKALA_DATABASE_URL",
     );
+  });
+
+  it("has a documented setting for every key of the config schema, and a schema key for every setting", () => {
+    const doc = readFileSync(new URL("../../docs/reference/config.md", import.meta.url), "utf8");
+    const keys = configSchemaKeys();
+    expect(keys).toContain("gc.graceSeconds");
+    expect(keys.length).toBeGreaterThan(20);
+    for (const key of keys) {
+      expect(doc, key).toContain(`| \`${key}\``);
+      expect(SETTINGS.map((s) => s.key)).toContain(key);
+    }
+    expect([...SETTINGS.map((s) => s.key)].sort()).toEqual([...keys].sort());
   });
 
   it("documents every setting in docs/reference/config.md", () => {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
@@ -323,6 +323,23 @@ const ConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Every key the configuration schema accepts (`server.port`), leaves only, in the schema's order: what a
+ * config file may set, whether or not a SETTINGS row documents it (a test holds the two together).
+ */
+export function configSchemaKeys(): string[] {
+  const keys: string[] = [];
+  const walk = (schema: TSchema, prefix: string) => {
+    if (schema.type === "object" && schema.properties) {
+      for (const [key, inner] of Object.entries(schema.properties as Record<string, TSchema>)) {
+        walk(inner, prefix ? `${prefix}.${key}` : key);
+      }
+    } else keys.push(prefix);
+  };
+  walk(ConfigSchema, "");
+  return keys;
+}
+
 export type SkalaConfig = Static<typeof ConfigSchema> & {
   /** Resolved locations derived from the settings above. */
   readonly resolved: { dataDir: string; databaseUrl: string; artifactsDir: string };
@@ -422,6 +439,26 @@ function checkLayer(layer: Layer, source: LayerSource, fileName: string): Valida
   }));
 }
 
+/** Largest config file read (1 MiB; the whole configuration is a few kilobytes). */
+export const CONFIG_FILE_MAX_BYTES = 1 << 20;
+
+/** The file's text, refused as FILE_TOO_LARGE by the size of the opened file before any of it is read. */
+function readConfigFile(fileName: string): string {
+  const fd = openSync(fileName, "r");
+  try {
+    const { size } = fstatSync(fd);
+    if (size > CONFIG_FILE_MAX_BYTES) {
+      throw new SkalaError(
+        "FILE_TOO_LARGE",
+        `${fileName}: ${size} bytes, more than the ${CONFIG_FILE_MAX_BYTES} bytes a config file may have`,
+      );
+    }
+    return readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Loads the configuration once: flags > `SKALA_*` environment > config file > defaults.
  * Every problem in every layer is reported together in one CONFIG_INVALID error; the result is frozen.
@@ -456,8 +493,9 @@ export function loadConfig(input: LoadConfigInput = {}): SkalaConfig {
   if (existsSync(fileName)) {
     let text: string | undefined;
     try {
-      text = readFileSync(fileName, "utf8");
+      text = readConfigFile(fileName);
     } catch (error) {
+      if (error instanceof SkalaError) throw error;
       issues.push({ path: fileName, message: `cannot be read (${(error as NodeJS.ErrnoException).code})` });
     }
     const parsed = text === undefined ? undefined : parseJsonText(text);

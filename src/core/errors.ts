@@ -65,8 +65,9 @@ export const ERROR_CATALOGUE = {
   // Raised by the `skala` command itself, about local files and the server it talks to; never sent by a server.
   FILE_NOT_FOUND:
     "A local file the command was given (spec, model, dataset, config, signature) does not exist.",
-  FILE_UNREADABLE:
-    "A local file exists but cannot be read: permissions, a directory or device, or too large.",
+  FILE_UNREADABLE: "A local file exists but cannot be read: permissions, a directory or device.",
+  FILE_TOO_LARGE:
+    "A local file the command reads whole (spec, signature, config) is larger than it may be; the message names the path and the limit, and nothing of it was read.",
   FILE_UNWRITABLE: "The command cannot write its output file (missing directory, permissions).",
   FILE_OUTSIDE_SPEC_DIR:
     "A fleet spec names a dataset outside the spec's folder (after symlinks); --allow-outside-spec-dir permits it.",

@@ -18,6 +18,7 @@ export {
   type SettingKey,
   type SkalaConfig,
 } from "./config.js";
+export { csvErrorMessage } from "./csv-errors.js";
 export { DATATYPES, type Datatype, INTEGER_DATATYPES, NUMERIC_DATATYPES } from "./datatypes.js";
 export {
   ERROR_CATALOGUE,
@@ -32,5 +33,5 @@ export {
 } from "./errors.js";
 export { newId } from "./ids.js";
 export { exceedsJsonDepth, MAX_JSON_DEPTH } from "./json.js";
-export { parseJsonText } from "./json-text.js";
+export { jsonSyntaxError, parseJsonText } from "./json-text.js";
 export { err, ok, type Result } from "./result.js";

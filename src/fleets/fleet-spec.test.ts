@@ -287,6 +287,118 @@ describe("parseFleetSpec", () => {
   });
 });
 
+describe("parseFleetSpec: a file that is no spec", () => {
+  // `skala fleet train /etc/passwd`, or a dataset named where the spec should be: whatever the file holds, the
+  // error names where and what was expected, and quotes none of it (issue 17, defect 9).
+  const SECRET = "root:x:0:0:secret";
+  const files: [string, string, ("yaml" | "json")?][] = [
+    ["a passwd file (one long YAML string)", `${SECRET}\ndaemon:x:1:1:daemon:/usr/sbin:/bin/sh\n`],
+    ["its first line alone", `${SECRET}\n`],
+    ["a passwd file read as JSON (V8 quotes the text)", `${SECRET}\n`, "json"],
+    ["JSON that breaks off", `{"name": "${SECRET}`, "json"],
+    ["a CSV header", `${SECRET},period_index,value\nA,1,2\n`],
+    ["a number", "4711\n"],
+    ["an unknown tag", `name: !${SECRET} x\n`],
+    ["a directive", `%YAML 9.${SECRET}\n---\nname: x\n`],
+    ["an escape sequence", `name: "\\x${SECRET}"\n`],
+    ["a block scalar header", `name: |${SECRET}\n  x\n`],
+  ];
+
+  it.each(files)("%s: refused without quoting it", (_, text, format) => {
+    let error: unknown;
+    try {
+      parseFleetSpec(text, { baseDir: BASE, fileName: "fleet.yaml", ...(format && { format }) });
+    } catch (e) {
+      error = e;
+    }
+    expect(isSkalaError(error) && error.code).toBe("VALIDATION_FAILED");
+    const { message, details } = error as SkalaError;
+    expect(message).toMatch(/^fleet\.yaml: /);
+    for (const shown of [message, JSON.stringify(details)]) {
+      expect(shown).not.toContain("secret");
+      expect(shown).not.toContain("4711");
+    }
+  });
+
+  it("says what the spec must be, and where", () => {
+    expect(problems(`${SECRET}\n`)).toEqual([
+      { path: "", message: "must be an object, got a string", line: 1, column: 1 },
+    ]);
+    expect(() => parse(`${SECRET}\n`, "json")).toThrow(/^fleet spec: \/: not valid JSON$/);
+    expect(() => parse('{"name": 1}\n"x"', "json")).toThrow(
+      /^fleet spec: \/ \(line 2, column 1\): not valid JSON$/,
+    );
+  });
+});
+
+describe("parseFleetSpec: a spec of brackets", () => {
+  // A megabyte of `[` (issue 17, defect 4): as YAML flow sequences, closed or not, and inside quoted strings,
+  // at the size an attacker would send and just under SPEC_LIMITS.maxChars, where the parser's own limits
+  // have to stop it. Each is refused with the spec's code within a second (in a few milliseconds, in fact).
+  const brackets = (n: number) => "[".repeat(n);
+  const texts: [string, (chars: number) => string, "yaml" | "json", RegExp][] = [
+    ["a flow sequence, unclosed", (n) => brackets(n), "yaml", /more than 10000 YAML tokens/],
+    [
+      "a flow sequence, closed",
+      (n) => `${brackets(n / 2)}${"]".repeat(n / 2)}`,
+      "yaml",
+      /more than 10000 YAML tokens/,
+    ],
+    ["under a key", (n) => `name: ${brackets(n - 6)}`, "yaml", /more than 10000 YAML tokens/],
+    [
+      "in a double-quoted string",
+      (n) => `name: "${brackets(n - 8)}"`,
+      "yaml",
+      /^\/name \(line\): a string of \d+ characters; at most 16384$/,
+    ],
+    [
+      "in a single-quoted string",
+      (n) => `name: '${brackets(n - 8)}'`,
+      "yaml",
+      /^\/name \(line\): a string of \d+ characters; at most 16384$/,
+    ],
+    [
+      "in a string never closed",
+      (n) => `name: "${brackets(n - 7)}`,
+      "yaml",
+      /not valid YAML: Missing closing "quote/,
+    ],
+    [
+      "in a JSON string",
+      (n) => `{"name": "${brackets(n - 12)}"}`,
+      "json",
+      /^\/name \(line\): a string of \d+ characters; at most 16384$/,
+    ],
+    ["as JSON, unclosed", (n) => brackets(n), "json", /not valid JSON: the text ends before the value does/],
+  ];
+  const sizes = [1_000_000, SPEC_LIMITS.maxChars];
+
+  it.each(texts)("%s: refused with VALIDATION_FAILED within a second", (_, build, format, underLimit) => {
+    for (const chars of sizes) {
+      const text = build(chars);
+      const started = performance.now();
+      let error: unknown;
+      try {
+        parseFleetSpec(text, { baseDir: BASE, format });
+      } catch (e) {
+        error = e;
+      }
+      const took = performance.now() - started;
+      expect(isSkalaError(error) && error.code, `${chars} characters`).toBe("VALIDATION_FAILED");
+      const [issue] = ((error as SkalaError).details?.issues ?? []) as SpecIssue[];
+      if (chars > SPEC_LIMITS.maxChars) {
+        expect(issue?.message).toBe(
+          `the spec must be text of at most ${SPEC_LIMITS.maxChars} characters, got ${text.length}`,
+        );
+      } else {
+        expect(text.length).toBeLessThanOrEqual(SPEC_LIMITS.maxChars);
+        expect(`${issue?.path || "/"}${issue?.line ? " (line)" : ""}: ${issue?.message}`).toMatch(underLimit);
+      }
+      expect(took, `${chars} characters refused after ${Math.round(took)} ms`).toBeLessThan(1_000);
+    }
+  });
+});
+
 describe("parseFleetSpec: every check", () => {
   // Each rule of the spec, one problem each, with the path it reports (the base commit's hand validation
   // reported the same paths). Specs as JSON text, so the same checks run as for YAML.

@@ -106,7 +106,7 @@ describe("loadSeries: good data", () => {
     });
     expect([...series.keys()]).toEqual(["A"]);
     expect(failures).toEqual([
-      { seriesId: "B", reason: "INVALID_VALUE", message: 'demand.csv:5:3: value "abc" is not a number' },
+      { seriesId: "B", reason: "INVALID_VALUE", message: "demand.csv:5:3: the value is not a number" },
     ]);
   });
 
@@ -153,10 +153,41 @@ describe("loadSeries: bad data gives file, line and column", () => {
     ]);
   });
 
-  it("missing header columns", async () => {
+  it("missing header columns, named without quoting the header (a file's content)", async () => {
     expect(await issuesOf("series_id,period,amount\nA,1,2\n")).toEqual([
-      'demand.csv:1: missing columns "period_index", "value"; the header has "series_id", "period", "amount"',
+      'demand.csv:1: missing columns "period_index", "value" in the header (3 columns); dataset.columns in the spec names the columns to read',
     ]);
+    expect(await issuesOf("Series_ID,period_idx,valu\nA,1,2\n")).toEqual([
+      'demand.csv:1: missing columns "series_id", "period_index", "value" in the header (3 columns; column 1 is close to "series_id", column 2 is close to "period_index", column 3 is close to "value"); dataset.columns in the spec names the columns to read',
+    ]);
+  });
+
+  it("never quotes the file: a secret in place of the header, or in any cell, stays out of every message", async () => {
+    // A spec that names /etc/passwd, or any file that is no dataset: its first line is taken for the header.
+    const SECRET = "root:x:0:0:secret";
+    const files = [
+      `${SECRET}\ndaemon:x:1:1:daemon:/usr/sbin:/bin/sh\n`,
+      `${SECRET},${SECRET}\n1,2\n`,
+      `${HEADER}A,${SECRET},1\nA,2,${SECRET}\n`,
+      `${HEADER}A,1,"${SECRET}"x\n`,
+    ];
+    for (const text of files) {
+      const error = await failure(load(text));
+      expect(error.code).toBe("DATASET_INVALID");
+      expect(error.message).not.toContain("secret");
+      expect(JSON.stringify(error.details)).not.toContain("secret");
+    }
+    const timestamps = await failure(
+      load(`series_id,month,value\nA,${SECRET},1\n`, {
+        columns: { time: "month", timeKind: "timestamp" },
+        frequency: "monthly",
+      }),
+    );
+    expect(timestamps.message).toBe(
+      "demand.csv:2:2: the timestamp is not an ISO date (YYYY, YYYY-MM or YYYY-MM-DD)",
+    );
+    const { failures } = await load(`${HEADER}A,1,1\nA,2,${SECRET}\n`, { invalidValues: "fail-series" });
+    expect(JSON.stringify(failures)).not.toContain("secret");
   });
 
   it("malformed rows, text in the value column, non-finite values, bad periods, empty ids, duplicates — all at once", async () => {
@@ -178,12 +209,12 @@ describe("loadSeries: bad data gives file, line and column", () => {
     expect(await issuesOf(text)).toEqual([
       "demand.csv:3:3: expected 3 fields as in the header, found 2",
       "demand.csv:4:4: expected 3 fields as in the header, found 4",
-      'demand.csv:5:3: value "abc" is not a number',
-      'demand.csv:6:3: value "NaN" is not a finite number (leave the cell empty or write NA for a missing value)',
-      'demand.csv:7:3: value "-Infinity" is not a finite number (leave the cell empty or write NA for a missing value)',
-      'demand.csv:8:2: period "x" is not an integer period index',
+      "demand.csv:5:3: the value is not a number",
+      "demand.csv:6:3: the value is not a finite number (leave the cell empty or write NA for a missing value)",
+      "demand.csv:7:3: the value is not a finite number (leave the cell empty or write NA for a missing value)",
+      "demand.csv:8:2: the period is not an integer period index",
       'demand.csv:9:1: empty series id in column "series_id"',
-      'demand.csv:10:3: value "1e999" is out of range for a 64-bit float',
+      "demand.csv:10:3: the value is out of range for a 64-bit float",
       'demand.csv:13:2: duplicate period 1 for series "B" (first at line 11)',
     ]);
   });
@@ -191,7 +222,7 @@ describe("loadSeries: bad data gives file, line and column", () => {
   it("bad quoting stops reading at the line it happens, keeping the problems before it", async () => {
     const text = `${HEADER}A,1,abc\nA,2,"3"x\nA,3,oops\n`;
     expect(await issuesOf(text)).toEqual([
-      'demand.csv:2:3: value "abc" is not a number',
+      "demand.csv:2:3: the value is not a number",
       "demand.csv:3:3: bad quoting (invalid closing quote); the rest of the file cannot be read reliably, reading stopped here",
     ]);
     expect(await issuesOf(`${HEADER}A,1,1\nA,2,"3\n`)).toEqual([
@@ -201,7 +232,7 @@ describe("loadSeries: bad data gives file, line and column", () => {
 
   it("counts lines inside quoted fields that contain line breaks", async () => {
     const text = `series_id,period_index,value,note\nA,1,1,"two\nlines"\nA,2,x,\n`;
-    expect(await issuesOf(text)).toEqual(['demand.csv:4:3: value "x" is not a number']);
+    expect(await issuesOf(text)).toEqual(["demand.csv:4:3: the value is not a number"]);
   });
 
   it("stops after maxIssues problems", async () => {

@@ -3,7 +3,8 @@ import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { pipeline, Readable } from "node:stream";
 import { CsvError, parse } from "csv-parse";
-import { SkalaError } from "../core/index.js";
+import { csvErrorMessage, SkalaError } from "../core/index.js";
+import { nearest } from "./spec-issues.js";
 
 /** What to do with an empty or `NA` value cell, or a period with no row at all, inside a series. */
 export type NaPolicy = "drop" | "zero" | "interpolate" | "error";
@@ -413,11 +414,18 @@ function checkHeader(
   const found = wanted.map((name) => header.indexOf(name));
   const missing = wanted.filter((_, i) => found[i] === -1);
   if (missing.length > 0) {
-    const shown = header.map((h) => JSON.stringify(h)).join(", ");
+    // The header is the file's content, which a message never quotes (the first line of a file that is no
+    // dataset at all can be anything): it names the spec's columns, and where the header has one like them.
+    const near = missing.flatMap((name) => {
+      const close = nearest(name, header);
+      return close === undefined ? [] : [`column ${header.indexOf(close) + 1} is close to "${name}"`];
+    });
     report(
       line,
       undefined,
-      `missing column${missing.length > 1 ? "s" : ""} ${missing.map((m) => `"${m}"`).join(", ")}; the header has ${shown}`,
+      `missing column${missing.length > 1 ? "s" : ""} ${missing.map((m) => `"${m}"`).join(", ")} in the header ` +
+        `(${header.length} column${header.length === 1 ? "" : "s"}${near.length > 0 ? `; ${near.join(", ")}` : ""}); ` +
+        "dataset.columns in the spec names the columns to read",
     );
     return undefined;
   }
@@ -425,9 +433,9 @@ function checkHeader(
 }
 
 function parsePeriodIndex(text: string): number | string {
-  if (!INTEGER.test(text)) return `period ${JSON.stringify(text)} is not an integer period index`;
+  if (!INTEGER.test(text)) return "the period is not an integer period index";
   const n = Number(text);
-  if (!Number.isSafeInteger(n)) return `period ${JSON.stringify(text)} is out of range`;
+  if (!Number.isSafeInteger(n)) return "the period is out of range";
   return n;
 }
 
@@ -439,18 +447,17 @@ export function parseTimestamp(text: string, frequency: Frequency): number | str
   const quarter = QUARTER.exec(text);
   if (quarter && frequency === "quarterly") return Number(quarter[1]) * 4 + Number(quarter[2]) - 1;
   const match = DATE.exec(text);
-  if (!match) return `timestamp ${JSON.stringify(text)} is not an ISO date (YYYY, YYYY-MM or YYYY-MM-DD)`;
+  if (!match) return "the timestamp is not an ISO date (YYYY, YYYY-MM or YYYY-MM-DD)";
   const year = Number(match[1]);
   const month = match[2] === undefined ? undefined : Number(match[2]);
   const day = match[3] === undefined ? undefined : Number(match[3]);
-  if (month !== undefined && (month < 1 || month > 12))
-    return `timestamp ${JSON.stringify(text)} has no month ${month}`;
+  if (month !== undefined && (month < 1 || month > 12)) return `the timestamp has no month ${month}`;
   let days: number | undefined;
   if (month !== undefined && day !== undefined) {
     const ms = Date.UTC(year, month - 1, day);
     const back = new Date(ms);
     if (back.getUTCDate() !== day || back.getUTCMonth() !== month - 1) {
-      return `timestamp ${JSON.stringify(text)} is not a calendar date`;
+      return "the timestamp is not a calendar date";
     }
     days = Math.round(ms / DAY_MS);
   }
@@ -458,17 +465,16 @@ export function parseTimestamp(text: string, frequency: Frequency): number | str
     case "yearly":
       return year;
     case "quarterly":
-      if (month === undefined)
-        return `timestamp ${JSON.stringify(text)} needs a month (or YYYY-Qn) for quarterly data`;
+      if (month === undefined) return "the timestamp needs a month (or YYYY-Qn) for quarterly data";
       return year * 4 + Math.floor((month - 1) / 3);
     case "monthly":
-      if (month === undefined) return `timestamp ${JSON.stringify(text)} needs a month for monthly data`;
+      if (month === undefined) return "the timestamp needs a month for monthly data";
       return year * 12 + month - 1;
     case "weekly":
-      if (days === undefined) return `timestamp ${JSON.stringify(text)} needs a full date for weekly data`;
+      if (days === undefined) return "the timestamp needs a full date for weekly data";
       return Math.floor((days - FIRST_MONDAY) / 7);
     case "daily":
-      if (days === undefined) return `timestamp ${JSON.stringify(text)} needs a full date for daily data`;
+      if (days === undefined) return "the timestamp needs a full date for daily data";
       return days;
     default: {
       const never: never = frequency;
@@ -480,11 +486,11 @@ export function parseTimestamp(text: string, frequency: Frequency): number | str
 function parseValue(text: string): number | string {
   if (!NUMBER.test(text)) {
     return /^[+-]?(nan|inf(inity)?)$/i.test(text)
-      ? `value ${JSON.stringify(text)} is not a finite number (leave the cell empty or write NA for a missing value)`
-      : `value ${JSON.stringify(text)} is not a number`;
+      ? "the value is not a finite number (leave the cell empty or write NA for a missing value)"
+      : "the value is not a number";
   }
   const n = Number(text);
-  return Number.isFinite(n) ? n : `value ${JSON.stringify(text)} is out of range for a 64-bit float`;
+  return Number.isFinite(n) ? n : "the value is out of range for a 64-bit float";
 }
 
 function csvIssue(file: string, error: CsvError, maxRecordBytes: number): DatasetIssue {
@@ -505,7 +511,8 @@ function csvIssue(file: string, error: CsvError, maxRecordBytes: number): Datase
       message = `bad quoting (${error.message.split(":")[0]?.toLowerCase()}); the rest of the file cannot be read reliably, reading stopped here`;
       break;
     default:
-      message = `${error.message}; reading stopped here`;
+      // csv-parse's own messages may quote the field they stopped in.
+      message = `${csvErrorMessage(error)}; reading stopped here`;
   }
   return column === undefined ? { file, line, message } : { file, line, column, message };
 }

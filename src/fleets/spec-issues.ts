@@ -75,13 +75,16 @@ function issuesOfError(error: ValueError): ValidationIssue[] {
     case ValueErrorType.StringMaxLength:
       return [{ path, message: `must have at most ${schema.maxLength} characters` }];
     default:
-      return [{ path, message: expectation(schema, value) ?? error.message }];
+      return [{ path, message: expectation(schema, value, path) ?? error.message }];
   }
 }
 
-/** What a value of this schema must be, for type and range errors. */
-function expectation(schema: TSchema, value: unknown): string | undefined {
-  const got = `, got ${describe(value)}`;
+/**
+ * What a value of this schema must be, for type and range errors. A spec that is not a mapping at all is
+ * some other file (`/etc/passwd` reads as one long YAML string): its content is never quoted, only its kind.
+ */
+function expectation(schema: TSchema, value: unknown, path: string): string | undefined {
+  const got = `, got ${path === "" ? describeKind(value) : describe(value)}`;
   switch (schema[Kind]) {
     case "Integer":
       return `must be an integer ${range(schema, "from")}${got}`;
@@ -259,6 +262,23 @@ export function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === "object") return "an object";
   return String(value);
+}
+
+/** A value's kind, without any of its content: `a string`, `a number`, `a list of 3`. */
+export function describeKind(value: unknown): string {
+  if (value === null || Array.isArray(value)) return describe(value);
+  switch (typeof value) {
+    case "string":
+      return "a string";
+    case "number":
+      return "a number";
+    case "boolean":
+      return "true or false";
+    case "object":
+      return "an object";
+    default:
+      return "nothing";
+  }
 }
 
 /** The known word within edit distance 2, to turn `horizion` into a hint rather than a puzzle. */

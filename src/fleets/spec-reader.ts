@@ -10,7 +10,7 @@ import {
   Parser,
   type Node as YamlNode,
 } from "yaml";
-import type { ValidationIssue } from "../core/index.js";
+import { jsonSyntaxError, type ValidationIssue } from "../core/index.js";
 
 /**
  * Reads spec text (YAML or JSON) into a plain value that remembers where each part was written, and refuses
@@ -184,11 +184,9 @@ function readJson(source: string): ReadResult {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const offset = /position (\d+)/.exec(message);
-    return refuse([
-      { path: "", message: `not valid JSON: ${message}`, ...(offset && lines.at(Number(offset[1]))) },
-    ]);
+    // V8's message quotes the text; the position alone says where.
+    const { message, position } = jsonSyntaxError(error);
+    return refuse([{ path: "", message, ...(position !== undefined && lines.at(position)) }]);
   }
   // The limits first, on the value: the scan that places the issue stops where the limit was crossed.
   const limit = specValueLimitIssue(value);
@@ -346,7 +344,7 @@ function readYaml(text: string): ReadResult {
   if (!doc) return refuse([{ path: "", message: "not valid YAML: no document" }]);
   const syntax: SpecIssue[] = doc.errors.map((e) => ({
     path: "",
-    message: `not valid YAML: ${e.message}`,
+    message: `not valid YAML: ${yamlMessage(e)}`,
     ...lines.at(e.pos[0]),
   }));
   if (second) {
@@ -365,6 +363,25 @@ function readYaml(text: string): ReadResult {
   } catch (error) {
     if (error instanceof LimitExceeded) return refuse([error.issue]);
     throw error;
+  }
+}
+
+/**
+ * The yaml package's message, except where it would quote the text: a tag, a directive, an escape sequence or
+ * a block scalar's header, which in a file that is no spec at all can be anything.
+ */
+function yamlMessage(error: { code: string; message: string }): string {
+  switch (error.code) {
+    case "TAG_RESOLVE_FAILED":
+      return "a tag (`!name`) this reader does not know; a spec needs none";
+    case "BAD_DIRECTIVE":
+      return "a directive (a line starting with %) that is not %YAML 1.1 or 1.2, or %TAG";
+    case "BAD_DQ_ESCAPE":
+      return "an invalid escape sequence in a double-quoted string";
+    default:
+      return error.message.startsWith("Block scalar header")
+        ? "a block scalar header (after | or >) with extra characters"
+        : error.message;
   }
 }
 

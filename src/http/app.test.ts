@@ -264,6 +264,57 @@ validation: { scheme: holdout, size: 6 }
     expect(JSON.stringify(res.json().error.details)).toMatch(/"line":3,"column":3/);
   });
 
+  it("quotes nothing of a file that is no spec or no dataset, in any answer (issue 17, defect 9)", async () => {
+    const SECRET = "root:x:0:0:secret";
+    const passwd = `${SECRET}\ndaemon:x:1:1:daemon:/usr/sbin:/bin/sh\n`;
+    const upload = async (bytes: string) =>
+      (
+        await app.inject({
+          method: "POST",
+          url: "/api/v1/artifacts",
+          payload: Buffer.from(bytes),
+          headers: { "content-type": "text/csv" },
+        })
+      ).json().digest as string;
+    const answers = [];
+    // As the spec, in either format.
+    for (const format of ["yaml", "json"]) {
+      answers.push(
+        await app.inject({
+          method: "POST",
+          url: `${API}/fleets`,
+          payload: { spec: passwd, format, datasetDigest: `sha256:${"0".repeat(64)}` },
+        }),
+      );
+    }
+    // As the dataset of a fleet, and registered as a dataset (with bad quoting, and a duplicate column).
+    answers.push(
+      await app.inject({
+        method: "POST",
+        url: `${API}/fleets`,
+        payload: { spec: SPEC, datasetDigest: await upload(passwd) },
+      }),
+    );
+    for (const csv of [`${SECRET}"x\n1\n`, `${SECRET},${SECRET}\n1,2\n`, passwd.replace("\n", ",x\n")]) {
+      answers.push(
+        await app.inject({
+          method: "POST",
+          url: `${API}/datasets/etc-passwd/versions`,
+          payload: { digest: await upload(csv) },
+        }),
+      );
+    }
+    expect(answers.map((a) => [a.statusCode, a.json().error?.code])).toEqual([
+      [400, "VALIDATION_FAILED"],
+      [400, "VALIDATION_FAILED"],
+      [422, "DATASET_INVALID"],
+      [422, "DATASET_INVALID"],
+      [422, "DATASET_INVALID"],
+      [422, "DATASET_INVALID"],
+    ]);
+    for (const answer of answers) expect(answer.body).not.toContain("secret");
+  });
+
   it("accepts a fleet, answers its progress, report and events, and cancels it", async () => {
     const rows = ["series_id,period_index,value"];
     for (const id of ["a", "b"]) for (let t = 1; t <= 30; t++) rows.push(`${id},${t},${(t * 3) % 7}`);

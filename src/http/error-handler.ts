@@ -54,6 +54,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   // The `skala` command's own codes never reach HTTP; each maps to what it would mean there.
   FILE_NOT_FOUND: 404,
   FILE_UNREADABLE: 400,
+  FILE_TOO_LARGE: 413,
   FILE_UNWRITABLE: 400,
   FILE_OUTSIDE_SPEC_DIR: 403,
   SERVER_UNREACHABLE: 503,

@@ -1,5 +1,5 @@
 import { parse } from "csv-parse";
-import { SkalaError } from "../core/index.js";
+import { csvErrorMessage, SkalaError } from "../core/index.js";
 import type { ColumnSchema } from "./registry.types.js";
 
 type CellType = Exclude<ColumnSchema["type"], "empty">;
@@ -48,7 +48,14 @@ export async function profileCsv(
   const feeding = (async () => {
     try {
       for await (const chunk of source) {
-        if (!parser.write(chunk)) await new Promise((resolve) => parser.once("drain", resolve));
+        // A parser that failed (bad quoting) is destroyed: it neither drains nor wants more.
+        if (parser.destroyed) return;
+        if (!parser.write(chunk)) {
+          await new Promise((resolve) => {
+            parser.once("drain", resolve);
+            parser.once("close", resolve);
+          });
+        }
       }
       parser.end();
     } catch (error) {
@@ -69,24 +76,24 @@ export async function profileCsv(
             { line: 1 },
           );
         }
-        const seen = new Set<string>();
+        /** Each name's column (1-based). */
+        const seen = new Map<string, number>();
         header.forEach((name, index) => {
           if (!name)
             throw new SkalaError("DATASET_INVALID", `line 1, column ${index + 1}: empty column name`, {
               line: 1,
               column: index + 1,
             });
-          if (seen.has(name)) {
+          const earlier = seen.get(name);
+          if (earlier !== undefined) {
+            // The header is the file's content, which a message never quotes; the columns say which.
             throw new SkalaError(
               "DATASET_INVALID",
-              `line 1, column ${index + 1}: duplicate column name "${name}"`,
-              {
-                line: 1,
-                column: index + 1,
-              },
+              `line 1, column ${index + 1}: the same column name as column ${earlier}`,
+              { line: 1, column: index + 1 },
             );
           }
-          seen.add(name);
+          seen.set(name, index + 1);
           columns.push({ name, type: "empty", nullable: false });
         });
         continue;
@@ -100,15 +107,11 @@ export async function profileCsv(
     }
   } catch (error) {
     if (error instanceof SkalaError) throw error;
-    const info = error as { code?: string; lines?: number; message?: string };
-    throw new SkalaError(
-      "DATASET_INVALID",
-      `line ${info.lines ?? "?"}: ${info.message ?? "unreadable CSV"}`,
-      {
-        line: info.lines,
-        reason: info.code,
-      },
-    );
+    const info = error as { code?: string; lines?: number };
+    throw new SkalaError("DATASET_INVALID", `line ${info.lines ?? "?"}: ${csvErrorMessage(error)}`, {
+      line: info.lines,
+      reason: info.code,
+    });
   } finally {
     await feeding;
   }

@@ -6,7 +6,13 @@ import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import { parse } from "csv-parse";
 import type { Digest } from "../artifacts/index.js";
-import { type Clock, type Datatype, INTEGER_DATATYPES, isSkalaError } from "../core/index.js";
+import {
+  type Clock,
+  csvErrorMessage,
+  type Datatype,
+  INTEGER_DATATYPES,
+  isSkalaError,
+} from "../core/index.js";
 import { type JobContext, PermanentJobError } from "../jobs/index.js";
 import type { Registry } from "../registry/index.js";
 import type { InferenceService } from "../serving/index.js";
@@ -90,8 +96,8 @@ async function* csvRecords(
     }
   } catch (error) {
     if (error instanceof PermanentJobError) throw error;
-    const info = error as { code?: string; lines?: number; message?: string };
-    throw new PermanentJobError(`line ${info.lines ?? "?"}: ${info.message ?? "unreadable CSV"}`, {
+    const info = error as { lines?: number };
+    throw new PermanentJobError(`line ${info.lines ?? "?"}: ${csvErrorMessage(error)}`, {
       cause: error,
     });
   } finally {
@@ -372,7 +378,8 @@ export async function runScoringJob(
         const bad = invalid as InvalidRow;
         if (payload.onInvalidRow === "fail") {
           throw new PermanentJobError(
-            `line ${bad.line}, column "${bad.column}": ${JSON.stringify(bad.value.slice(0, 40))} is ${bad.reason === "missing value" ? "a missing value" : bad.reason}; ` +
+            // The column is one the request names; the cell is the file's content, which an error never quotes.
+            `line ${bad.line}, column "${bad.column}": ${bad.reason === "missing value" ? "a missing value" : `the value is ${bad.reason}`}; ` +
               `fix the file, or score with onInvalidRow "skip" (skala score --on-invalid-row skip) to skip such rows`,
           );
         }

@@ -292,7 +292,7 @@ describe.each(testDialects())("batch scoring on %s", (dialect) => {
     const failed = await finished(failing.job.id);
     expect(failed.status).toBe("failed");
     expect(failed.attempts).toBe(1);
-    expect(failed.error).toMatch(/^line 6, column "x3": "" is a missing value/);
+    expect(failed.error).toMatch(/^line 6, column "x3": a missing value; fix the file/);
     expect((await rejectionOf(scoring.output(DEFAULT_PROJECT, failing.job.id))).code).toBe("CONFLICT");
 
     const skipping = await scoring.submit(DEFAULT_PROJECT, {

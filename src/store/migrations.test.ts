@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { CompiledQuery, sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Store } from "./database.js";
 import { migrateTo, migrateToLatest, migrationNames, pendingMigrations } from "./migrations.js";
@@ -116,6 +116,59 @@ describe.each(testDialects())("migrations on %s", (dialect) => {
     await writeSeeds(store.db, seedsUpTo(names.at(-1) as string));
     await expectReferencesIntact(store);
   });
+});
+
+describe.each(testDialects())("the runs index of idempotent producers on %s", (dialect) => {
+  let dispose: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await dispose?.();
+    dispose = undefined;
+  });
+
+  /** The lookup of RunService.ensure: a project's earliest run of one source. */
+  const lookup = (store: Store) =>
+    store.db
+      .selectFrom("runs")
+      .select("id")
+      .where("project_id", "=", "p1")
+      .where("source_ref", "=", "fleet:carparts:abc")
+      .orderBy("id")
+      .compile();
+
+  it("exists after migrating, on (project_id, source_ref, id)", async () => {
+    const fresh = await freshStore(dialect);
+    dispose = fresh.dispose;
+    if (dialect === "sqlite") {
+      const { rows } = await sql<{ name: string }>`pragma index_info(runs_project_source)`.execute(
+        fresh.store.db,
+      );
+      expect(rows.map((r) => r.name)).toEqual(["project_id", "source_ref", "id"]);
+    } else {
+      const { rows } = await sql<{ indexdef: string }>`
+        select indexdef from pg_indexes where tablename = 'runs' and indexname = 'runs_project_source'`.execute(
+        fresh.store.db,
+      );
+      expect(rows.map((r) => r.indexdef)).toEqual([expect.stringMatching(/\(project_id, source_ref, id\)$/)]);
+    }
+  });
+
+  it.runIf(dialect === "sqlite")(
+    "is what SQLite's plan for the lookup searches, on both columns and without sorting",
+    async () => {
+      const fresh = await freshStore(dialect);
+      dispose = fresh.dispose;
+      const query = lookup(fresh.store);
+      const { rows } = await fresh.store.db.executeQuery<{ detail: string }>(
+        CompiledQuery.raw(`explain query plan ${query.sql}`, [...query.parameters]),
+      );
+      const plan = rows.map((r) => r.detail);
+      expect(plan).toEqual([
+        expect.stringMatching(
+          /^SEARCH runs USING COVERING INDEX runs_project_source \(project_id=\? AND source_ref=\?\)$/,
+        ),
+      ]);
+    },
+  );
 });
 
 /** Every foreign key resolves (SQLite checks them row by row; PostgreSQL holds only validated constraints). */

@@ -371,6 +371,17 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    "0007_runs_source_ref": {
+      async up(db: AnyDb) {
+        // Idempotent producers (a fleet submission, a retried job attempt) look their run up by project and
+        // source (RunService.ensure); `id` last, so the earliest of them comes first without a sort.
+        await db.schema
+          .createIndex("runs_project_source")
+          .on("runs")
+          .columns(["project_id", "source_ref", "id"])
+          .execute();
+      },
+    },
   };
 }
 

@@ -42,6 +42,22 @@ describe("skala datasets", () => {
     expect(versions.map((v) => v.version).sort()).toEqual([1, 2]);
   });
 
+  it("refuses a file that is no CSV without quoting any of it", async () => {
+    // Bad quoting, a duplicate column, a ragged row: each has made the server quote the file before.
+    for (const [name, text] of [
+      ["quote", 'root:x:0:0:secret"x\n1\n'],
+      ["duplicate", "root:x:0:0:secret,root:x:0:0:secret\n1,2\n"],
+      ["ragged", "root:x:0:0:secret,x\ndaemon:x:1:1\n"],
+    ]) {
+      const file = join(dir, `${name}.csv`);
+      writeFileSync(file, text as string);
+      const result = await cli.run("datasets", "register", "etc-passwd", file);
+      expect(result).toMatchObject({ code: 1, stdout: "" });
+      expect(result.stderr).toMatch(/^error DATASET_INVALID: line [12]/);
+      expect(result.stderr).not.toContain("secret");
+    }
+  });
+
   it("names a missing file or a folder, and sends nothing", async () => {
     const missing = await cli.run("datasets", "register", "other", join(dir, "nope.csv"));
     expect(missing).toMatchObject({

@@ -6,12 +6,14 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SPEC_FILE_MAX_BYTES } from "../fleet-training.js";
 import { cliAgainstServer } from "../test-support/cli-harness.js";
 
 const QUICKSTART = fileURLToPath(new URL("../../../examples/quickstart/", import.meta.url));
@@ -82,6 +84,24 @@ describe("skala fleet", () => {
     },
   );
 
+  it("quotes nothing of a file given as the spec, nor of a spec's dataset that is no CSV", async () => {
+    // The secret file as the spec itself: read as YAML (one long string) and as JSON.
+    for (const asSpec of [secret, join(specs, "secret.json")]) {
+      copyFileSync(secret, asSpec);
+      const result = await cli.run("fleet", "train", asSpec, "--no-wait");
+      expect(result).toMatchObject({ code: 1, stdout: "" });
+      expect(result.stderr).toMatch(/^error VALIDATION_FAILED: /);
+      expect(result.stderr).not.toContain("do-not-upload-me");
+    }
+    // A dataset inside the folder whose first line is the secret: uploaded, refused by the server.
+    copyFileSync(secret, join(specs, "data", "notes.csv"));
+    writeFileSync(join(specs, "notes.yaml"), spec("notes", "data/notes.csv"));
+    const result = await cli.run("fleet", "train", join(specs, "notes.yaml"), "--no-wait");
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error DATASET_INVALID: .*:1: missing columns "part", "month", "demand"/);
+    expect(`${result.stdout}${result.stderr}`).not.toContain("do-not-upload-me");
+  });
+
   it("trains a dataset inside the folder, also through a symlink that stays inside", async () => {
     const inside = await cli.json<{ run: { fleet: string; total: number } }>(
       "fleet",
@@ -124,6 +144,22 @@ describe("skala fleet", () => {
     expect((await cli.run("fleet", "train", join(specs, "missing.yaml"))).stderr).toBe(
       `error FILE_NOT_FOUND: ${join(specs, "data", "absent.csv")}: no such file\n`,
     );
+  });
+
+  it("refuses a spec file past its limit by its size, with the path and the limit, reading none of it", async () => {
+    // 384 KiB and a byte, then a sparse gigabyte: reading either whole would be the bug (the second slowly).
+    for (const size of [SPEC_FILE_MAX_BYTES + 1, 1 << 30]) {
+      const big = join(specs, `big-${size}.yaml`);
+      writeFileSync(big, spec("big", "data/demand.csv"));
+      truncateSync(big, size);
+      const result = await cli.run("fleet", "train", big, "--no-wait");
+      expect(result).toMatchObject({
+        code: 1,
+        stdout: "",
+        stderr: `error FILE_TOO_LARGE: ${big}: ${size} bytes, more than the ${SPEC_FILE_MAX_BYTES} bytes a fleet spec may have\n`,
+      });
+    }
+    expect(SPEC_FILE_MAX_BYTES).toBe(384 * 1024);
   });
 
   it("shows status, lists and cancels a fleet's run", async () => {

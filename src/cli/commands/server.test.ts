@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { CONFIG_FILE_MAX_BYTES } from "../../core/config.js";
 import { type CliRun, runCli, startCli } from "../test-support/cli-harness.js";
 
 /** Starts `skala up` in this process, makes one request, stops it with SIGTERM; returns what it printed. */
@@ -84,6 +85,20 @@ describe("skala up, migrate and gc", () => {
     const gc = await runCli(["gc", "--data-dir", dataDir, "--dry-run", "--json"]);
     expect(gc.code, gc.stderr).toBe(0);
     expect(JSON.parse(gc.stdout)).toMatchObject({ deleted: 0 });
+  });
+
+  it("refuses a config file past 1 MiB by its size, with the path and the limit, reading none of it", async () => {
+    for (const size of [CONFIG_FILE_MAX_BYTES + 1, 1 << 30]) {
+      const big = join(dir, `big-${size}.json`);
+      writeFileSync(big, '{"server": {"port": 0}}');
+      truncateSync(big, size);
+      expect(await runCli(["migrate", "--config", big, "--data-dir", join(dir, "store")])).toMatchObject({
+        code: 1,
+        stdout: "",
+        stderr: `error FILE_TOO_LARGE: ${big}: ${size} bytes, more than the ${CONFIG_FILE_MAX_BYTES} bytes a config file may have\n`,
+      });
+    }
+    expect(CONFIG_FILE_MAX_BYTES).toBe(1024 * 1024);
   });
 
   it("names a missing config file, and never quotes a broken one", async () => {

@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SIGNATURE_FILE_MAX_BYTES } from "../files.js";
 import { cliAgainstServer } from "../test-support/cli-harness.js";
 
 const MODEL = fileURLToPath(new URL("../../../examples/quickstart/model.onnx", import.meta.url));
@@ -97,6 +98,41 @@ describe("skala versions", () => {
     expect(result.stderr).toMatch(/^error VALIDATION_FAILED: --signature .*signature\.json: not valid JSON/);
     expect(result.stderr).not.toContain("hunter2");
     expect((await cli.json<{ latestVersion: number }>("models", "get", "part-A12")).latestVersion).toBe(1);
+  });
+
+  it("refuses a signature file past 1 MiB by its size, with the path and the limit, before uploading", async () => {
+    const file = join(dir, "huge-signature.json");
+    writeFileSync(file, '{"inputs": [], "outputs": []}');
+    truncateSync(file, 1 << 30);
+    const latest = async () =>
+      (await cli.json<{ latestVersion: number }>("models", "get", "part-A12")).latestVersion;
+    const before = await latest();
+    const result = await cli.run(
+      "versions",
+      "create",
+      "part-A12",
+      MODEL,
+      "--runtime",
+      "onnx",
+      "--signature",
+      file,
+    );
+    expect(result).toMatchObject({
+      code: 1,
+      stdout: "",
+      stderr: `error FILE_TOO_LARGE: ${file}: ${1 << 30} bytes, more than the ${SIGNATURE_FILE_MAX_BYTES} bytes a --signature file may have\n`,
+    });
+    expect(SIGNATURE_FILE_MAX_BYTES).toBe(1024 * 1024);
+    expect(await latest()).toBe(before);
+  });
+
+  it("refuses a forecast artifact that is no JSON without quoting it", async () => {
+    const file = join(dir, "model.json");
+    writeFileSync(file, "root:x:0:0:secret\n");
+    const result = await cli.run("versions", "create", "part-A12", file, "--runtime", "skala.forecast");
+    expect(result).toMatchObject({ code: 1, stdout: "" });
+    expect(result.stderr).toMatch(/^error VERSION_UNLOADABLE: .*forecast artifact is not UTF-8 JSON/);
+    expect(result.stderr).not.toContain("secret");
   });
 
   it("refuses a metric that is not a number before uploading", async () => {

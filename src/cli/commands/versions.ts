@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { ModelVersion, schemas } from "../../registry/index.js";
 import type { CliContext, ClientOptions } from "../context.js";
-import { readJsonFile } from "../files.js";
+import { readJsonFile, SIGNATURE_FILE_MAX_BYTES } from "../files.js";
 import { collectMetric, collectPairs, positiveInt } from "../options.js";
 import { pairs } from "../output.js";
 
@@ -109,7 +109,7 @@ export function register(program: Command, ctx: CliContext): void {
       const signature =
         o.signature === undefined
           ? undefined
-          : ((await readJsonFile(o.signature, "--signature")) as schemas.Signature);
+          : ((await readJsonFile(o.signature, "--signature", SIGNATURE_FILE_MAX_BYTES)) as schemas.Signature);
       const api = ctx.client(o);
       const { digest } = await api.upload(file);
       const lineage = {

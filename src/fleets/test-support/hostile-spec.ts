@@ -1,7 +1,8 @@
 /**
  * Fleet specs built to cost a parser as much as possible per character: what an attacker would post to
  * `POST …/fleets`. The regression test (hostile-spec.test.ts) and `npm run bench:hostile` use the same ones.
- * Each is valid YAML or JSON (so it reaches past the syntax check) and about `chars` characters long.
+ * Each is about `chars` characters long and valid YAML or JSON (so it reaches past the syntax check), except
+ * the unclosed brackets, which a syntax check refuses only at the end of the text.
  */
 export interface HostileSpec {
   /** e.g. `yaml-many-keys`. */
@@ -18,6 +19,10 @@ const KINDS: Record<string, { format: "yaml" | "json"; build: (chars: number) =>
   "yaml-duplicate-keys": { format: "yaml", build: (chars) => repeatTo(chars, "name: f\n", () => "a: 1\n") },
   // Flow collections nested as deep as fit: recursion in the composer.
   "yaml-deep-flow": { format: "yaml", build: (chars) => nested(chars, "a: ", "[", "]", "") },
+  // The spec itself a flow sequence of flow sequences (`[[[…]]]`), no key before it.
+  "yaml-brackets-root": { format: "yaml", build: (chars) => nested(chars, "", "[", "]", "") },
+  // Brackets opened and never closed: the parser's stack grows with each one until the text ends.
+  "yaml-brackets-unclosed": { format: "yaml", build: (chars) => "[".repeat(chars) },
   // Block sequences nested on one line (`- - - x`).
   "yaml-deep-block": { format: "yaml", build: (chars) => `${"- ".repeat(Math.floor((chars - 1) / 2))}x` },
   // Billion laughs: ten aliases to ten aliases to ten… expand to 10^depth nodes from a few hundred characters.

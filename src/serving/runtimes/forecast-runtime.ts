@@ -1,3 +1,4 @@
+import { jsonSyntaxError } from "../../core/index.js";
 import {
   checkState,
   type FittedModel,
@@ -73,9 +74,12 @@ function checkForecastArtifact(
   try {
     parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error) {
-    throw new InvalidArtifactError(`forecast artifact is not UTF-8 JSON: ${(error as Error).message}`, {
-      cause: error,
-    });
+    // V8's message quotes the bytes; the position alone says where.
+    const position = jsonSyntaxError(error).position;
+    throw new InvalidArtifactError(
+      `forecast artifact is not UTF-8 JSON${position === undefined ? "" : ` (at character ${position + 1})`}`,
+      { cause: error },
+    );
   }
   const invalid = (message: string) => new InvalidArtifactError(`forecast artifact: ${message}`);
   if (!isRecord(parsed)) throw invalid("not a JSON object");
