@@ -5,7 +5,7 @@
  * - A numeric profile holds `quantiles`: the sample's quantiles (R's type 7, linear interpolation) at
  *   `quantilePoints` equally spaced probabilities 0, 1/(Q−1), …, 1 (so `quantiles[0]` is the minimum and the
  *   last is the maximum), the count, missing fraction, mean and sd, and histogram `binEdges` at the sample's
- *   deciles (duplicates removed, so discrete data get fewer bins) with the exact reference fraction per bin.
+ *   deciles (type 1: the data values that invert the empirical CDF; duplicates removed, so discrete data get fewer bins) with the exact reference fraction per bin.
  *   Bins are right-closed: (−∞, e₀], (e₀, e₁], …, (e_last, +∞). Right-closed bins keep a point mass at the lowest
  *   value (the zeros of intermittent demand) in the first bin.
  * - A categorical profile holds the top-K categories by frequency (ties by value) and the rest as `__other__`.
@@ -99,7 +99,8 @@ export function buildNumericProfile(
   const quantiles = Array.from({ length: points }, (_, i) => quantileSorted(sorted, i / (points - 1)));
   const binEdges: number[] = [];
   for (let j = 1; j < bins; j++) {
-    const e = quantileSorted(sorted, j / bins);
+    // Edges are data values (R's type 1, the inverse of the empirical CDF), so discrete data keep their atoms.
+    const e = sorted[Math.max(0, Math.ceil((j / bins) * n) - 1)] as number;
     if (binEdges.length === 0 || e > (binEdges[binEdges.length - 1] as number)) binEdges.push(e);
   }
   const counts = binCounts(binEdges, sorted);
