@@ -8,7 +8,7 @@
  *
  * The reference itself is a sample: a profile built from 500 values differs from the true distribution by
  * about as much as a 100-value window does, so resampling only windows would set the threshold too low
- * (measured: 12 % false alarms at α = 5 % with a 500-value reference). By default each resample therefore also
+ * (measured: 10–12 % false alarms at α = 5 % with a 500-value reference). By default each resample therefore also
  * redraws the reference (same size, with replacement) and rebuilds the statistic from it: the two-sample
  * bootstrap of the null "window and reference come from one distribution".
  */
