@@ -105,6 +105,13 @@ describe("calibrateThreshold on numeric windows of 100 values", () => {
     expect(() => calibrateThreshold(reference, statisticFor, { ...options, alpha: 1 })).toThrow(code);
     expect(() => calibrateThreshold(reference, statisticFor, { ...options, windowSize: 0 })).toThrow(code);
     expect(() => calibrateThreshold([], statisticFor, options)).toThrow(code);
+    // The reference is redrawn by default only when it holds fewer than 50 windows' worth of values.
+    expect(a.resampleReference).toBe(true); // 1,000 values, windows of 50
+    const big = calibrateThreshold(reference, statisticFor, { ...options, windowSize: 20 });
+    expect(big.resampleReference).toBe(false); // 1,000 values, windows of 20
+    expect(
+      calibrateThreshold(reference, statisticFor, { ...options, windowSize: 20, resampleReference: true }),
+    ).toMatchObject({ resampleReference: true });
   });
 });
 

@@ -24,17 +24,26 @@ export function requireFinite(path: string, values: ArrayLike<number>): void {
       throw invalid(`${path}/${i}`, `must be a finite number, got ${values[i]}`);
 }
 
-/** The finite values, sorted ascending, as a new Float64Array. */
+/** The finite values, sorted ascending, as a new Float64Array (no sort when they already are). */
 export function sortedFinite(values: ArrayLike<number | null | undefined>): Float64Array {
   let n = 0;
-  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) n++;
+  let ordered = true;
+  let previous = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v === "number" && Number.isFinite(v)) {
+      n++;
+      if (v < previous) ordered = false;
+      previous = v;
+    }
+  }
   const out = new Float64Array(n);
   let j = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (typeof v === "number" && Number.isFinite(v)) out[j++] = v;
   }
-  return out.sort();
+  return ordered ? out : out.sort();
 }
 
 /** Midranks (1-based, ties averaged) of the values, and the tie-group sizes. */

@@ -12,7 +12,7 @@ import {
   profileCdf,
   profileQuantile,
   summariseCategoricalWindow,
-  summariseNumericWindow,
+  summariseSorted,
 } from "./profile.js";
 
 /** Floor for an empty bin's proportion in PSI (and for a zero-probability bin in the chi-square statistic). */
@@ -114,7 +114,10 @@ export function chiSquare(
  * inverse of its piecewise-linear quantile sketch) and the window's empirical one. Missing values are skipped.
  */
 export function ksStatistic(profile: NumericProfile, window: ArrayLike<number | null | undefined>): number {
-  const x = sortedFinite(window);
+  return ksSorted(profile, sortedFinite(window));
+}
+
+function ksSorted(profile: NumericProfile, x: Float64Array): number {
   const n = x.length;
   if (n === 0) throw invalid("window", "holds no finite value");
   let d = 0;
@@ -137,7 +140,10 @@ export function ksStatistic(profile: NumericProfile, window: ArrayLike<number | 
  * feature's units; divide by `profile.sd` for a scale-free figure.
  */
 export function wasserstein1(profile: NumericProfile, window: ArrayLike<number | null | undefined>): number {
-  const x = sortedFinite(window);
+  return wassersteinSorted(profile, sortedFinite(window));
+}
+
+function wassersteinSorted(profile: NumericProfile, x: Float64Array): number {
   const n = x.length;
   if (n === 0) throw invalid("window", "holds no finite value");
   const last = profile.quantiles.length - 1;
@@ -178,13 +184,14 @@ export function numericDrift(
   window: ArrayLike<number | null | undefined>,
   epsilon = DRIFT_EPSILON,
 ): NumericDrift {
-  const summary = summariseNumericWindow(profile, window);
+  const sorted = sortedFinite(window);
+  const summary = summariseSorted(profile, sorted, window.length);
   return {
     psi: psi(profile.binFractions, summary.binCounts, epsilon),
-    ks: ksStatistic(profile, window),
+    ks: ksSorted(profile, sorted),
     chiSquare: chiSquare(profile.binFractions, summary.binCounts, epsilon),
     jensenShannon: jensenShannon(profile.binFractions, summary.binCounts),
-    wasserstein: wasserstein1(profile, window),
+    wasserstein: wassersteinSorted(profile, sorted),
   };
 }
 

@@ -177,21 +177,35 @@ export function summariseNumericWindow(
   profile: NumericProfile,
   window: ArrayLike<number | null | undefined>,
 ): NumericWindowSummary {
-  const sorted = sortedFinite(window);
+  return summariseSorted(profile, sortedFinite(window), window.length);
+}
+
+/** The summary from the window's finite values sorted ascending, and its length with missing values. */
+export function summariseSorted(
+  profile: NumericProfile,
+  sorted: Float64Array,
+  count: number,
+): NumericWindowSummary {
   const n = sorted.length;
   let sum = 0;
   let below = 0;
   let above = 0;
+  const edges = profile.binEdges;
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  let bin = 0;
   for (let i = 0; i < n; i++) {
     const v = sorted[i] as number;
     sum += v;
     if (v < profile.min) below++;
     if (v > profile.max) above++;
+    // Right-closed bins: advance past every edge strictly below v.
+    while (bin < edges.length && (edges[bin] as number) < v) bin++;
+    counts[bin] = (counts[bin] as number) + 1;
   }
   return {
-    count: window.length,
-    missingFraction: window.length === 0 ? 0 : (window.length - n) / window.length,
-    binCounts: Array.from(binCounts(profile.binEdges, sorted)),
+    count,
+    missingFraction: count === 0 ? 0 : (count - n) / count,
+    binCounts: counts,
     mean: n === 0 ? Number.NaN : sum / n,
     min: n === 0 ? Number.NaN : (sorted[0] as number),
     max: n === 0 ? Number.NaN : (sorted[n - 1] as number),
