@@ -154,6 +154,31 @@ describe("ksStatistic and wasserstein1 from the sketch", () => {
     expect(wasserstein1(profile, normals(50_000, rng, 1))).toBeCloseTo(1, 1);
   });
 
+  it("stay in range: 0 ≤ KS ≤ 1, and W1 ≥ the difference of the means (Jensen)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -100, max: 100, noNaN: true }), { minLength: 2, maxLength: 200 }),
+        fc.array(fc.double({ min: -150, max: 150, noNaN: true }), { minLength: 1, maxLength: 100 }),
+        (reference, window) => {
+          const profile = buildNumericProfile(reference);
+          const ks = ksStatistic(profile, window);
+          expect(ks).toBeGreaterThanOrEqual(0);
+          expect(ks).toBeLessThanOrEqual(1);
+          // The sketch's mean is the trapezoid rule over its quantile points.
+          const q = profile.quantiles;
+          let sketchMean = 0;
+          for (let i = 0; i + 1 < q.length; i++) sketchMean += ((q[i] as number) + (q[i + 1] as number)) / 2;
+          sketchMean /= q.length - 1;
+          const windowMean = window.reduce((s, v) => s + v, 0) / window.length;
+          expect(wasserstein1(profile, window)).toBeGreaterThanOrEqual(
+            Math.abs(sketchMean - windowMean) - 1e-9,
+          );
+        },
+      ),
+      { numRuns: 300, seed: 13 },
+    );
+  });
+
   it("skip missing values and refuse a window without any", () => {
     expect(ksStatistic(uniform, [0.5, Number.NaN, null])).toBeCloseTo(0.5, 12);
     expect(() => wasserstein1(uniform, [Number.NaN])).toThrow(

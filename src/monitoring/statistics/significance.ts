@@ -108,7 +108,7 @@ export interface MannWhitneyOptions {
 export interface MannWhitneyResult {
   /** R's W: the rank sum of x minus n₁(n₁ + 1)/2 (= #(x > y) + ½·#ties). */
   statistic: number;
-  /** The normal score (with correction); NaN when the p-value is exact. */
+  /** The normal score (with correction); NaN when the p-value is exact or every value is tied (p = 1). */
   z: number;
   pValue: number;
   exact: boolean;
