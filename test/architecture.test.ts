@@ -20,7 +20,7 @@ const ALLOWED: Record<string, string[]> = {
   fleets: ["core", "store", "artifacts", "registry", "forecasting", "jobs"],
   serving: ["core", "artifacts", "registry", "forecasting"],
   scoring: ["core", "store", "artifacts", "registry", "jobs", "serving"],
-  monitoring: ["core", "store", "jobs", "serving"],
+  monitoring: ["core", "store", "jobs", "serving", "forecasting"],
   http: ["core", "store", "artifacts", "registry", "jobs", "fleets", "serving", "scoring", "monitoring"],
   cli: [
     "core",

@@ -26,6 +26,7 @@ export {
   weightedQuantileLoss,
 } from "./metrics.js";
 export { checkState, fitModel, restoreModel } from "./model.js";
+export { incompleteBeta, incompleteGammaUpper, lgamma, pt, qnorm, qt } from "./special.js";
 export {
   type CoreState,
   type DistributionKind,
