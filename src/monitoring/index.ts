@@ -1,6 +1,8 @@
 /**
- * Monitoring. Today: the prediction log, sampled predictions buffered in memory and written in batches off the
- * response path (serving hands records to it through its `PredictionRecorder` port). See README.md.
+ * Monitoring: the prediction log (sampled predictions buffered in memory and written in batches off the response
+ * path; serving hands records to it through its `PredictionRecorder` port), the statistics the checks compute
+ * (`statistics/`: profiles, drift, calibration, change detection, window metrics, significance tests) and the
+ * runtime rule language (`rules/`). See README.md.
  */
 export {
   createStorePredictionSink,
@@ -19,3 +21,5 @@ export {
   sampleFraction,
 } from "./prediction-logger.js";
 export type { LoggedTensors, PredictionLogRow, TruncatedTensors } from "./prediction-record.js";
+export * from "./rules/index.js";
+export * from "./statistics/index.js";
