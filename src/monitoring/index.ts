@@ -2,6 +2,27 @@
  * Monitoring. Today: the prediction log, sampled predictions buffered in memory and written in batches off the
  * response path (serving hands records to it through its `PredictionRecorder` port). See README.md.
  */
+
+export {
+  type FeedbackRow,
+  type IngestCounts,
+  type IngestKind,
+  type IngestProblem,
+  type IngestResult,
+  MAX_BATCH_ROWS,
+  type PredictionRow,
+  REJECTION_REASONS,
+  type RejectionReason,
+} from "./ingest.types.js";
+export { parseFeedback, parsePrediction } from "./ingest-validation.js";
+export { createKyselyMonitoringStore } from "./monitoring.repository.js";
+export { type IngestEvent, MonitoringService, type MonitoringServiceOptions } from "./monitoring.service.js";
+export type {
+  JoinedFeedback,
+  MonitoringStore,
+  MonitoringStoreTx,
+  PredictionWindow,
+} from "./monitoring-store.js";
 export {
   createStorePredictionSink,
   type ListPredictionsQuery,
