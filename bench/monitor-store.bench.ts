@@ -21,6 +21,8 @@ import SQLite from "better-sqlite3";
 import { Command } from "commander";
 import { Kysely, SqliteDialect, sql } from "kysely";
 import pg from "pg";
+import { createKyselyMonitoringStore, MonitoringService } from "../src/monitoring/index.js";
+import { migrateToLatest, openStore } from "../src/store/index.js";
 
 const options = new Command()
   .option("--rows <n>", "prediction rows", (v) => Number.parseInt(v, 10), 1_000_000)
@@ -117,6 +119,7 @@ interface Result {
   checksum?: number;
 }
 
+/** Seconds spent in `write` (generating the rows is not counted; building a JSON form inside `write` is). */
 async function ingest(write: (rows: Row[]) => Promise<void> | void): Promise<number> {
   let writing = 0;
   for (let start = 0; start < options.rows; start += options.batch) {
@@ -196,9 +199,11 @@ async function sqliteKysely(dir: string): Promise<Result> {
     get(target, property, receiver) {
       if (property !== "prepare") return Reflect.get(target, property, receiver);
       return (source: string) => {
-        let s = cache.get(source);
-        if (!s) cache.set(source, (s = prepare(source)));
-        return s;
+        const found = cache.get(source);
+        if (found) return found;
+        const statement = prepare(source);
+        cache.set(source, statement);
+        return statement;
       };
     },
   });
@@ -240,6 +245,117 @@ async function sqliteKysely(dir: string): Promise<Result> {
     bytes_on_disk: fileBytes(join(dir, "kysely.db"), join(dir, "kysely.db-wal")),
     read_js_s: read.seconds,
     checksum: read.sum,
+  };
+}
+
+/**
+ * Skala's own design (src/monitoring): the JSON rows through MonitoringService (whole-batch validation,
+ * duplicate checks, one transaction per batch) into prediction blocks on SQLite or PostgreSQL, read back
+ * with recentPredictions and binned in JS.
+ */
+async function skala(
+  name: string,
+  url: string,
+  cleanup: () => Promise<void>,
+  size: () => Promise<number>,
+): Promise<Result> {
+  const store = openStore(url);
+  try {
+    await migrateToLatest(store);
+    const at = new Date().toISOString();
+    await store.db
+      .insertInto("projects")
+      .values({ id: "prj_bench", name: "default", description: "", created_at: at })
+      .execute();
+    for (let i = 0; i < modelNames.length; i += 500) {
+      await store.db
+        .insertInto("registered_models")
+        .values(
+          modelNames.slice(i, i + 500).map((name) => ({
+            id: `mdl_${name}`,
+            project_id: "prj_bench",
+            name,
+            description: "",
+            fleet: null,
+            latest_version: 5,
+            archived_at: null,
+            created_at: at,
+            updated_at: at,
+          })),
+        )
+        .execute();
+    }
+    const monitoring = new MonitoringService({
+      store: createKyselyMonitoringStore(store),
+      now: () => new Date(T0 + 86_400_000),
+      maxClockSkewMs: 86_400_000,
+    });
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const seconds = await ingest(async (rows) => {
+      await monitoring.ingestPredictions(
+        "default",
+        rows.map((r) => ({
+          predictionId: r.predictionId,
+          model: r.model,
+          version: r.version,
+          at: iso(r.at),
+          ...(r.segment !== null && { segment: r.segment, period: r.period }),
+          features: Array.from(r.features),
+          outputs: Array.from(r.outputs),
+        })),
+      );
+    });
+    const t = performance.now();
+    let sum = 0;
+    for (const model of modelNames) {
+      const hist = new Uint32Array(FEATURES * BINS);
+      const window = await monitoring.recentPredictions("default", model, options.window);
+      if (window) {
+        for (let i = 0; i < window.rows; i++)
+          binInto(hist, window.features.subarray(i * FEATURES, (i + 1) * FEATURES));
+      }
+      sum += checksum(hist);
+    }
+    const read = (performance.now() - t) / 1000;
+    const bytesOnDisk = await size();
+    return {
+      store: name,
+      rows_per_s: Math.round(options.rows / seconds),
+      ingest_s: seconds,
+      bytes_on_disk: bytesOnDisk,
+      read_js_s: read,
+      checksum: sum,
+    };
+  } finally {
+    await store.close();
+    await cleanup();
+  }
+}
+
+async function postgresScratch(
+  url: string,
+): Promise<{ url: string; drop(): Promise<void>; size(): Promise<number> }> {
+  const name = `skala_bench_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  return {
+    url: target.toString(),
+    async size() {
+      const c = new pg.Client({ connectionString: target.toString() });
+      await c.connect();
+      const r = await c.query<{ size: string }>(
+        "select sum(pg_total_relation_size(c.oid))::text as size from pg_class c where relname like 'monitor_%' and relkind = 'r'",
+      );
+      await c.end();
+      return Number(r.rows[0]?.size);
+    },
+    async drop() {
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
   };
 }
 
@@ -404,8 +520,8 @@ async function duckdb(dir: string): Promise<Result[]> {
   {
     const byModel = new Map<string, Uint32Array>();
     for (const [model, feature, bin, n] of fleetRows as [string, string, number, number][]) {
-      let h = byModel.get(model);
-      if (!h) byModel.set(model, (h = new Uint32Array(FEATURES * BINS)));
+      const h = byModel.get(model) ?? new Uint32Array(FEATURES * BINS);
+      byModel.set(model, h);
       h[Number(feature.slice(1)) * BINS + bin] = n;
     }
     for (const h of byModel.values()) sumSql += checksum(h);
@@ -450,6 +566,28 @@ const dir = mkdtempSync(join(tmpdir(), "skala-monitor-bench-"));
 const results: Result[] = [];
 try {
   console.error(`${options.rows} rows, batches of ${options.batch}, ${options.models} models, in ${dir}`);
+  if (!skip.has("skala-sqlite")) {
+    const path = join(dir, "skala.db");
+    results.push(
+      await skala(
+        "skala-sqlite (blocks)",
+        `sqlite:${path}`,
+        async () => {},
+        async () => fileBytes(path, `${path}-wal`),
+      ),
+    );
+  }
+  if (!skip.has("skala-postgres") && options.postgres) {
+    const scratch = await postgresScratch(options.postgres);
+    results.push(
+      await skala(
+        "skala-postgres (blocks)",
+        scratch.url,
+        () => scratch.drop(),
+        () => scratch.size(),
+      ),
+    );
+  }
   if (!skip.has("sqlite-kysely")) results.push(await sqliteKysely(dir));
   if (!skip.has("sqlite-stmt")) results.push(await sqliteStatement(dir));
   if (!skip.has("postgres") && options.postgres) results.push(await postgres(options.postgres));

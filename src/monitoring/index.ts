@@ -15,8 +15,15 @@ export {
   type RejectionReason,
 } from "./ingest.types.js";
 export { parseFeedback, parsePrediction } from "./ingest-validation.js";
+export { monitoringApi } from "./monitoring.api.js";
 export { createKyselyMonitoringStore } from "./monitoring.repository.js";
-export { type IngestEvent, MonitoringService, type MonitoringServiceOptions } from "./monitoring.service.js";
+export { monitoringRoutes } from "./monitoring.routes.js";
+export {
+  type IngestEvent,
+  MonitoringService,
+  type MonitoringServiceOptions,
+  scheduleMonitoringRetention,
+} from "./monitoring.service.js";
 export type {
   JoinedFeedback,
   MonitoringStore,

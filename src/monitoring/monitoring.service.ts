@@ -65,14 +65,14 @@ export class MonitoringService {
   private readonly now: () => Date;
   private readonly retentionMs: number;
   private readonly skewMs: number;
-  private readonly onIngest: ((event: IngestEvent) => void) | undefined;
+  private readonly listeners = new Set<(event: IngestEvent) => void>();
 
   constructor(options: MonitoringServiceOptions) {
     this.store = options.store;
     this.now = options.now ?? (() => new Date());
     this.retentionMs = (options.retentionDays ?? 0) * 86_400_000;
     this.skewMs = options.maxClockSkewMs ?? 5 * 60_000;
-    this.onIngest = options.onIngest;
+    if (options.onIngest) this.listeners.add(options.onIngest);
   }
 
   /** Stores a batch of predictions, or none of it (PREDICTIONS_INVALID with every problem). */
@@ -281,6 +281,16 @@ export class MonitoringService {
     });
   }
 
+  /** Calls `listener` after every batch, accepted or refused (metrics). Returns the unsubscribe function. */
+  subscribe(listener: (event: IngestEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: IngestEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
   counts(project: string): Promise<IngestCounts> {
     return this.store.counts(project);
   }
@@ -337,7 +347,7 @@ export class MonitoringService {
       if (!(error instanceof Refused)) throw error;
       return this.refuse(project, kind, error.problems);
     }
-    this.onIngest?.({ project, kind, accepted, rejected: {} });
+    this.emit({ project, kind, accepted, rejected: {} });
     return { kind, accepted };
   }
 
@@ -350,7 +360,7 @@ export class MonitoringService {
       rows.add(problem.index);
     }
     await this.store.addCounts(project, kind, { ...reasons, rejected_batches: 1, rejected_rows: rows.size });
-    this.onIngest?.({ project, kind, accepted: 0, rejected: reasons });
+    this.emit({ project, kind, accepted: 0, rejected: reasons });
     const first = problems[0] as IngestProblem;
     throw new SkalaError(
       kind === "predictions" ? "PREDICTIONS_INVALID" : "FEEDBACK_INVALID",
@@ -379,5 +389,37 @@ function unknownModel(index: number, model: string, project: string): IngestProb
     field: "model",
     reason: "unknown_model",
     message: `model ${JSON.stringify(model)} is not registered in project ${JSON.stringify(project)}`,
+  };
+}
+
+/**
+ * Deletes monitoring's predictions (and the feedback joined to them) older than `retentionDays`, now and every
+ * `intervalMs` (timer unref'd); 0 days keeps everything. Returns a stop function that waits for a prune.
+ */
+export function scheduleMonitoringRetention(options: {
+  store: Pick<MonitoringStore, "prune">;
+  retentionDays: number;
+  intervalMs?: number;
+  now?: () => Date;
+  onError?: (error: unknown) => void;
+}): () => Promise<void> {
+  if (options.retentionDays <= 0) return async () => {};
+  const now = options.now ?? (() => new Date());
+  let running: Promise<void> = Promise.resolve();
+  const prune = () => {
+    running = running.then(async () => {
+      try {
+        await options.store.prune(new Date(now().getTime() - options.retentionDays * 86_400_000));
+      } catch (error) {
+        options.onError?.(error);
+      }
+    });
+  };
+  prune();
+  const timer = setInterval(prune, options.intervalMs ?? 3_600_000);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
   };
 }
