@@ -413,8 +413,11 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .on("monitor_prediction_blocks")
           .column("last_at_ms")
           .execute();
-        await db.schema
-          .createTable("monitor_prediction_ids")
+        // On SQLite the id rows are the primary key's B-tree itself (WITHOUT ROWID): one tree to insert into per
+        // prediction, not a table and its index.
+        const withoutRowid = <T extends { modifyEnd(node: ReturnType<typeof sql.raw>): T }>(builder: T) =>
+          dialect === "sqlite" ? builder.modifyEnd(sql.raw("without rowid")) : builder;
+        await withoutRowid(db.schema.createTable("monitor_prediction_ids"))
           .addColumn("prediction_id", "text", (c) => c.notNull())
           .addColumn("model_key", "bigint", (c) => c.notNull())
           .addColumn("block_seq", "bigint", (c) =>
