@@ -5,8 +5,11 @@ import { createFleets, type Fleets } from "../fleets/index.js";
 import { buildApp, type SkalaApp } from "../http/index.js";
 import { JobQueue, WorkerPool } from "../jobs/index.js";
 import {
+  createKyselyMonitoringStore,
   createStorePredictionSink,
+  MonitoringService,
   PredictionLogger,
+  scheduleMonitoringRetention,
   schedulePredictionPruning,
 } from "../monitoring/index.js";
 import { createRegistry, DEFAULT_PROJECT, type Registry, type RegistryObserver } from "../registry/index.js";
@@ -29,6 +32,8 @@ export interface Services {
   inference: InferenceService;
   /** Batch scoring jobs; they run on `workers`. */
   scoring: ScoringService;
+  /** Predictions and ground truth ingested in batches (API, CLI). */
+  monitoring: MonitoringService;
   /** Present when this process runs workers (`workers.enabled`). */
   workers: WorkerPool | undefined;
   close(): Promise<void>;
@@ -121,6 +126,18 @@ export async function openServices(
       onError: (error) => report("prediction log retention", error),
     });
     opened.add("prediction retention timer", stopPruning);
+    // Monitoring's predictions and feedback keep the prediction log's retention (inference.predictionRetentionDays).
+    const monitoringStore = createKyselyMonitoringStore(store);
+    const monitoring = new MonitoringService({
+      store: monitoringStore,
+      retentionDays: config.inference.predictionRetentionDays,
+    });
+    const stopMonitoringRetention = scheduleMonitoringRetention({
+      store: monitoringStore,
+      retentionDays: config.inference.predictionRetentionDays,
+      onError: (error) => report("monitoring retention", error),
+    });
+    opened.add("monitoring retention timer", stopMonitoringRetention);
     const runtimes = createRuntimes({
       onnx: {
         ...(config.inference.onnxWorkers > 0 && { workers: config.inference.onnxWorkers }),
@@ -171,6 +188,7 @@ export async function openServices(
       fleets,
       inference,
       scoring,
+      monitoring,
       workers,
       close: () => opened.closeAll(),
     };
@@ -243,6 +261,7 @@ export async function startServer(
       fleets: services.fleets.service,
       inference: services.inference,
       scoring: services.scoring,
+      monitoring: services.monitoring,
       bodyLimitBytes: config.server.bodyLimitBytes,
       timeouts: { headersMs: config.server.headersTimeoutMs, requestMs: config.server.requestTimeoutMs },
       bodyGuard: {

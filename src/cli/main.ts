@@ -6,6 +6,7 @@ import * as datasets from "./commands/datasets.js";
 import * as deploy from "./commands/deploy.js";
 import * as fleet from "./commands/fleet.js";
 import * as models from "./commands/models.js";
+import * as monitor from "./commands/monitor.js";
 import * as runs from "./commands/runs.js";
 import * as score from "./commands/score.js";
 import * as server from "./commands/server.js";
@@ -31,6 +32,7 @@ const COMMANDS: readonly CommandModule[] = [
   datasets,
   fleet,
   score,
+  monitor,
 ];
 
 /** Usage errors are the user's input failing validation, so they print as one too. */

@@ -37,6 +37,10 @@ export const ERROR_CATALOGUE = {
   FLEET_NOT_FOUND: "The fleet, or the requested run of it, does not exist in the project.",
   DEPLOYMENT_NOT_FOUND: "No deployment of the model exists in the environment.",
   SCORING_JOB_NOT_FOUND: "The batch scoring job does not exist in the project.",
+  PREDICTIONS_INVALID:
+    "A batch of predictions was refused as a whole: details.problems lists each offending row (index, field, reason; the first 100), details.reasons counts them by reason. Nothing of the batch was stored.",
+  FEEDBACK_INVALID:
+    "A batch of ground truth was refused as a whole (unknown prediction, duplicate, stale revision, actual before its prediction, NaN/Infinity, wrong type, unknown model): details.problems lists each offending row (the first 100), details.reasons counts them by reason. Nothing of the batch was stored.",
   FILTER_INVALID: "The search filter expression could not be parsed; details give the position.",
   RULE_INVALID:
     "The monitoring rule could not be parsed or checked; details.problems lists every problem with its position.",

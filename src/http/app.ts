@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { exceedsJsonDepth, MAX_JSON_DEPTH, SETTINGS, type SettingKey, SkalaError } from "../core/index.js";
 import { type FleetService, fleetRoutes } from "../fleets/index.js";
+import { type MonitoringService, monitoringRoutes } from "../monitoring/index.js";
 import type { Registry } from "../registry/index.js";
 import { registryRoutes } from "../registry/index.js";
 import { type ScoringService, scoringRoutes } from "../scoring/index.js";
@@ -25,6 +26,8 @@ export interface AppDependencies {
   inference?: InferenceService;
   /** Batch scoring endpoints (`/api/v1/projects/{project}/scoring-jobs`); left out where nothing scores. */
   scoring?: ScoringService;
+  /** Prediction and ground-truth ingestion (`/api/v1/projects/{project}/predictions`, `…/feedback`). */
+  monitoring?: MonitoringService;
   /** Models with their own lifetime series in `/metrics`; every other model counts as `__other__`. */
   metricsModels?: readonly string[];
   /** How many of the busiest models `/metrics` lists in its recent-traffic gauges. Default 20. */
@@ -181,6 +184,7 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
   declareErrorResponses(app);
   const metrics = installMetrics(app, {
     ...(deps.inference && { inference: deps.inference }),
+    ...(deps.monitoring && { monitoring: deps.monitoring }),
     ...(deps.metricsModels !== undefined && { models: deps.metricsModels }),
     ...(deps.metricsTopModels !== undefined && { topModels: deps.metricsTopModels }),
   });
@@ -211,6 +215,7 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
         { name: "artifacts", description: "Content-addressed blobs" },
         { name: "fleets", description: "One spec trained over every segment of a dataset" },
         { name: "scoring", description: "Batch scoring jobs" },
+        { name: "monitoring", description: "Predictions and ground truth, ingested in batches" },
         { name: "inference", description: "Open Inference Protocol v2 (REST)" },
         { name: "operations", description: "Health, readiness and metrics" },
       ],
@@ -276,6 +281,9 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
   await app.register(registryRoutes, { prefix: "/api/v1", registry: deps.registry });
   if (deps.fleets) await app.register(fleetRoutes, { prefix: "/api/v1", fleets: deps.fleets });
   if (deps.scoring) await app.register(scoringRoutes, { prefix: "/api/v1", scoring: deps.scoring });
+  if (deps.monitoring) {
+    await app.register(monitoringRoutes, { prefix: "/api/v1", monitoring: deps.monitoring });
+  }
   if (deps.inference) {
     await app.register(oipRoutes, {
       inference: deps.inference,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry, Summary } from "prom-client";
+import type { MonitoringService } from "../monitoring/index.js";
 import {
   type InferenceService,
   type InferenceStats,
@@ -13,6 +14,8 @@ export const OTHER_MODELS = "__other__";
 export interface MetricsOptions {
   /** The inference server whose figures `/metrics` adds; left out by processes that serve no models. */
   inference?: Pick<InferenceService, "stats" | "subscribe">;
+  /** Monitoring's ingestion, counted by kind and outcome. */
+  monitoring?: Pick<MonitoringService, "subscribe">;
   /** Models counted under their own name (`inference.metricsModels`); the rest count as `__other__`. */
   models?: readonly string[];
   /** How many of the busiest models the recent-traffic gauges list (`inference.metricsTopModels`). Default 20. */
@@ -48,6 +51,28 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions = {
     const unsubscribe = registerInferenceMetrics(registry, options.inference, {
       models: options.models ?? [],
       topModels: options.topModels ?? 20,
+    });
+    app.addHook("onClose", async () => unsubscribe());
+  }
+  if (options.monitoring !== undefined) {
+    // Labels: kind (predictions, feedback) × outcome (accepted, or a rejection reason): a fixed, small set.
+    const rows = new Counter({
+      name: "skala_monitor_ingest_rows_total",
+      help: "Prediction and feedback rows ingested (outcome accepted) and problems of refused batches, by reason.",
+      labelNames: ["kind", "outcome"] as const,
+      registers: [registry],
+    });
+    const batches = new Counter({
+      name: "skala_monitor_ingest_batches_total",
+      help: "Prediction and feedback batches ingested, by kind and outcome (accepted, refused).",
+      labelNames: ["kind", "outcome"] as const,
+      registers: [registry],
+    });
+    const unsubscribe = options.monitoring.subscribe((event) => {
+      const refused = Object.entries(event.rejected);
+      batches.inc({ kind: event.kind, outcome: refused.length === 0 ? "accepted" : "refused" });
+      if (event.accepted > 0) rows.inc({ kind: event.kind, outcome: "accepted" }, event.accepted);
+      for (const [reason, count] of refused) rows.inc({ kind: event.kind, outcome: reason }, count ?? 0);
     });
     app.addHook("onClose", async () => unsubscribe());
   }

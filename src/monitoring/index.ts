@@ -4,6 +4,34 @@
  * (`statistics/`: profiles, drift, calibration, change detection, window metrics, significance tests) and the
  * runtime rule language (`rules/`). See README.md.
  */
+
+export {
+  type FeedbackRow,
+  type IngestCounts,
+  type IngestKind,
+  type IngestProblem,
+  type IngestResult,
+  MAX_BATCH_ROWS,
+  type PredictionRow,
+  REJECTION_REASONS,
+  type RejectionReason,
+} from "./ingest.types.js";
+export { parseFeedback, parsePrediction } from "./ingest-validation.js";
+export { monitoringApi } from "./monitoring.api.js";
+export { createKyselyMonitoringStore } from "./monitoring.repository.js";
+export { monitoringRoutes } from "./monitoring.routes.js";
+export {
+  type IngestEvent,
+  MonitoringService,
+  type MonitoringServiceOptions,
+  scheduleMonitoringRetention,
+} from "./monitoring.service.js";
+export type {
+  JoinedFeedback,
+  MonitoringStore,
+  MonitoringStoreTx,
+  PredictionWindow,
+} from "./monitoring-store.js";
 export {
   createStorePredictionSink,
   type ListPredictionsQuery,

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from "kysely";
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
 import { isSkalaError, SkalaError } from "../core/index.js";
 import type { DialectName, Store } from "./database.js";
 
@@ -379,6 +379,141 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .createIndex("runs_project_source")
           .on("runs")
           .columns(["project_id", "source_ref", "id"])
+          .execute();
+      },
+    },
+    "0008_monitoring": {
+      async up(db: AnyDb) {
+        // Monitoring's predictions and ground truth (docs/adr/0005-monitoring-store.md). A model monitored in a
+        // project gets a small integer key; predictions are stored as blocks, one row per model, version and
+        // ingested batch, with times, features and outputs packed as little-endian Float64/Float32/Float64
+        // arrays, so a batch of 5,000 predictions over 1,000 models is about 1,000 rows, not 5,000. Each
+        // prediction id (and each forecast's segment and period) has a row of its own pointing into its block:
+        // that is what feedback joins on and what duplicates are checked against. Times are epoch ms.
+        const blob = dialect === "postgres" ? "bytea" : "blob";
+        await autoIncrement(db, "monitor_models")
+          .addColumn("project", "text", (c) => c.notNull())
+          .addColumn("model", "text", (c) => c.notNull())
+          .addColumn("features", "integer")
+          .addColumn("outputs", "integer")
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addUniqueConstraint("monitor_models_project_model", ["project", "model"])
+          .execute();
+        await autoIncrement(db, "monitor_prediction_blocks")
+          .addColumn("model_key", "bigint", (c) =>
+            c.notNull().references("monitor_models.seq").onDelete("cascade"),
+          )
+          .addColumn("version", "integer", (c) => c.notNull())
+          .addColumn("rows", "integer", (c) => c.notNull())
+          .addColumn("first_at_ms", "bigint", (c) => c.notNull())
+          .addColumn("last_at_ms", "bigint", (c) => c.notNull())
+          .addColumn("prediction_ids", "text", (c) => c.notNull())
+          .addColumn("segments", "text")
+          .addColumn("at_ms", blob, (c) => c.notNull())
+          .addColumn("features", blob, (c) => c.notNull())
+          .addColumn("outputs", blob, (c) => c.notNull())
+          .addColumn("received_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex("monitor_prediction_blocks_model_time")
+          .on("monitor_prediction_blocks")
+          .columns(["model_key", "last_at_ms"])
+          .execute();
+        await db.schema
+          .createIndex("monitor_prediction_blocks_time")
+          .on("monitor_prediction_blocks")
+          .column("last_at_ms")
+          .execute();
+        // On SQLite the id rows are the primary key's B-tree itself (WITHOUT ROWID): one tree to insert into per
+        // prediction, not a table and its index.
+        const withoutRowid = <T extends { modifyEnd(node: ReturnType<typeof sql.raw>): T }>(builder: T) =>
+          dialect === "sqlite" ? builder.modifyEnd(sql.raw("without rowid")) : builder;
+        await withoutRowid(db.schema.createTable("monitor_prediction_ids"))
+          .addColumn("prediction_id", "text", (c) => c.notNull())
+          .addColumn("model_key", "bigint", (c) => c.notNull())
+          .addColumn("block_seq", "bigint", (c) =>
+            c.notNull().references("monitor_prediction_blocks.seq").onDelete("cascade"),
+          )
+          .addColumn("row", "integer", (c) => c.notNull())
+          .addColumn("at_ms", "bigint", (c) => c.notNull())
+          .addPrimaryKeyConstraint("monitor_prediction_ids_pk", ["prediction_id", "model_key"])
+          .execute();
+        await db.schema
+          .createIndex("monitor_prediction_ids_block")
+          .on("monitor_prediction_ids")
+          .column("block_seq")
+          .execute();
+        await db.schema
+          .createTable("monitor_forecast_keys")
+          .addColumn("model_key", "bigint", (c) => c.notNull())
+          .addColumn("segment", "text", (c) => c.notNull())
+          .addColumn("period", "text", (c) => c.notNull())
+          .addColumn("block_seq", "bigint", (c) =>
+            c.notNull().references("monitor_prediction_blocks.seq").onDelete("cascade"),
+          )
+          .addColumn("row", "integer", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex("monitor_forecast_keys_key")
+          .on("monitor_forecast_keys")
+          .columns(["model_key", "segment", "period"])
+          .execute();
+        await db.schema
+          .createIndex("monitor_forecast_keys_block")
+          .on("monitor_forecast_keys")
+          .column("block_seq")
+          .execute();
+        await autoIncrement(db, "monitor_feedback")
+          .addColumn("model_key", "bigint", (c) =>
+            c.notNull().references("monitor_models.seq").onDelete("cascade"),
+          )
+          .addColumn("prediction_id", "text")
+          .addColumn("segment", "text")
+          .addColumn("period", "text")
+          .addColumn("block_seq", "bigint", (c) =>
+            c.references("monitor_prediction_blocks.seq").onDelete("cascade"),
+          )
+          .addColumn("row", "integer")
+          .addColumn("revision", "integer", (c) => c.notNull())
+          .addColumn("actual", blob, (c) => c.notNull())
+          .addColumn("at_ms", "bigint", (c) => c.notNull())
+          .addColumn("received_at", "text", (c) => c.notNull())
+          .execute();
+        // The database's own guard against a second actual for the same key and revision (the service checks
+        // first, with reasons); one partial index per kind of key.
+        await db.schema
+          .createIndex("monitor_feedback_prediction")
+          .on("monitor_feedback")
+          .columns(["prediction_id", "model_key", "revision"])
+          .unique()
+          .where(sql.ref("prediction_id"), "is not", null)
+          .execute();
+        await db.schema
+          .createIndex("monitor_feedback_forecast")
+          .on("monitor_feedback")
+          .columns(["model_key", "segment", "period", "revision"])
+          .unique()
+          .where(sql.ref("segment"), "is not", null)
+          .execute();
+        await db.schema
+          .createIndex("monitor_feedback_block")
+          .on("monitor_feedback")
+          .column("block_seq")
+          .execute();
+        await db.schema
+          .createIndex("monitor_feedback_time")
+          .on("monitor_feedback")
+          .columns(["model_key", "at_ms"])
+          .execute();
+        // Rows accepted and rejected per project, kind (predictions, feedback) and reason; rejected batches are
+        // counted in a transaction of their own, after the batch's was rolled back.
+        await db.schema
+          .createTable("monitor_ingest_counts")
+          .addColumn("project", "text", (c) => c.notNull())
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("reason", "text", (c) => c.notNull())
+          .addColumn("count", "bigint", (c) => c.notNull())
+          .addPrimaryKeyConstraint("monitor_ingest_counts_pk", ["project", "kind", "reason"])
           .execute();
       },
     },

@@ -247,6 +247,78 @@ export interface PredictionLogTable {
   created_at: string;
 }
 
+/** A model that monitoring has seen, by a small key; `features`/`outputs` fixed by its first predictions. */
+export interface MonitorModelsTable {
+  seq: Generated<number>;
+  project: string;
+  model: string;
+  features: number | null;
+  outputs: number | null;
+  created_at: string;
+}
+
+/**
+ * Predictions of one model version from one ingested batch (docs/adr/0005-monitoring-store.md): `rows`
+ * predictions, their ids newline-separated, `segments` (forecasts) a JSON array of [segment, period] or null
+ * per row (null when none has one), and little-endian packed arrays: `at_ms` Float64 × rows, `features`
+ * Float32 × rows × features, `outputs` Float64 × rows × outputs.
+ */
+export interface MonitorPredictionBlocksTable {
+  seq: Generated<number>;
+  model_key: number;
+  version: number;
+  rows: number;
+  first_at_ms: number;
+  last_at_ms: number;
+  prediction_ids: string;
+  segments: string | null;
+  at_ms: Uint8Array;
+  features: Uint8Array;
+  outputs: Uint8Array;
+  received_at: string;
+}
+
+export interface MonitorPredictionIdsTable {
+  prediction_id: string;
+  model_key: number;
+  block_seq: number;
+  row: number;
+  at_ms: number;
+}
+
+export interface MonitorForecastKeysTable {
+  model_key: number;
+  segment: string;
+  period: string;
+  block_seq: number;
+  row: number;
+}
+
+/** Ground truth: joined by prediction id (`block_seq`, `row` point at it) or by (segment, period). */
+export interface MonitorFeedbackTable {
+  seq: Generated<number>;
+  model_key: number;
+  prediction_id: string | null;
+  segment: string | null;
+  period: string | null;
+  block_seq: number | null;
+  row: number | null;
+  revision: number;
+  /** Float64 × the model's outputs, little-endian. */
+  actual: Uint8Array;
+  at_ms: number;
+  received_at: string;
+}
+
+export interface MonitorIngestCountsTable {
+  project: string;
+  /** "predictions" or "feedback". */
+  kind: string;
+  /** "accepted", "rejected_batches", or a rejection reason. */
+  reason: string;
+  count: number;
+}
+
 export interface Database {
   projects: ProjectsTable;
   environments: EnvironmentsTable;
@@ -271,4 +343,10 @@ export interface Database {
   jobs: JobsTable;
   deployments: DeploymentsTable;
   prediction_log: PredictionLogTable;
+  monitor_models: MonitorModelsTable;
+  monitor_prediction_blocks: MonitorPredictionBlocksTable;
+  monitor_prediction_ids: MonitorPredictionIdsTable;
+  monitor_forecast_keys: MonitorForecastKeysTable;
+  monitor_feedback: MonitorFeedbackTable;
+  monitor_ingest_counts: MonitorIngestCountsTable;
 }

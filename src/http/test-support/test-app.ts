@@ -2,6 +2,7 @@ import { createMemoryBlobStore } from "../../artifacts/index.js";
 import { systemClock } from "../../core/index.js";
 import { createFleets } from "../../fleets/index.js";
 import { JobQueue } from "../../jobs/index.js";
+import { createKyselyMonitoringStore, MonitoringService } from "../../monitoring/index.js";
 import { createRegistry, DEFAULT_PROJECT, type Registry } from "../../registry/index.js";
 import { ScoringService } from "../../scoring/index.js";
 import {
@@ -97,6 +98,8 @@ export async function testApp(
     registry,
     fleets: fleets.service,
     scoring,
+    // Prediction and feedback ingestion on every test app, so its routes are in the OpenAPI document.
+    monitoring: new MonitoringService({ store: createKyselyMonitoringStore(fresh.store) }),
     ...(inference !== undefined && { inference }),
     bodyLimitBytes: options.bodyLimitBytes ?? 8 << 20,
     ...(options.bodyGuard !== undefined && { bodyGuard: options.bodyGuard }),

@@ -328,6 +328,47 @@ export const SEEDS: readonly { readonly migration: string; readonly rows: SeedRo
       ],
     },
   },
+  {
+    migration: "0008_monitoring",
+    rows: {
+      monitor_models: [{ project: "acme", model: "part-A12", features: 2, outputs: 1, created_at: T0 }],
+      monitor_prediction_blocks: [
+        {
+          model_key: 1,
+          version: 2,
+          rows: 2,
+          first_at_ms: 1_704_164_645_678,
+          last_at_ms: 1_719_791_999_999,
+          prediction_ids: "p-1\np-ü",
+          segments: JSON.stringify([["A12", "2024-07"], null]),
+          at_ms: Buffer.from(Float64Array.from([1_704_164_645_678, 1_719_791_999_999]).buffer),
+          features: Buffer.from(Float32Array.from([0.5, -1e30, 3, Number.MIN_VALUE]).buffer),
+          outputs: Buffer.from(Float64Array.from([Number.MAX_VALUE, -0.125]).buffer),
+          received_at: T1,
+        },
+      ],
+      monitor_prediction_ids: [
+        { prediction_id: "p-1", model_key: 1, block_seq: 1, row: 0, at_ms: 1_704_164_645_678 },
+        { prediction_id: "p-ü", model_key: 1, block_seq: 1, row: 1, at_ms: 1_719_791_999_999 },
+      ],
+      monitor_forecast_keys: [{ model_key: 1, segment: "A12", period: "2024-07", block_seq: 1, row: 0 }],
+      monitor_feedback: [
+        {
+          model_key: 1,
+          prediction_id: "p-1",
+          segment: null,
+          period: null,
+          block_seq: 1,
+          row: 0,
+          revision: 0,
+          actual: Buffer.from(Float64Array.from([1]).buffer),
+          at_ms: 1_719_791_999_999,
+          received_at: T1,
+        },
+      ],
+      monitor_ingest_counts: [{ project: "acme", kind: "feedback", reason: "duplicate", count: 2 ** 40 }],
+    },
+  },
 ];
 
 /** Tables with an autoincrement `seq`: their rows come back in insertion order with 1, 2, … */
@@ -336,6 +377,9 @@ export const SEQUENCED_TABLES: ReadonlySet<keyof Database> = new Set([
   "alias_history",
   "jobs",
   "prediction_log",
+  "monitor_models",
+  "monitor_prediction_blocks",
+  "monitor_feedback",
 ]);
 
 /** The groups a database migrated to `migration` has tables for. */
