@@ -21,6 +21,7 @@ const ALLOWED: Record<string, string[]> = {
   serving: ["core", "artifacts", "registry", "forecasting"],
   scoring: ["core", "store", "artifacts", "registry", "jobs", "serving"],
   monitoring: ["core", "store", "jobs", "serving"],
+  autopilot: ["core", "store", "jobs", "registry", "monitoring"],
   http: ["core", "store", "artifacts", "registry", "jobs", "fleets", "serving", "scoring", "monitoring"],
   cli: [
     "core",

@@ -37,6 +37,11 @@ export const ERROR_CATALOGUE = {
   FLEET_NOT_FOUND: "The fleet, or the requested run of it, does not exist in the project.",
   DEPLOYMENT_NOT_FOUND: "No deployment of the model exists in the environment.",
   SCORING_JOB_NOT_FOUND: "The batch scoring job does not exist in the project.",
+  POLICY_INVALID:
+    "The autopilot policy document is invalid; details.issues lists every problem, each with its path. Nothing was stored.",
+  POLICY_NOT_FOUND: "No autopilot policy with this name exists in the project.",
+  APPROVAL_NOT_FOUND: "The approval request does not exist in the project.",
+  APPROVAL_DECIDED: "The approval request has already been decided or has expired; its status says how.",
   FILTER_INVALID: "The search filter expression could not be parsed; details give the position.",
   CURSOR_INVALID: "The pagination cursor is malformed or belongs to another query.",
   BULK_TOO_LARGE: "The bulk request holds more items than the configured maximum.",
