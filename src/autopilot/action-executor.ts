@@ -212,7 +212,7 @@ export class ActionExecutor {
   }
 
   async lockModel(trx: Transaction<Database>, where: { project: string; model: string }): Promise<void> {
-    await this.options.sqlDialect.lockKey(trx, `autopilot\u0000${where.project}\u0000${where.model}`);
+    await this.options.sqlDialect.lockKey(trx, `autopilot/${where.project}/${where.model}`);
   }
 
   private async rateLimitRefusal(

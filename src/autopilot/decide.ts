@@ -110,7 +110,7 @@ function evaluateActions(
 ): DecidedAction[] {
   const settings = policy.evaluate;
   const { champion, challenger, errors } = state;
-  if (!settings || !champion || !challenger || !errors) return [];
+  if (!settings || !champion || !challenger || !errors || challenger.version === champion.version) return [];
   const n = Math.min(errors.champion.length, errors.challenger.length);
   if (n < settings.minSamples) return [];
   const championErrors = errors.champion.slice(-n);
@@ -179,7 +179,13 @@ function rollbackActions(
 ): DecidedAction[] {
   const settings = policy.rollback;
   const { champion, errors } = state;
-  if (!settings || !champion || champion.previous === null || champion.promotedOnMeanError === null)
+  if (
+    !settings ||
+    !champion ||
+    champion.previous === null ||
+    champion.previous === champion.version ||
+    champion.promotedOnMeanError === null
+  )
     return [];
   const ageHours = (Date.parse(state.now) - Date.parse(champion.since)) / 3_600_000;
   if (!(ageHours >= 0 && ageHours <= settings.probationHours)) return [];
