@@ -23,7 +23,18 @@ const ALLOWED: Record<string, string[]> = {
   monitoring: ["core", "store", "jobs", "serving"],
   // artifacts: only its tests, for the registry they build (a memory blob store).
   autopilot: ["core", "store", "artifacts", "jobs", "registry", "monitoring"],
-  http: ["core", "store", "artifacts", "registry", "jobs", "fleets", "serving", "scoring", "monitoring"],
+  http: [
+    "core",
+    "store",
+    "artifacts",
+    "registry",
+    "jobs",
+    "fleets",
+    "serving",
+    "scoring",
+    "monitoring",
+    "autopilot",
+  ],
   cli: [
     "core",
     "store",
@@ -36,6 +47,7 @@ const ALLOWED: Record<string, string[]> = {
     "serving",
     "scoring",
     "monitoring",
+    "autopilot",
   ],
 };
 

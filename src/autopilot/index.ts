@@ -4,6 +4,8 @@ export {
   CHAMPION,
   type ExecutedAction,
 } from "./action-executor.js";
+export { autopilotApi } from "./autopilot.api.js";
+export { autopilotRoutes } from "./autopilot.routes.js";
 export {
   type AutopilotOptions,
   AutopilotService,

@@ -3,6 +3,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { type AutopilotService, autopilotRoutes } from "../autopilot/index.js";
 import { exceedsJsonDepth, MAX_JSON_DEPTH, SETTINGS, type SettingKey, SkalaError } from "../core/index.js";
 import { type FleetService, fleetRoutes } from "../fleets/index.js";
 import type { Registry } from "../registry/index.js";
@@ -25,6 +26,8 @@ export interface AppDependencies {
   inference?: InferenceService;
   /** Batch scoring endpoints (`/api/v1/projects/{project}/scoring-jobs`); left out where nothing scores. */
   scoring?: ScoringService;
+  /** Autopilot policies, the action ledger and approvals (`/api/v1/projects/{project}/autopilot`). */
+  autopilot?: AutopilotService;
   /** Models with their own lifetime series in `/metrics`; every other model counts as `__other__`. */
   metricsModels?: readonly string[];
   /** How many of the busiest models `/metrics` lists in its recent-traffic gauges. Default 20. */
@@ -211,6 +214,11 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
         { name: "artifacts", description: "Content-addressed blobs" },
         { name: "fleets", description: "One spec trained over every segment of a dataset" },
         { name: "scoring", description: "Batch scoring jobs" },
+        {
+          name: "autopilot",
+          description:
+            "Policies that retrain, evaluate, promote, roll back or ask a person; the action ledger and approvals",
+        },
         { name: "inference", description: "Open Inference Protocol v2 (REST)" },
         { name: "operations", description: "Health, readiness and metrics" },
       ],
@@ -276,6 +284,7 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
   await app.register(registryRoutes, { prefix: "/api/v1", registry: deps.registry });
   if (deps.fleets) await app.register(fleetRoutes, { prefix: "/api/v1", fleets: deps.fleets });
   if (deps.scoring) await app.register(scoringRoutes, { prefix: "/api/v1", scoring: deps.scoring });
+  if (deps.autopilot) await app.register(autopilotRoutes, { prefix: "/api/v1", autopilot: deps.autopilot });
   if (deps.inference) {
     await app.register(oipRoutes, {
       inference: deps.inference,

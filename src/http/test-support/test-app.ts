@@ -1,4 +1,8 @@
 import { createMemoryBlobStore } from "../../artifacts/index.js";
+import { AutopilotService } from "../../autopilot/index.js";
+import { testCompare } from "../../autopilot/test-support/compare.js";
+import { MemoryEvidence } from "../../autopilot/test-support/evidence.js";
+import { queueRetrain } from "../../autopilot/test-support/retrain.js";
 import { systemClock } from "../../core/index.js";
 import { createFleets } from "../../fleets/index.js";
 import { JobQueue } from "../../jobs/index.js";
@@ -92,7 +96,18 @@ export async function testApp(
     ? options.scoring(scoringDeps)
     : new ScoringService({ ...scoringDeps, jobs: new JobQueue({ store: fresh.store, clock: systemClock }) });
   inferenceService = service;
+  // The autopilot with its test ports (the composition root wires the real ones), so its routes are in the
+  // OpenAPI document and fuzzed.
+  const autopilot = new AutopilotService({
+    store: fresh.store,
+    registry,
+    retrain: queueRetrain(new JobQueue({ store: fresh.store, clock: systemClock })),
+    compare: testCompare,
+    evidence: new MemoryEvidence(),
+    clock: systemClock,
+  });
   const app = await buildApp({
+    autopilot,
     store: fresh.store,
     registry,
     fleets: fleets.service,
