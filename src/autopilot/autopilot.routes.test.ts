@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SkalaApp } from "../http/index.js";
 import { testApp } from "../http/test-support/test-app.js";
 
 const API = "/api/v1/projects/default/autopilot";
 
 /** The autopilot's HTTP routes through the whole app: policies, the ledger, approvals. */
 describe("autopilot routes", () => {
-  let app: SkalaApp;
+  let app: Awaited<ReturnType<typeof testApp>>["app"];
   let close: () => Promise<void>;
   beforeAll(async () => {
     ({ app, close } = await testApp({ artifactValidation: false }));

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { routeOptions } from "../core/index.js";
 import { autopilotApi as api } from "./autopilot.api.js";
 import type { AutopilotService } from "./autopilot.service.js";
+import { type Policy, policyDocument } from "./policy.js";
 
 /** Autopilot endpoints under /api/v1/projects/:project/autopilot, registered from autopilot.api.ts. */
 export const autopilotRoutes: FastifyPluginAsync<{ autopilot: AutopilotService }> = async (
@@ -11,9 +12,9 @@ export const autopilotRoutes: FastifyPluginAsync<{ autopilot: AutopilotService }
 ) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   const { autopilot } = options;
-  const stored = (s: { policy: { name: string }; createdAt: string; updatedAt: string }) => ({
+  const stored = (s: { policy: Policy; createdAt: string; updatedAt: string }) => ({
     name: s.policy.name,
-    policy: s.policy,
+    policy: policyDocument(s.policy),
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   });
@@ -28,7 +29,9 @@ export const autopilotRoutes: FastifyPluginAsync<{ autopilot: AutopilotService }
   });
   app.route({
     ...routeOptions(api.listAutopilotPolicies),
-    handler: async (req) => ({ items: await autopilot.listPolicies(req.params.project) }),
+    handler: async (req) => ({
+      items: (await autopilot.listPolicies(req.params.project)).map(policyDocument),
+    }),
   });
   app.route({
     ...routeOptions(api.runAutopilotPolicy),

@@ -11,7 +11,7 @@ import type {
 } from "./autopilot.types.js";
 import { decide } from "./decide.js";
 import { LedgerRepository, type ListActionsFilter } from "./ledger.repository.js";
-import { type Policy, validatePolicy } from "./policy.js";
+import { type Policy, policyDocument, validatePolicy } from "./policy.js";
 import type { ComparePort, EvidencePort, RetrainPort } from "./ports.js";
 
 export interface AutopilotOptions {
@@ -85,7 +85,7 @@ export class AutopilotService {
       project,
       name,
       policy.fleet ?? null,
-      value as Record<string, unknown>,
+      policyDocument(policy),
       at,
       this.db,
     );

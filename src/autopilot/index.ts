@@ -21,6 +21,7 @@ export {
   type PolicyRule,
   parsePolicy,
   parsePolicyText,
+  policyDocument,
   policyInvalid,
   type RateLimit,
   type Trigger,

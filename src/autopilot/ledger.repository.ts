@@ -244,7 +244,7 @@ export class LedgerRepository {
     project: string,
     name: string,
     fleet: string | null,
-    body: JsonObject,
+    body: object,
     at: string,
     db: Executor,
   ): Promise<{ createdAt: string; updatedAt: string }> {

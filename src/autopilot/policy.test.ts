@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isSkalaError } from "../core/index.js";
-import { needsPerson, parsePolicy, parsePolicyText, validatePolicy } from "./policy.js";
+import { needsPerson, parsePolicy, parsePolicyText, policyDocument, validatePolicy } from "./policy.js";
 
 const NIGHTLY = `
 name: nightly
@@ -136,5 +136,13 @@ describe("policy documents", () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe("policy documents written back", () => {
+  it("round-trip: a policy written as a document reads back as the same policy", () => {
+    const result = parsePolicyText(NIGHTLY);
+    if (!result.ok) throw new Error("invalid");
+    expect(validatePolicy(policyDocument(result.value))).toEqual(result.value);
   });
 });

@@ -259,3 +259,38 @@ export function needsPerson(policy: Policy, kind: "promote" | "rollback"): boole
   if (decider === "person") return true;
   return policy.environment !== undefined && policy.approval.environments.includes(policy.environment);
 }
+
+/** A validated policy written back as a document (defaults filled in): what the API answers and stores. */
+export function policyDocument(policy: Policy): PolicyDocument {
+  return {
+    name: policy.name,
+    project: policy.project,
+    ...(policy.fleet !== undefined && { fleet: policy.fleet }),
+    ...(policy.environment !== undefined && { environment: policy.environment }),
+    rules: policy.rules.map((rule) => ({ when: triggerDocument(rule.when), do: [...rule.do] })),
+    ...(policy.evaluate && { evaluate: { ...policy.evaluate } }),
+    ...(policy.promote && { promote: { ...policy.promote } }),
+    ...(policy.rollback && { rollback: { ...policy.rollback } }),
+    limits: { ...policy.limits },
+    approval: {
+      environments: [...policy.approval.environments],
+      expiresAfterHours: policy.approval.expiresAfterHours,
+    },
+  };
+}
+
+function triggerDocument(trigger: Trigger): PolicyDocument["rules"][number]["when"] {
+  switch (trigger.kind) {
+    case "check":
+      return {
+        check: {
+          ...(trigger.names && { names: [...trigger.names] }),
+          ...(trigger.level && { level: trigger.level }),
+        },
+      };
+    case "schedule":
+      return { schedule: { everyMinutes: trigger.everyMinutes } };
+    case "new-data":
+      return { newData: { minActuals: trigger.minActuals } };
+  }
+}
