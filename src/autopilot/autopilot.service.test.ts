@@ -302,6 +302,53 @@ describe.each(testDialects())("autopilot on %s", (dialect) => {
     expect(await champion(name)).toBe(3);
   });
 
+  it("records a retrain whose work threw as failed, with nothing of it queued, and tries it again later", async () => {
+    const name = await newModel(1, `f-${dialect}-failing`);
+    let broken = true;
+    const failing = new AutopilotService({
+      store,
+      registry,
+      retrain: {
+        async retrain(request, db) {
+          const queued = await queueRetrain(jobs).retrain(request, db);
+          if (broken) throw new Error("the fleet's dataset is gone");
+          return queued;
+        },
+      },
+      compare: testCompare,
+      evidence,
+      clock,
+    });
+    const action = {
+      kind: "retrain" as const,
+      project: P,
+      model: name,
+      policy: "nightly",
+      key: `fail:${name}`,
+      reason: "check fired",
+      evidence: {},
+      fleet: null,
+      segments: [name],
+    };
+    const [failed] = await failing.execute([action], null);
+    expect(failed?.outcome).toBe("failed");
+    expect(failed?.action).toMatchObject({
+      status: "failed",
+      evidence: { error: "the fleet's dataset is gone" },
+    });
+    const queued = async () =>
+      (await jobs.list({ kind: RETRAIN_JOB })).filter(
+        (j) => (j.payload as { segment: string }).segment === name,
+      );
+    // The jobs enqueued in the failed transaction rolled back with it.
+    expect(await queued()).toHaveLength(0);
+    broken = false;
+    const [retried] = await failing.execute([action], null);
+    expect(retried?.outcome).toBe("done");
+    expect(await queued()).toHaveLength(1);
+    expect(await autopilot.listActions(P, { model: name })).toHaveLength(1);
+  });
+
   describe("approvals", () => {
     const personPolicy = () =>
       basePolicy({
@@ -352,6 +399,26 @@ describe.each(testDialects())("autopilot on %s", (dialect) => {
       expect(await autopilotMoves(name)).toBe(1);
       const request = (await autopilot.listActions(P, { model: name, kind: "request-approval" }))[0];
       expect(request?.status).toBe("succeeded");
+    });
+
+    it("lets exactly one of several concurrent approvals carry the action out", async () => {
+      const { name, approvalId } = await requested("concurrent");
+      const results = await Promise.all(
+        ["ana", "bo", "cy", "di"].map((by) =>
+          autopilot.approve(P, approvalId, { by }).then(
+            () => "approved",
+            (e) => e.code,
+          ),
+        ),
+      );
+      expect(results.sort()).toEqual([
+        "APPROVAL_DECIDED",
+        "APPROVAL_DECIDED",
+        "APPROVAL_DECIDED",
+        "approved",
+      ]);
+      expect(await champion(name)).toBe(2);
+      expect(await autopilotMoves(name)).toBe(1);
     });
 
     it("records a rejection and moves nothing", async () => {
