@@ -139,6 +139,21 @@ describe("decide", () => {
     expect(byEnvironment[1]).toMatchObject({ kind: "request-approval", expiresAfterHours: 72 });
   });
 
+  it("decides a key again only when it was skipped or failed", () => {
+    const key = "nightly:part-A12:promote:3->4";
+    const promoteAfter = (status: PastAction["status"]) =>
+      decide(
+        policy(),
+        state({ history: [{ kind: "promote", status, key, at: hoursAgo(30) }] }),
+        testCompare,
+      ).some((a) => a.key === key);
+    expect(promoteAfter("skipped")).toBe(true);
+    expect(promoteAfter("failed")).toBe(true);
+    expect(promoteAfter("succeeded")).toBe(false);
+    expect(promoteAfter("awaiting-approval")).toBe(false);
+    expect(promoteAfter("rejected")).toBe(false);
+  });
+
   it("refuses a promotion past the rate limit, with the reason", () => {
     const history: PastAction[] = [{ kind: "promote", status: "succeeded", key: "other", at: hoursAgo(3) }];
     const [, promote] = decide(policy(), state({ history }), testCompare);

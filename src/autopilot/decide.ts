@@ -13,7 +13,10 @@ import type { ComparePort } from "./ports.js";
  * // [{ kind: "promote", key: "nightly:part-A12:promote:3->4", fromVersion: 3, toVersion: 4, … }]
  */
 export function decide(policy: Policy, state: ModelState, compare: ComparePort): DecidedAction[] {
-  const done = new Set(state.history.filter((h) => h.status !== "skipped").map((h) => h.key));
+  // Skipped (refused) and failed actions are tried again when the same evidence comes back; the rest never.
+  const done = new Set(
+    state.history.filter((h) => h.status !== "skipped" && h.status !== "failed").map((h) => h.key),
+  );
   const decided: DecidedAction[] = [];
   const taken = new Set<RuleAction>();
   for (const rule of policy.rules) {
