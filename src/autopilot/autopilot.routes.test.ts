@@ -5,10 +5,12 @@ const API = "/api/v1/projects/default/autopilot";
 
 /** The autopilot's HTTP routes through the whole app: policies, the ledger, approvals. */
 describe("autopilot routes", () => {
+  let harness: Awaited<ReturnType<typeof testApp>>;
   let app: Awaited<ReturnType<typeof testApp>>["app"];
   let close: () => Promise<void>;
   beforeAll(async () => {
-    ({ app, close } = await testApp({ artifactValidation: false }));
+    harness = await testApp({ artifactValidation: false });
+    ({ app, close } = harness);
   });
   afterAll(() => close());
 
@@ -77,5 +79,90 @@ describe("autopilot routes", () => {
     expect((await app.inject({ method: "POST", url: `${API}/policies/nope/run` })).json().error.code).toBe(
       "POLICY_NOT_FOUND",
     );
+  });
+
+  it("asks a person, lists the request, and approving it over HTTP moves the champion once", async () => {
+    await harness.registry.versions.bulkRegister("default", {
+      versions: [1, 2].map((v) => ({
+        model: "pump",
+        fleet: "pumps",
+        runtime: "skala.forecast",
+        artifact: { json: { v } },
+        ...(v === 1 && { aliases: ["champion"] }),
+      })),
+    });
+    const wobble = (i: number) => ((i * 7) % 5) - 2;
+    harness.autopilotEvidence
+      .setErrors(
+        "default",
+        "pump",
+        1,
+        Array.from({ length: 24 }, (_, i) => 10 + wobble(i)),
+        "2026-11",
+      )
+      .setErrors(
+        "default",
+        "pump",
+        2,
+        Array.from({ length: 24 }, (_, i) => 5 + wobble(i + 1)),
+        "2026-11",
+      )
+      .addActuals("default", "pump", ["a", "b", "c", "d", "e", "f"]);
+    const put = await app.inject({
+      method: "PUT",
+      url: `${API}/policies/pumps`,
+      payload: {
+        fleet: "pumps",
+        rules: [{ when: { newData: { minActuals: 6 } }, do: ["evaluate"] }],
+        evaluate: { test: "dm", power: 1 },
+        promote: { margin: 0.05, approval: "person" },
+      },
+    });
+    expect(put.statusCode, put.body).toBe(200);
+    const run = await app.inject({ method: "POST", url: `${API}/policies/pumps/run` });
+    expect(run.statusCode, run.body).toBe(200);
+    expect(
+      run
+        .json()
+        .actions.map((a: { outcome: string; action: { kind: string } }) => [a.action.kind, a.outcome]),
+    ).toEqual([
+      ["evaluate", "done"],
+      ["request-approval", "requested"],
+    ]);
+    const pending = (
+      await app.inject({ method: "GET", url: `${API}/approvals?status=pending&model=pump` })
+    ).json().items;
+    expect(pending).toHaveLength(1);
+    expect(pending[0]).toMatchObject({
+      action: "promote",
+      fromVersion: 1,
+      toVersion: 2,
+      evidence: { better: true },
+    });
+    const id = pending[0].id as string;
+    const approved = await app.inject({
+      method: "POST",
+      url: `${API}/approvals/${id}/approve`,
+      payload: { by: "ana", note: "ok" },
+    });
+    expect(approved.statusCode, approved.body).toBe(200);
+    expect(approved.json()).toMatchObject({
+      approval: { status: "approved", decidedBy: "ana" },
+      action: { kind: "promote", status: "succeeded", approvalId: id },
+    });
+    const again = await app.inject({
+      method: "POST",
+      url: `${API}/approvals/${id}/approve`,
+      payload: { by: "bo" },
+    });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error.code).toBe("APPROVAL_DECIDED");
+    expect((await harness.registry.versions.alias("default", "pump", "champion")).version).toBe(2);
+    const ledger = (await app.inject({ method: "GET", url: `${API}/actions?model=pump` })).json().items;
+    expect(ledger.map((a: { kind: string; status: string }) => `${a.kind}:${a.status}`).sort()).toEqual([
+      "evaluate:succeeded",
+      "promote:succeeded",
+      "request-approval:succeeded",
+    ]);
   });
 });

@@ -51,6 +51,8 @@ export async function testApp(
   registry: Registry;
   inference: InferenceService | undefined;
   runtimes: RuntimeSet;
+  /** What the autopilot is told about models (monitoring's stand-in); tests set it. */
+  autopilotEvidence: MemoryEvidence;
   close(): Promise<void>;
 }> {
   const fresh = await freshStore(options.dialect ?? "sqlite");
@@ -98,12 +100,13 @@ export async function testApp(
   inferenceService = service;
   // The autopilot with its test ports (the composition root wires the real ones), so its routes are in the
   // OpenAPI document and fuzzed.
+  const autopilotEvidence = new MemoryEvidence();
   const autopilot = new AutopilotService({
     store: fresh.store,
     registry,
     retrain: queueRetrain(new JobQueue({ store: fresh.store, clock: systemClock })),
     compare: testCompare,
-    evidence: new MemoryEvidence(),
+    evidence: autopilotEvidence,
     clock: systemClock,
   });
   const app = await buildApp({
@@ -124,6 +127,7 @@ export async function testApp(
     registry,
     inference,
     runtimes,
+    autopilotEvidence,
     async close() {
       await app.close();
       await service.close();
