@@ -110,6 +110,13 @@ describe.each(testDialects())("autopilot on %s", (dialect) => {
     expect(missing.code).toBe("POLICY_NOT_FOUND");
   });
 
+  it("runs every stored policy of the project", async () => {
+    await autopilot.putPolicy(P, "zz-second", basePolicy({ fleet: `f-${dialect}-none` }));
+    const reports = await autopilot.runAll(P);
+    expect(reports.map((r) => r.policy)).toEqual(["nightly", "zz-second"]);
+    expect(reports.every((r) => r.errors.length === 0)).toBe(true);
+  });
+
   it("evaluates, promotes once, and records both with their evidence in the ledger", async () => {
     const fleet = `f-${dialect}-promote`;
     const name = await newModel(2, fleet);

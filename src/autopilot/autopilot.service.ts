@@ -114,6 +114,13 @@ export class AutopilotService {
     return this.runPolicy((await this.getPolicy(project, name)).policy);
   }
 
+  /** Runs every stored policy of the project once, in name order (what a periodic runner calls). */
+  async runAll(project: string): Promise<RunReport[]> {
+    const reports: RunReport[] = [];
+    for (const policy of await this.listPolicies(project)) reports.push(await this.runPolicy(policy));
+    return reports;
+  }
+
   /** Runs a policy (stored or not) once over every model it covers. */
   async runPolicy(policy: Policy): Promise<RunReport> {
     const actions: ExecutedAction[] = [];
