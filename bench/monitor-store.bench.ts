@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import SQLite from "better-sqlite3";
 import { Command } from "commander";
-import { Kysely, SqliteDialect, sql } from "kysely";
+import { Kysely, SqliteDialect } from "kysely";
 import pg from "pg";
 import { createKyselyMonitoringStore, MonitoringService } from "../src/monitoring/index.js";
 import { migrateToLatest, openStore } from "../src/store/index.js";

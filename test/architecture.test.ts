@@ -21,7 +21,20 @@ const ALLOWED: Record<string, string[]> = {
   serving: ["core", "artifacts", "registry", "forecasting"],
   scoring: ["core", "store", "artifacts", "registry", "jobs", "serving"],
   monitoring: ["core", "store", "jobs", "serving", "forecasting"],
-  http: ["core", "store", "artifacts", "registry", "jobs", "fleets", "serving", "scoring", "monitoring"],
+  // artifacts: only its tests, for the registry they build (a memory blob store).
+  autopilot: ["core", "store", "artifacts", "jobs", "registry", "monitoring"],
+  http: [
+    "core",
+    "store",
+    "artifacts",
+    "registry",
+    "jobs",
+    "fleets",
+    "serving",
+    "scoring",
+    "monitoring",
+    "autopilot",
+  ],
   cli: [
     "core",
     "store",
@@ -34,6 +47,7 @@ const ALLOWED: Record<string, string[]> = {
     "serving",
     "scoring",
     "monitoring",
+    "autopilot",
   ],
 };
 

@@ -1,4 +1,5 @@
 import type { Static, TSchema } from "@sinclair/typebox";
+import { autopilotApi } from "../autopilot/index.js";
 import { fleetApi } from "../fleets/index.js";
 import { monitoringApi } from "../monitoring/index.js";
 import { registryApi } from "../registry/index.js";
@@ -13,7 +14,7 @@ import { scoringApi } from "../scoring/index.js";
 /** Where buildApp mounts the capabilities' routes; the tables' paths are relative to it. */
 export const API_PREFIX = "/api/v1";
 
-export const API = { ...registryApi, ...fleetApi, ...scoringApi, ...monitoringApi };
+export const API = { ...registryApi, ...fleetApi, ...scoringApi, ...monitoringApi, ...autopilotApi };
 
 export type Api = typeof API;
 export type OperationName = keyof Api;

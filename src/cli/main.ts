@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { isSkalaError } from "../core/index.js";
 import { ClientError } from "./client.js";
 import * as aliases from "./commands/aliases.js";
+import * as autopilot from "./commands/autopilot.js";
 import * as datasets from "./commands/datasets.js";
 import * as deploy from "./commands/deploy.js";
 import * as fleet from "./commands/fleet.js";
@@ -33,6 +34,7 @@ const COMMANDS: readonly CommandModule[] = [
   fleet,
   score,
   monitor,
+  autopilot,
 ];
 
 /** Usage errors are the user's input failing validation, so they print as one too. */

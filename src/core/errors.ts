@@ -41,6 +41,11 @@ export const ERROR_CATALOGUE = {
     "A batch of predictions was refused as a whole: details.problems lists each offending row (index, field, reason; the first 100), details.reasons counts them by reason. Nothing of the batch was stored.",
   FEEDBACK_INVALID:
     "A batch of ground truth was refused as a whole (unknown prediction, duplicate, stale revision, actual before its prediction, NaN/Infinity, wrong type, unknown model): details.problems lists each offending row (the first 100), details.reasons counts them by reason. Nothing of the batch was stored.",
+  POLICY_INVALID:
+    "The autopilot policy document is invalid; details.issues lists every problem, each with its path. Nothing was stored.",
+  POLICY_NOT_FOUND: "No autopilot policy with this name exists in the project.",
+  APPROVAL_NOT_FOUND: "The approval request does not exist in the project.",
+  APPROVAL_DECIDED: "The approval request has already been decided or has expired; its status says how.",
   FILTER_INVALID: "The search filter expression could not be parsed; details give the position.",
   RULE_INVALID:
     "The monitoring rule could not be parsed or checked; details.problems lists every problem with its position.",

@@ -3,6 +3,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { type AutopilotService, autopilotRoutes } from "../autopilot/index.js";
 import { exceedsJsonDepth, MAX_JSON_DEPTH, SETTINGS, type SettingKey, SkalaError } from "../core/index.js";
 import { type FleetService, fleetRoutes } from "../fleets/index.js";
 import { type MonitoringService, monitoringRoutes } from "../monitoring/index.js";
@@ -28,6 +29,8 @@ export interface AppDependencies {
   scoring?: ScoringService;
   /** Prediction and ground-truth ingestion (`/api/v1/projects/{project}/predictions`, `…/feedback`). */
   monitoring?: MonitoringService;
+  /** Autopilot policies, the action ledger and approvals (`/api/v1/projects/{project}/autopilot`). */
+  autopilot?: AutopilotService;
   /** Models with their own lifetime series in `/metrics`; every other model counts as `__other__`. */
   metricsModels?: readonly string[];
   /** How many of the busiest models `/metrics` lists in its recent-traffic gauges. Default 20. */
@@ -216,6 +219,11 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
         { name: "fleets", description: "One spec trained over every segment of a dataset" },
         { name: "scoring", description: "Batch scoring jobs" },
         { name: "monitoring", description: "Predictions and ground truth, ingested in batches" },
+        {
+          name: "autopilot",
+          description:
+            "Policies that retrain, evaluate, promote, roll back or ask a person; the action ledger and approvals",
+        },
         { name: "inference", description: "Open Inference Protocol v2 (REST)" },
         { name: "operations", description: "Health, readiness and metrics" },
       ],
@@ -284,6 +292,7 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
   if (deps.monitoring) {
     await app.register(monitoringRoutes, { prefix: "/api/v1", monitoring: deps.monitoring });
   }
+  if (deps.autopilot) await app.register(autopilotRoutes, { prefix: "/api/v1", autopilot: deps.autopilot });
   if (deps.inference) {
     await app.register(oipRoutes, {
       inference: deps.inference,

@@ -517,6 +517,75 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    "0009_autopilot": {
+      async up(db: AnyDb) {
+        // Autopilot policies (the validated document as JSON), one per name and project.
+        await db.schema
+          .createTable("autopilot_policies")
+          .addColumn("project", "text", (c) => c.notNull())
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("fleet", "text")
+          .addColumn("body", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .addPrimaryKeyConstraint("autopilot_policies_pk", ["project", "name"])
+          .execute();
+        // The action ledger: every action decided, done, refused or waiting for a person, once per key. A
+        // promotion or rollback commits with its alias move, so a crash leaves both or neither.
+        await db.schema
+          .createTable("autopilot_actions")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("project", "text", (c) => c.notNull())
+          .addColumn("model", "text", (c) => c.notNull())
+          .addColumn("policy", "text", (c) => c.notNull())
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("idempotency_key", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("reason", "text", (c) => c.notNull())
+          .addColumn("evidence", "text", (c) => c.notNull())
+          .addColumn("approval_id", "text")
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .addUniqueConstraint("autopilot_actions_key", ["project", "idempotency_key"])
+          .execute();
+        await db.schema
+          .createIndex("autopilot_actions_model")
+          .on("autopilot_actions")
+          .columns(["project", "model", "kind", "updated_at"])
+          .execute();
+        await db.schema
+          .createIndex("autopilot_actions_time")
+          .on("autopilot_actions")
+          .columns(["project", "created_at"])
+          .execute();
+        // Requests for a person to decide a promotion or rollback.
+        await db.schema
+          .createTable("autopilot_approvals")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("project", "text", (c) => c.notNull())
+          .addColumn("model", "text", (c) => c.notNull())
+          .addColumn("policy", "text", (c) => c.notNull())
+          .addColumn("action", "text", (c) => c.notNull())
+          .addColumn("from_version", "integer", (c) => c.notNull())
+          .addColumn("to_version", "integer", (c) => c.notNull())
+          .addColumn("idempotency_key", "text", (c) => c.notNull())
+          .addColumn("reason", "text", (c) => c.notNull())
+          .addColumn("evidence", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("requested_at", "text", (c) => c.notNull())
+          .addColumn("expires_at", "text", (c) => c.notNull())
+          .addColumn("decided_by", "text")
+          .addColumn("decided_at", "text")
+          .addColumn("note", "text")
+          .addUniqueConstraint("autopilot_approvals_key", ["project", "idempotency_key"])
+          .execute();
+        await db.schema
+          .createIndex("autopilot_approvals_status")
+          .on("autopilot_approvals")
+          .columns(["project", "status", "requested_at"])
+          .execute();
+      },
+    },
   };
 }
 

@@ -319,6 +319,56 @@ export interface MonitorIngestCountsTable {
   count: number;
 }
 
+export interface AutopilotPoliciesTable {
+  project: string;
+  name: string;
+  fleet: string | null;
+  /** The validated policy document as JSON. */
+  body: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AutopilotActionsTable {
+  id: string;
+  project: string;
+  model: string;
+  policy: string;
+  /** retrain | evaluate | promote | rollback | request-approval */
+  kind: string;
+  /** Unique per project: the same trigger and evidence never act twice. */
+  idempotency_key: string;
+  /** succeeded | skipped | awaiting-approval | failed */
+  status: string;
+  reason: string;
+  /** JSON object. */
+  evidence: string;
+  approval_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AutopilotApprovalsTable {
+  id: string;
+  project: string;
+  model: string;
+  policy: string;
+  /** promote | rollback */
+  action: string;
+  from_version: number;
+  to_version: number;
+  idempotency_key: string;
+  reason: string;
+  evidence: string;
+  /** pending | approved | rejected | expired */
+  status: string;
+  requested_at: string;
+  expires_at: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  note: string | null;
+}
+
 export interface Database {
   projects: ProjectsTable;
   environments: EnvironmentsTable;
@@ -349,4 +399,7 @@ export interface Database {
   monitor_forecast_keys: MonitorForecastKeysTable;
   monitor_feedback: MonitorFeedbackTable;
   monitor_ingest_counts: MonitorIngestCountsTable;
+  autopilot_policies: AutopilotPoliciesTable;
+  autopilot_actions: AutopilotActionsTable;
+  autopilot_approvals: AutopilotApprovalsTable;
 }

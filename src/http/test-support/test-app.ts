@@ -1,4 +1,8 @@
 import { createMemoryBlobStore } from "../../artifacts/index.js";
+import { AutopilotService } from "../../autopilot/index.js";
+import { testCompare } from "../../autopilot/test-support/compare.js";
+import { MemoryEvidence } from "../../autopilot/test-support/evidence.js";
+import { queueRetrain } from "../../autopilot/test-support/retrain.js";
 import { systemClock } from "../../core/index.js";
 import { createFleets } from "../../fleets/index.js";
 import { JobQueue } from "../../jobs/index.js";
@@ -48,6 +52,8 @@ export async function testApp(
   registry: Registry;
   inference: InferenceService | undefined;
   runtimes: RuntimeSet;
+  /** What the autopilot is told about models (monitoring's stand-in); tests set it. */
+  autopilotEvidence: MemoryEvidence;
   close(): Promise<void>;
 }> {
   const fresh = await freshStore(options.dialect ?? "sqlite");
@@ -93,7 +99,19 @@ export async function testApp(
     ? options.scoring(scoringDeps)
     : new ScoringService({ ...scoringDeps, jobs: new JobQueue({ store: fresh.store, clock: systemClock }) });
   inferenceService = service;
+  // The autopilot with its test ports (the composition root wires the real ones), so its routes are in the
+  // OpenAPI document and fuzzed.
+  const autopilotEvidence = new MemoryEvidence();
+  const autopilot = new AutopilotService({
+    store: fresh.store,
+    registry,
+    retrain: queueRetrain(new JobQueue({ store: fresh.store, clock: systemClock })),
+    compare: testCompare,
+    evidence: autopilotEvidence,
+    clock: systemClock,
+  });
   const app = await buildApp({
+    autopilot,
     store: fresh.store,
     registry,
     fleets: fleets.service,
@@ -112,6 +130,7 @@ export async function testApp(
     registry,
     inference,
     runtimes,
+    autopilotEvidence,
     async close() {
       await app.close();
       await service.close();

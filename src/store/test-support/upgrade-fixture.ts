@@ -369,6 +369,60 @@ export const SEEDS: readonly { readonly migration: string; readonly rows: SeedRo
       monitor_ingest_counts: [{ project: "acme", kind: "feedback", reason: "duplicate", count: 2 ** 40 }],
     },
   },
+  {
+    migration: "0009_autopilot",
+    rows: {
+      autopilot_policies: [
+        {
+          project: "acme",
+          name: "nightly",
+          fleet: "carparts",
+          body: JSON.stringify({
+            name: "nightly",
+            rules: [{ when: { schedule: { everyMinutes: 1440 } }, do: ["evaluate"] }],
+          }),
+          created_at: T0,
+          updated_at: T1,
+        },
+      ],
+      autopilot_actions: [
+        {
+          id: "act_1",
+          project: "acme",
+          model: "part-A12",
+          policy: "nightly",
+          kind: "promote",
+          idempotency_key: "nightly:part-A12:promote:1->2",
+          status: "succeeded",
+          reason: "better by 12 %",
+          evidence: JSON.stringify({ pValue: 0.01 }),
+          approval_id: null,
+          created_at: T0,
+          updated_at: T1,
+        },
+      ],
+      autopilot_approvals: [
+        {
+          id: "apr_1",
+          project: "acme",
+          model: "part-A12",
+          policy: "nightly",
+          action: "rollback",
+          from_version: 2,
+          to_version: 1,
+          idempotency_key: "nightly:part-A12:rollback:2->1@t",
+          reason: "degraded",
+          evidence: JSON.stringify({ meanError: 3.5 }),
+          status: "pending",
+          requested_at: T0,
+          expires_at: T1,
+          decided_by: null,
+          decided_at: null,
+          note: null,
+        },
+      ],
+    },
+  },
 ];
 
 /** Tables with an autoincrement `seq`: their rows come back in insertion order with 1, 2, … */
