@@ -224,13 +224,50 @@ export function runDetector(
     : pageHinkley(scaled, { delta: check.k, lambda: h });
 }
 
-/** The largest value the detector's statistic reaches over the scaled errors (no alarm, no reset). */
-function peak(check: ResolvedChangeCheck, scaled: ArrayLike<number>): number {
-  const run = runDetector(check, scaled, Number.MAX_VALUE);
+/**
+ * The largest value the detector's statistic reaches over the errors (scaled here; no alarm, no reset): the
+ * same recursions as `cusum` and `pageHinkley` (running mean), without their allocations.
+ */
+function peak(check: ResolvedChangeCheck, errors: ArrayLike<number>, scale: ErrorScale): number {
   let max = 0;
+  if (check.detector === "cusum") {
+    let up = 0;
+    let down = 0;
+    for (let i = 0; i < errors.length; i++) {
+      const z = ((errors[i] as number) - scale.center) / scale.spread;
+      up = Math.max(0, up + z - check.k);
+      down = Math.max(0, down - z - check.k);
+      max = Math.max(max, up, down);
+    }
+    return max;
+  }
+  const run = runDetector(check, scaleErrors(errors, scale), Number.MAX_VALUE);
   for (let i = 0; i < run.upper.length; i++)
     max = Math.max(max, run.upper[i] as number, run.lower[i] as number);
   return max;
+}
+
+/**
+ * The error scale of a change check. `auto` takes the robust MAD unless it is degenerate — below a quarter of
+ * the MAE-based spread, as for intermittent demand whose errors are mostly one small value (a slowly moving
+ * level minus zero) — and then the MAE-based spread; the fixed methods fall back to `sd` only when they give
+ * zero.
+ */
+export function changeScale(errors: ArrayLike<number>, spread: ResolvedChangeCheck["spread"]): ErrorScale {
+  if (spread === "auto") {
+    const mae = errorScale(errors, "mae");
+    try {
+      const mad = errorScale(errors, "mad");
+      return mad.spread >= 0.25 * mae.spread ? mad : mae;
+    } catch {
+      return mae;
+    }
+  }
+  try {
+    return errorScale(errors, spread);
+  } catch {
+    return errorScale(errors, "sd");
+  }
 }
 
 function calibrateChange(check: ResolvedChangeCheck, reference: ModelReference): ChangeCalibration | string {
@@ -239,14 +276,9 @@ function calibrateChange(check: ResolvedChangeCheck, reference: ModelReference):
     return `needs at least ${MIN_VALIDATION_ERRORS} validation errors, the reference has ${errors.length}`;
   let scale: ErrorScale;
   try {
-    scale = errorScale(errors, check.spread);
+    scale = changeScale(errors, check.spread);
   } catch {
-    // Mostly-constant errors (intermittent demand forecast by a flat zero) have no MAD; the sd still scales them.
-    try {
-      scale = errorScale(errors, "sd");
-    } catch {
-      return "the validation errors have no spread";
-    }
+    return "the validation errors have no spread";
   }
   const key = changeKey(check);
   if (check.h !== undefined)
@@ -259,20 +291,16 @@ function calibrateChange(check: ResolvedChangeCheck, reference: ModelReference):
       calibration: null,
       validationErrors: errors.length,
     };
-  const statisticFor = (ref: ArrayLike<number>) => {
-    let s = scale;
-    try {
-      s = errorScale(ref, scale.method);
-    } catch {
-      // A redrawn sample without spread: keep the full sample's.
-    }
-    return (window: number[]) => peak(check, scaleErrors(window, s));
-  };
+  // The live check scales by this fixed scale, so the bootstrap resamples windows of errors only (re-estimating
+  // the scale from redrawn samples would, for intermittent errors, often drop the rare spikes from the scale
+  // but not from the windows, and blow the threshold up).
+  const statisticFor = () => (window: number[]) => peak(check, window, scale);
   const calibration = calibrateThreshold(errors, statisticFor, {
     windowSize: check.horizon,
     alpha: check.alpha,
     resamples: check.resamples,
     seed: check.seed,
+    resampleReference: false,
   });
   return {
     kind: "change",

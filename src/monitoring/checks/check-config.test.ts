@@ -50,7 +50,7 @@ describe("check configuration", () => {
       k: 0.5,
       alpha: 0.02,
       horizon: 12,
-      spread: "mad",
+      spread: "auto",
       lookback: 1,
       seed: 9,
       minSample: 1,

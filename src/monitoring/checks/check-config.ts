@@ -84,7 +84,10 @@ const ChangeCheck = Type.Object(
     /** Probability of a false alarm within `horizon` periods that the calibrated h aims at. */
     alpha: Type.Optional(Probability),
     horizon: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-    spread: Type.Optional(Type.Union([Type.Literal("mad"), Type.Literal("mae"), Type.Literal("sd")])),
+    /** How the error spread is estimated: `auto` (default) is MAD unless degenerate, then MAE-based. */
+    spread: Type.Optional(
+      Type.Union([Type.Literal("auto"), Type.Literal("mad"), Type.Literal("mae"), Type.Literal("sd")]),
+    ),
     /** Violated when an alarm fell within the newest `lookback` observations; default 1. */
     lookback: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   },
@@ -184,7 +187,7 @@ export const CHECK_DEFAULTS = {
   alpha: 0.01,
   resamples: 1000,
   seed: 1,
-  change: { k: 0.5, horizon: 12, spread: "mad", lookback: 1 },
+  change: { k: 0.5, horizon: 12, spread: "auto", lookback: 1 },
   quality: { maxMissingIncrease: 0.05, maxOutOfRange: 0.01, schema: true },
 } as const;
 
@@ -200,7 +203,7 @@ export type ResolvedChangeCheck = Static<typeof ChangeCheck> &
     readonly k: number;
     readonly alpha: number;
     readonly horizon: number;
-    readonly spread: "mad" | "mae" | "sd";
+    readonly spread: "auto" | "mad" | "mae" | "sd";
     readonly lookback: number;
     readonly resamples: number;
     readonly seed: number;

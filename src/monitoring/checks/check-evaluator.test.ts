@@ -207,7 +207,7 @@ describe("change checks", () => {
     expect(r.evidence.statistic).toBeGreaterThan(r.evidence.threshold as number);
     const alarms = (r.evidence.detail?.alarms ?? []) as { at: number; direction: string }[];
     expect(alarms.at(-1)).toMatchObject({ at: 110, direction: "up" });
-    expect(r.evidence.calibration?.scale?.method).toBe("mad");
+    expect(r.evidence.calibration?.scale?.method).toBe("mad"); // normal errors: the MAD is not degenerate
   });
 
   it("is satisfied on errors like the validation errors, and an old alarm falls out of the lookback", async () => {

@@ -43,6 +43,17 @@ export {
   requiredHistory,
 } from "./check-evaluator.js";
 export {
+  type DetectionCell,
+  type DetectionExperimentOptions,
+  type DetectionReport,
+  type Detector,
+  type DetectorReport,
+  type ExperimentSeries,
+  formatDetectionReport,
+  runDetectionExperiment,
+  type ShiftSize,
+} from "./detection-experiment.js";
+export {
   compareHealth,
   compareResults,
   type HealthLevel,
