@@ -45,6 +45,11 @@ const detector = (name: string, checks: unknown[], resamples = 1000): Detector =
 const detectors: Detector[] = [
   detector("cusum k=0.5 h=4 (textbook)", [{ id: "c", kind: "change", detector: "cusum", h: 4 }]),
   detector("cusum k=0.5 calibrated α=1%/12", [{ id: "c", kind: "change", detector: "cusum", alpha: 0.01 }]),
+  detector(
+    "cusum k=0.5 calibrated α=0.1%/12",
+    [{ id: "c", kind: "change", detector: "cusum", alpha: 0.001 }],
+    10000,
+  ),
   detector("cusum k=2 calibrated α=1%/12", [
     { id: "c", kind: "change", detector: "cusum", k: 2, alpha: 0.01 },
   ]),
@@ -72,7 +77,7 @@ const report = await runDetectionExperiment({
   holdout: 12,
   method: "ses",
   shifts: [
-    ...[1, 2, 3, 4, 5, 6, 8, 10, 15, 20].map((size) => ({ unit: "spread" as const, size })),
+    ...[1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30].map((size) => ({ unit: "spread" as const, size })),
     ...[1, 2, 5, 10].map((size) => ({ unit: "mean" as const, size })),
   ],
   detectors,
