@@ -66,6 +66,13 @@ describe("check configuration", () => {
     expect(checks[3]).toMatchObject({ kind: "drift", threshold: 0.25 });
   });
 
+  it("calibrates change checks at 0.1 % per 12 periods by default, with at least 10/α resamples", () => {
+    const [change] = resolveChecks(
+      parseChecksConfig({ checks: [{ id: "c", kind: "change", detector: "cusum" }] }),
+    );
+    expect(change).toMatchObject({ alpha: 0.001, resamples: 10_000, horizon: 12, k: 0.5 });
+  });
+
   it("drops checks switched off with enabled: false", () => {
     const config = parseChecksConfig({
       checks: [{ id: "q", kind: "quality", window: 10, enabled: false }],
