@@ -49,6 +49,8 @@ export const ERROR_CATALOGUE = {
   FILTER_INVALID: "The search filter expression could not be parsed; details give the position.",
   RULE_INVALID:
     "The monitoring rule could not be parsed or checked; details.problems lists every problem with its position.",
+  CHECKS_INVALID:
+    "The monitoring check configuration is invalid; details.issues lists every problem with its path.",
   CURSOR_INVALID: "The pagination cursor is malformed or belongs to another query.",
   BULK_TOO_LARGE: "The bulk request holds more items than the configured maximum.",
   CONFLICT: "The request conflicts with the current state (for example, a duplicate in a bulk request).",
