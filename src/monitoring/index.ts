@@ -51,3 +51,4 @@ export {
 export type { LoggedTensors, PredictionLogRow, TruncatedTensors } from "./prediction-record.js";
 export * from "./rules/index.js";
 export * from "./statistics/index.js";
+export * from "./checks/index.js";
