@@ -20,8 +20,20 @@ const ALLOWED: Record<string, string[]> = {
   fleets: ["core", "store", "artifacts", "registry", "forecasting", "jobs"],
   serving: ["core", "artifacts", "registry", "forecasting"],
   scoring: ["core", "store", "artifacts", "registry", "jobs", "serving"],
+  alerts: ["core", "store", "jobs"],
   monitoring: ["core", "store", "jobs", "serving"],
-  http: ["core", "store", "artifacts", "registry", "jobs", "fleets", "serving", "scoring", "monitoring"],
+  http: [
+    "core",
+    "store",
+    "artifacts",
+    "registry",
+    "jobs",
+    "fleets",
+    "serving",
+    "scoring",
+    "monitoring",
+    "alerts",
+  ],
   cli: [
     "core",
     "store",
@@ -34,6 +46,7 @@ const ALLOWED: Record<string, string[]> = {
     "serving",
     "scoring",
     "monitoring",
+    "alerts",
   ],
 };
 

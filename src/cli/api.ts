@@ -1,18 +1,19 @@
 import type { Static, TSchema } from "@sinclair/typebox";
+import { alertsApi } from "../alerts/index.js";
 import { fleetApi } from "../fleets/index.js";
 import { registryApi } from "../registry/index.js";
 import { scoringApi } from "../scoring/index.js";
 
 /**
  * The Skala API as its client sees it: every operation under /api/v1, from the tables the server's routes
- * register from (registry.api.ts, fleets.api.ts, scoring.api.ts). The request and result types of
+ * register from (registry.api.ts, fleets.api.ts, scoring.api.ts, alerts.api.ts). The request and result types of
  * `SkalaClient.call` are derived from these entries' TypeBox schemas, never written by a caller.
  */
 
 /** Where buildApp mounts the capabilities' routes; the tables' paths are relative to it. */
 export const API_PREFIX = "/api/v1";
 
-export const API = { ...registryApi, ...fleetApi, ...scoringApi };
+export const API = { ...registryApi, ...fleetApi, ...scoringApi, ...alertsApi };
 
 export type Api = typeof API;
 export type OperationName = keyof Api;

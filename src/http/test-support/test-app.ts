@@ -1,3 +1,4 @@
+import { type Alerts, createAlerts, createHttpTransport } from "../../alerts/index.js";
 import { createMemoryBlobStore } from "../../artifacts/index.js";
 import { systemClock } from "../../core/index.js";
 import { createFleets } from "../../fleets/index.js";
@@ -41,12 +42,16 @@ export async function testApp(
     artifactValidation?: boolean;
     /** Makes the batch scoring service (to give it workers); default: one whose jobs nothing runs. */
     scoring?: (deps: { registry: Registry; store: Store; inference: InferenceService }) => ScoringService;
+    /** Makes the alerts capability (to give it workers or a fast retry schedule); default: one nothing delivers. */
+    alerts?: (deps: { store: Store }) => Alerts;
   } = {},
 ): Promise<{
   app: SkalaApp;
   registry: Registry;
   inference: InferenceService | undefined;
   runtimes: RuntimeSet;
+  alerts: Alerts;
+  store: Store;
   close(): Promise<void>;
 }> {
   const fresh = await freshStore(options.dialect ?? "sqlite");
@@ -92,7 +97,16 @@ export async function testApp(
     ? options.scoring(scoringDeps)
     : new ScoringService({ ...scoringDeps, jobs: new JobQueue({ store: fresh.store, clock: systemClock }) });
   inferenceService = service;
+  const alerts = options.alerts
+    ? options.alerts({ store: fresh.store })
+    : createAlerts({
+        store: fresh.store,
+        jobs: new JobQueue({ store: fresh.store, clock: systemClock }),
+        transport: createHttpTransport({ allowPrivateAddresses: true }),
+        allowPrivateAddresses: true,
+      });
   const app = await buildApp({
+    alerts,
     store: fresh.store,
     registry,
     fleets: fleets.service,
@@ -109,6 +123,8 @@ export async function testApp(
     registry,
     inference,
     runtimes,
+    alerts,
+    store: fresh.store,
     async close() {
       await app.close();
       await service.close();
