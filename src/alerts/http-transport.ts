@@ -46,6 +46,8 @@ export function createHttpTransport(options: { allowPrivateAddresses: boolean })
     send(request: WebhookRequest): Promise<WebhookResponse> {
       return new Promise((resolve) => {
         let settled = false;
+        let timer: NodeJS.Timeout | undefined;
+        let onAbort = () => {};
         const finish = (response: WebhookResponse) => {
           if (settled) return;
           settled = true;
@@ -92,11 +94,11 @@ export function createHttpTransport(options: { allowPrivateAddresses: boolean })
           res.on("close", answered);
           res.on("error", answered);
         });
-        const timer = setTimeout(() => {
+        timer = setTimeout(() => {
           finish({ kind: "failed", error: `no answer within ${request.timeoutMs} ms`, timedOut: true });
           req.destroy();
         }, request.timeoutMs);
-        const onAbort = () => {
+        onAbort = () => {
           finish({ kind: "failed", error: "the delivery was stopped", timedOut: false });
           req.destroy();
         };
