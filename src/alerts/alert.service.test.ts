@@ -221,7 +221,7 @@ describe.each(testDialects())("AlertService on %s", (dialect) => {
       }),
       "VALIDATION_FAILED",
     );
-    expect((invalid.details?.issues as { path: string }[]).map((i) => i.path).sort()).toEqual([
+    expect((invalid.details as { issues: { path: string }[] }).issues.map((i) => i.path).sort()).toEqual([
       "/reason",
       "/severity",
       "/source",

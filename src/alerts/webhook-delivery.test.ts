@@ -34,7 +34,7 @@ class Receiver {
   fallback: Reply = { status: 200 };
 
   async start(): Promise<string> {
-    this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       let body = "";
       req.setEncoding("utf8");
       req.on("data", (chunk: string) => {
@@ -47,8 +47,9 @@ class Receiver {
         res.writeHead(reply.status, reply.headers).end("ok");
       });
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, "127.0.0.1", resolve));
-    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
   async stop(): Promise<void> {
