@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { isSkalaError } from "../core/index.js";
 import { ClientError } from "./client.js";
+import * as alerts from "./commands/alerts.js";
 import * as aliases from "./commands/aliases.js";
 import * as datasets from "./commands/datasets.js";
 import * as deploy from "./commands/deploy.js";
@@ -31,6 +32,7 @@ const COMMANDS: readonly CommandModule[] = [
   datasets,
   fleet,
   score,
+  alerts,
 ];
 
 /** Usage errors are the user's input failing validation, so they print as one too. */
