@@ -325,3 +325,52 @@ describe("private addresses", () => {
     }
   });
 });
+
+describe.each(testDialects())("a rerun attempt on %s", (dialect) => {
+  it("records nothing twice: an attempt already recorded (its job reclaimed after a crash) sends nothing", async () => {
+    const { store, dispose } = await freshStore(dialect);
+    const receiver = new Receiver();
+    const base = await receiver.start();
+    try {
+      await store.db
+        .insertInto("projects")
+        .values({ id: "prj_acme", name: "acme", description: "", created_at: "2026-01-01T00:00:00.000Z" })
+        .execute();
+      const jobs = new JobQueue({ store });
+      const { alerts, webhooks } = createAlerts({
+        store,
+        jobs,
+        transport: createHttpTransport({ allowPrivateAddresses: true }),
+        allowPrivateAddresses: true,
+        maxAttempts: 3,
+        schedule: { baseMs: 60_000 },
+      });
+      receiver.script = [{ status: 500 }];
+      const webhook = await webhooks.create("acme", { url: `${base}/x` });
+      await alerts.raise("acme", alertInput());
+      const [delivery] = await webhooks.deliveries("acme", webhook.id);
+      const id = delivery?.id as string;
+      // The worker runs attempt 1 (a 500: the next attempt is queued a minute later), then crashes before
+      // completing its job; the queue hands the job out again and the same attempt runs a second time.
+      expect(await webhooks.deliver({ deliveryId: id, attempt: 1 })).toMatchObject({
+        outcome: "retry",
+        status: 500,
+      });
+      expect(await webhooks.deliver({ deliveryId: id, attempt: 1 })).toMatchObject({ outcome: "skipped" });
+      expect(receiver.received).toHaveLength(1);
+      expect(await webhooks.delivery(id)).toMatchObject({ attempts: 1, lastStatus: 500, status: "pending" });
+      const queued = await jobs.list({ kind: "alerts.deliver" });
+      expect(queued.map((j) => (j.payload as { attempt: number }).attempt)).toEqual([1, 2]);
+      const next = queued[1];
+      expect(Date.parse(next?.runAfter as string) - Date.now()).toBeGreaterThan(25_000);
+      // Attempt 2 succeeds; running it again (or a stale attempt 1) changes nothing.
+      expect(await webhooks.deliver({ deliveryId: id, attempt: 2 })).toMatchObject({ outcome: "delivered" });
+      expect(await webhooks.deliver({ deliveryId: id, attempt: 2 })).toMatchObject({ outcome: "skipped" });
+      expect(receiver.received).toHaveLength(2);
+      expect(await webhooks.delivery(id)).toMatchObject({ attempts: 2, status: "delivered" });
+    } finally {
+      await receiver.stop();
+      await dispose();
+    }
+  });
+});
