@@ -300,6 +300,12 @@ describe("private addresses", () => {
         "http://169.254.169.254/latest/meta-data",
         "http://[::1]/",
         "http://[::ffff:192.168.0.1]/",
+        "http://[::ffff:7f00:1]/",
+        "http://0x7f000001/",
+        "http://2130706433/",
+        "http://127.1/",
+        "http://[fd12::1]/",
+        "http://[fe80::1]/",
         "http://localhost/",
       ]) {
         expect(() => validateWebhookUrl(url, { allowPrivateAddresses: false }), url).toThrow(

@@ -39,6 +39,13 @@ export function isPrivateAddress(address: string): boolean {
   const bare = address.replace(/^\[|\]$/g, "");
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
   if (mapped) return PRIVATE.check(mapped[1] as string, "ipv4");
+  // The same mapping written in hex, as URL parsing normalises it: ::ffff:7f00:1 is 127.0.0.1.
+  const hexMapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(bare);
+  if (hexMapped) {
+    const high = Number.parseInt(hexMapped[1] as string, 16);
+    const low = Number.parseInt(hexMapped[2] as string, 16);
+    return PRIVATE.check(`${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`, "ipv4");
+  }
   const family = isIP(bare);
   if (family === 4) return PRIVATE.check(bare, "ipv4");
   if (family === 6) return PRIVATE.check(bare, "ipv6");
