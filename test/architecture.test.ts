@@ -20,6 +20,7 @@ const ALLOWED: Record<string, string[]> = {
   fleets: ["core", "store", "artifacts", "registry", "forecasting", "jobs"],
   serving: ["core", "artifacts", "registry", "forecasting"],
   scoring: ["core", "store", "artifacts", "registry", "jobs", "serving"],
+  alerts: ["core", "store", "jobs"],
   monitoring: ["core", "store", "jobs", "serving", "forecasting"],
   // artifacts: only its tests, for the registry they build (a memory blob store).
   autopilot: ["core", "store", "artifacts", "jobs", "registry", "monitoring"],
@@ -34,6 +35,7 @@ const ALLOWED: Record<string, string[]> = {
     "scoring",
     "monitoring",
     "autopilot",
+    "alerts",
   ],
   cli: [
     "core",
@@ -48,6 +50,7 @@ const ALLOWED: Record<string, string[]> = {
     "scoring",
     "monitoring",
     "autopilot",
+    "alerts",
   ],
 };
 

@@ -1,4 +1,5 @@
 import type { Static, TSchema } from "@sinclair/typebox";
+import { alertsApi } from "../alerts/index.js";
 import { autopilotApi } from "../autopilot/index.js";
 import { fleetApi } from "../fleets/index.js";
 import { monitoringApi } from "../monitoring/index.js";
@@ -7,14 +8,22 @@ import { scoringApi } from "../scoring/index.js";
 
 /**
  * The Skala API as its client sees it: every operation under /api/v1, from the tables the server's routes
- * register from (registry.api.ts, fleets.api.ts, scoring.api.ts, monitoring.api.ts). The request and result types of
+ * register from (registry.api.ts, fleets.api.ts, scoring.api.ts, monitoring.api.ts,
+ * autopilot.api.ts, alerts.api.ts). The request and result types of
  * `SkalaClient.call` are derived from these entries' TypeBox schemas, never written by a caller.
  */
 
 /** Where buildApp mounts the capabilities' routes; the tables' paths are relative to it. */
 export const API_PREFIX = "/api/v1";
 
-export const API = { ...registryApi, ...fleetApi, ...scoringApi, ...monitoringApi, ...autopilotApi };
+export const API = {
+  ...registryApi,
+  ...fleetApi,
+  ...scoringApi,
+  ...monitoringApi,
+  ...autopilotApi,
+  ...alertsApi,
+};
 
 export type Api = typeof API;
 export type OperationName = keyof Api;

@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import { type Alerts, createAlerts, createHttpTransport } from "../alerts/index.js";
 import { createFsBlobStore } from "../artifacts/index.js";
 import { type SkalaConfig, SkalaError, systemClock } from "../core/index.js";
 import { createFleets, type Fleets } from "../fleets/index.js";
@@ -34,6 +35,8 @@ export interface Services {
   scoring: ScoringService;
   /** Predictions and ground truth ingested in batches (API, CLI). */
   monitoring: MonitoringService;
+  /** The alert inbox and webhooks; deliveries run on `workers`. */
+  alerts: Alerts;
   /** Present when this process runs workers (`workers.enabled`). */
   workers: WorkerPool | undefined;
   close(): Promise<void>;
@@ -165,6 +168,15 @@ export async function openServices(
     });
     opened.add("inference service", () => inference.close());
     const scoring = new ScoringService({ store, registry, jobs, inference });
+    const alerts = createAlerts({
+      store,
+      jobs,
+      clock: systemClock,
+      transport: createHttpTransport({ allowPrivateAddresses: config.alerts.allowPrivateAddresses }),
+      allowPrivateAddresses: config.alerts.allowPrivateAddresses,
+      maxAttempts: config.alerts.webhookMaxAttempts,
+      timeoutMs: config.alerts.webhookTimeoutMs,
+    });
     let workers: WorkerPool | undefined;
     if (options.workers ?? false) {
       // One more job than training threads, so one chunk registers while the others train.
@@ -178,6 +190,7 @@ export async function openServices(
       workers = pool;
       fleets.attach(pool);
       scoring.attach(pool);
+      alerts.attach(pool);
       pool.start();
       opened.add("job workers", () => pool.stop({ timeoutMs: 10_000 }));
     }
@@ -189,6 +202,7 @@ export async function openServices(
       inference,
       scoring,
       monitoring,
+      alerts,
       workers,
       close: () => opened.closeAll(),
     };
@@ -262,6 +276,7 @@ export async function startServer(
       inference: services.inference,
       scoring: services.scoring,
       monitoring: services.monitoring,
+      alerts: services.alerts,
       bodyLimitBytes: config.server.bodyLimitBytes,
       timeouts: { headersMs: config.server.headersTimeoutMs, requestMs: config.server.requestTimeoutMs },
       bodyGuard: {

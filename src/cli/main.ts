@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { isSkalaError } from "../core/index.js";
 import { ClientError } from "./client.js";
+import * as alerts from "./commands/alerts.js";
 import * as aliases from "./commands/aliases.js";
 import * as autopilot from "./commands/autopilot.js";
 import * as datasets from "./commands/datasets.js";
@@ -35,6 +36,7 @@ const COMMANDS: readonly CommandModule[] = [
   score,
   monitor,
   autopilot,
+  alerts,
 ];
 
 /** Usage errors are the user's input failing validation, so they print as one too. */

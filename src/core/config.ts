@@ -228,6 +228,27 @@ export const SETTINGS = [
     doc: "How many of the busiest models (over the last minute) `/metrics` lists in its recent-traffic gauges.",
   },
   {
+    key: "alerts.allowPrivateAddresses",
+    env: "SKALA_ALERTS_ALLOW_PRIVATE_ADDRESSES",
+    flag: "--alerts-allow-private-addresses",
+    default: true,
+    doc: "Webhook receivers may be private, loopback or link-local addresses (on-premises receivers); `false` refuses them when a subscription is made and again when each delivery connects (after DNS).",
+  },
+  {
+    key: "alerts.webhookMaxAttempts",
+    env: "SKALA_ALERTS_WEBHOOK_MAX_ATTEMPTS",
+    flag: "--alerts-webhook-max-attempts",
+    default: 8,
+    doc: "Attempts of one webhook delivery before it becomes a dead letter (1 to 20).",
+  },
+  {
+    key: "alerts.webhookTimeoutMs",
+    env: "SKALA_ALERTS_WEBHOOK_TIMEOUT_MS",
+    flag: "--alerts-webhook-timeout-ms",
+    default: 10_000,
+    doc: "Time one delivery attempt may take, connection to the end of the answer, in ms.",
+  },
+  {
     key: "log.level",
     env: "SKALA_LOG_LEVEL",
     flag: "--log-level",
@@ -307,6 +328,14 @@ const ConfigSchema = Type.Object(
         predictionRetentionDays: Type.Integer({ minimum: 0, maximum: 36_500 }),
         metricsModels: Type.String({ pattern: METRICS_MODELS_PATTERN }),
         metricsTopModels: Type.Integer({ minimum: 0, maximum: 1000 }),
+      },
+      { additionalProperties: false },
+    ),
+    alerts: Type.Object(
+      {
+        allowPrivateAddresses: Type.Boolean(),
+        webhookMaxAttempts: Type.Integer({ minimum: 1, maximum: 20 }),
+        webhookTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
       },
       { additionalProperties: false },
     ),

@@ -51,6 +51,16 @@ export const ERROR_CATALOGUE = {
     "The monitoring rule could not be parsed or checked; details.problems lists every problem with its position.",
   CHECKS_INVALID:
     "The monitoring check configuration is invalid; details.issues lists every problem with its path.",
+  ALERT_NOT_FOUND: "The alert does not exist in the project.",
+  ALERT_RESOLVED:
+    "The alert is resolved and can no longer be acknowledged or resolved again; the same condition raised again opens a new alert.",
+  EVIDENCE_TOO_LARGE:
+    "An alert's evidence is larger (as JSON text) than alerts accept (16 KiB); details give the size and the limit.",
+  WEBHOOK_NOT_FOUND: "The webhook subscription does not exist in the project.",
+  WEBHOOK_URL_INVALID:
+    "The webhook URL is refused: not http or https, credentials in it, malformed, too long, or a private address while `alerts.allowPrivateAddresses` is false; the message says which.",
+  DEAD_LETTER_NOT_FOUND:
+    "The dead letter (an alert delivery that failed every attempt) does not exist in the project.",
   CURSOR_INVALID: "The pagination cursor is malformed or belongs to another query.",
   BULK_TOO_LARGE: "The bulk request holds more items than the configured maximum.",
   CONFLICT: "The request conflicts with the current state (for example, a duplicate in a bulk request).",

@@ -3,6 +3,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { type AlertService, alertsRoutes, type WebhookService } from "../alerts/index.js";
 import { type AutopilotService, autopilotRoutes } from "../autopilot/index.js";
 import { exceedsJsonDepth, MAX_JSON_DEPTH, SETTINGS, type SettingKey, SkalaError } from "../core/index.js";
 import { type FleetService, fleetRoutes } from "../fleets/index.js";
@@ -31,6 +32,8 @@ export interface AppDependencies {
   monitoring?: MonitoringService;
   /** Autopilot policies, the action ledger and approvals (`/api/v1/projects/{project}/autopilot`). */
   autopilot?: AutopilotService;
+  /** The alert inbox and webhook endpoints; left out by processes that do not serve them. */
+  alerts?: { alerts: AlertService; webhooks: WebhookService };
   /** Models with their own lifetime series in `/metrics`; every other model counts as `__other__`. */
   metricsModels?: readonly string[];
   /** How many of the busiest models `/metrics` lists in its recent-traffic gauges. Default 20. */
@@ -199,7 +202,7 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
         title: "Skala API",
         version: deps.version ?? "0.1.0",
         description:
-          "Registry of models, versions, aliases, runs and datasets; fleets; batch scoring; the Open Inference " +
+          "Registry of models, versions, aliases, runs and datasets; fleets; batch scoring; alerts and webhooks; the Open Inference " +
           "Protocol v2 (`/v2`); health, readiness and Prometheus metrics. Errors: docs/reference/errors.md.",
         license: { name: "Apache-2.0", identifier: "Apache-2.0" },
       },
@@ -224,6 +227,7 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
           description:
             "Policies that retrain, evaluate, promote, roll back or ask a person; the action ledger and approvals",
         },
+        { name: "alerts", description: "The alert inbox, webhook subscriptions and dead letters" },
         { name: "inference", description: "Open Inference Protocol v2 (REST)" },
         { name: "operations", description: "Health, readiness and metrics" },
       ],
@@ -293,6 +297,13 @@ export async function buildApp(deps: AppDependencies): Promise<SkalaApp> {
     await app.register(monitoringRoutes, { prefix: "/api/v1", monitoring: deps.monitoring });
   }
   if (deps.autopilot) await app.register(autopilotRoutes, { prefix: "/api/v1", autopilot: deps.autopilot });
+  if (deps.alerts) {
+    await app.register(alertsRoutes, {
+      prefix: "/api/v1",
+      alerts: deps.alerts.alerts,
+      webhooks: deps.alerts.webhooks,
+    });
+  }
   if (deps.inference) {
     await app.register(oipRoutes, {
       inference: deps.inference,

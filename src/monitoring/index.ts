@@ -5,6 +5,7 @@
  * runtime rule language (`rules/`). See README.md.
  */
 
+export * from "./checks/index.js";
 export {
   type FeedbackRow,
   type IngestCounts,
@@ -51,4 +52,3 @@ export {
 export type { LoggedTensors, PredictionLogRow, TruncatedTensors } from "./prediction-record.js";
 export * from "./rules/index.js";
 export * from "./statistics/index.js";
-export * from "./checks/index.js";

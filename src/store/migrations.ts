@@ -586,6 +586,117 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .execute();
       },
     },
+    "0010_alerts": {
+      async up(db: AnyDb) {
+        // Alerts (src/alerts). `open_key` is the dedup key while the alert is open or acknowledged and null once
+        // it is resolved: the unique (project, open_key) pair makes the same open condition one alert on both
+        // dialects (nulls are distinct), and a resolved alert's key free for the next occurrence.
+        await db.schema
+          .createTable("alerts")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("project_id", "text", (c) => c.notNull().references("projects.id"))
+          .addColumn("source", "text", (c) => c.notNull())
+          .addColumn("subject", "text", (c) => c.notNull())
+          .addColumn("severity", "text", (c) => c.notNull())
+          .addColumn("severity_rank", "integer", (c) => c.notNull())
+          .addColumn("title", "text", (c) => c.notNull())
+          .addColumn("reason", "text", (c) => c.notNull())
+          .addColumn("evidence", "text", (c) => c.notNull())
+          .addColumn("dedup_key", "text", (c) => c.notNull())
+          .addColumn("open_key", "text")
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("count", "integer", (c) => c.notNull())
+          .addColumn("first_seen_at", "text", (c) => c.notNull())
+          .addColumn("last_seen_at", "text", (c) => c.notNull())
+          .addColumn("acknowledged_by", "text")
+          .addColumn("acknowledged_at", "text")
+          .addColumn("acknowledged_note", "text")
+          .addColumn("resolved_by", "text")
+          .addColumn("resolved_at", "text")
+          .addColumn("resolved_note", "text")
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .addUniqueConstraint("alerts_project_open_key", ["project_id", "open_key"])
+          .execute();
+        await db.schema
+          .createIndex("alerts_inbox")
+          .on("alerts")
+          .columns(["project_id", "status", "severity_rank", "id"])
+          .execute();
+        await db.schema
+          .createIndex("alerts_rank")
+          .on("alerts")
+          .columns(["project_id", "severity_rank", "id"])
+          .execute();
+        await db.schema
+          .createTable("alert_webhooks")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("project_id", "text", (c) => c.notNull().references("projects.id"))
+          .addColumn("url", "text", (c) => c.notNull())
+          .addColumn("description", "text", (c) => c.notNull())
+          // JSON arrays; an empty array matches every severity (source).
+          .addColumn("severities", "text", (c) => c.notNull())
+          .addColumn("sources", "text", (c) => c.notNull())
+          .addColumn("secret", "text", (c) => c.notNull())
+          .addColumn("enabled", "integer", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex("alert_webhooks_project")
+          .on("alert_webhooks")
+          .columns(["project_id", "id"])
+          .execute();
+        // One row per message to one subscription; each attempt is a job (`alerts.deliver`) whose payload names
+        // the delivery and the attempt number, so a retried job never counts an attempt twice.
+        await db.schema
+          .createTable("alert_deliveries")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("project_id", "text", (c) => c.notNull().references("projects.id"))
+          .addColumn("webhook_id", "text", (c) =>
+            c.notNull().references("alert_webhooks.id").onDelete("cascade"),
+          )
+          .addColumn("alert_id", "text", (c) => c.notNull().references("alerts.id"))
+          .addColumn("event", "text", (c) => c.notNull())
+          .addColumn("body", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("attempts", "integer", (c) => c.notNull())
+          .addColumn("last_status", "integer")
+          .addColumn("last_error", "text")
+          .addColumn("next_attempt_at", "text")
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .addColumn("delivered_at", "text")
+          .execute();
+        await db.schema
+          .createIndex("alert_deliveries_webhook")
+          .on("alert_deliveries")
+          .columns(["webhook_id", "id"])
+          .execute();
+        await db.schema
+          .createTable("alert_dead_letters")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("project_id", "text", (c) => c.notNull().references("projects.id"))
+          .addColumn("delivery_id", "text", (c) =>
+            c.notNull().unique().references("alert_deliveries.id").onDelete("cascade"),
+          )
+          .addColumn("webhook_id", "text", (c) =>
+            c.notNull().references("alert_webhooks.id").onDelete("cascade"),
+          )
+          .addColumn("alert_id", "text", (c) => c.notNull().references("alerts.id"))
+          .addColumn("attempts", "integer", (c) => c.notNull())
+          .addColumn("last_status", "integer")
+          .addColumn("last_error", "text")
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("redelivered_at", "text")
+          .addColumn("redelivery_id", "text")
+          .execute();
+        await db.schema
+          .createIndex("alert_dead_letters_project")
+          .on("alert_dead_letters")
+          .columns(["project_id", "id"])
+          .execute();
+      },
+    },
   };
 }
 

@@ -369,6 +369,82 @@ export interface AutopilotApprovalsTable {
   note: string | null;
 }
 
+/** An alert (src/alerts). `open_key` equals `dedup_key` until the alert is resolved, then null. */
+export interface AlertsTable {
+  id: string;
+  project_id: string;
+  source: string;
+  subject: string;
+  severity: string;
+  /** info 1, warning 2, critical 3: the inbox sorts by it. */
+  severity_rank: number;
+  title: string;
+  reason: string;
+  /** JSON, size-bounded by the service. */
+  evidence: string;
+  dedup_key: string;
+  open_key: string | null;
+  status: string;
+  count: number;
+  first_seen_at: string;
+  last_seen_at: string;
+  acknowledged_by: string | null;
+  acknowledged_at: string | null;
+  acknowledged_note: string | null;
+  resolved_by: string | null;
+  resolved_at: string | null;
+  resolved_note: string | null;
+  updated_at: string;
+}
+
+export interface AlertWebhooksTable {
+  id: string;
+  project_id: string;
+  url: string;
+  description: string;
+  /** JSON arrays of severities and sources; empty matches all. */
+  severities: string;
+  sources: string;
+  /** The HMAC key; shown once at creation, never again. */
+  secret: string;
+  enabled: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AlertDeliveriesTable {
+  id: string;
+  project_id: string;
+  webhook_id: string;
+  alert_id: string;
+  event: string;
+  /** The exact JSON body sent (and signed) on every attempt. */
+  body: string;
+  /** pending | delivered | dead */
+  status: string;
+  attempts: number;
+  last_status: number | null;
+  last_error: string | null;
+  next_attempt_at: string | null;
+  created_at: string;
+  updated_at: string;
+  delivered_at: string | null;
+}
+
+export interface AlertDeadLettersTable {
+  id: string;
+  project_id: string;
+  delivery_id: string;
+  webhook_id: string;
+  alert_id: string;
+  attempts: number;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: string;
+  redelivered_at: string | null;
+  redelivery_id: string | null;
+}
+
 export interface Database {
   projects: ProjectsTable;
   environments: EnvironmentsTable;
@@ -402,4 +478,8 @@ export interface Database {
   autopilot_policies: AutopilotPoliciesTable;
   autopilot_actions: AutopilotActionsTable;
   autopilot_approvals: AutopilotApprovalsTable;
+  alerts: AlertsTable;
+  alert_webhooks: AlertWebhooksTable;
+  alert_deliveries: AlertDeliveriesTable;
+  alert_dead_letters: AlertDeadLettersTable;
 }

@@ -1,3 +1,4 @@
+import { type Alerts, createAlerts, createHttpTransport } from "../../alerts/index.js";
 import { createMemoryBlobStore } from "../../artifacts/index.js";
 import { AutopilotService } from "../../autopilot/index.js";
 import { testCompare } from "../../autopilot/test-support/compare.js";
@@ -46,6 +47,8 @@ export async function testApp(
     artifactValidation?: boolean;
     /** Makes the batch scoring service (to give it workers); default: one whose jobs nothing runs. */
     scoring?: (deps: { registry: Registry; store: Store; inference: InferenceService }) => ScoringService;
+    /** Makes the alerts capability (to give it workers or a fast retry schedule); default: one nothing delivers. */
+    alerts?: (deps: { store: Store }) => Alerts;
   } = {},
 ): Promise<{
   app: SkalaApp;
@@ -54,6 +57,8 @@ export async function testApp(
   runtimes: RuntimeSet;
   /** What the autopilot is told about models (monitoring's stand-in); tests set it. */
   autopilotEvidence: MemoryEvidence;
+  alerts: Alerts;
+  store: Store;
   close(): Promise<void>;
 }> {
   const fresh = await freshStore(options.dialect ?? "sqlite");
@@ -110,8 +115,17 @@ export async function testApp(
     evidence: autopilotEvidence,
     clock: systemClock,
   });
+  const alerts = options.alerts
+    ? options.alerts({ store: fresh.store })
+    : createAlerts({
+        store: fresh.store,
+        jobs: new JobQueue({ store: fresh.store, clock: systemClock }),
+        transport: createHttpTransport({ allowPrivateAddresses: true }),
+        allowPrivateAddresses: true,
+      });
   const app = await buildApp({
     autopilot,
+    alerts,
     store: fresh.store,
     registry,
     fleets: fleets.service,
@@ -131,6 +145,8 @@ export async function testApp(
     inference,
     runtimes,
     autopilotEvidence,
+    alerts,
+    store: fresh.store,
     async close() {
       await app.close();
       await service.close();
