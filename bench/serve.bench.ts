@@ -53,6 +53,7 @@ const options = new Command()
     (v) => Number.parseInt(v, 10),
     320,
   )
+  .option("--cpu-prof-dir <dir>", "write a V8 CPU profile of each server process there (node --cpu-prof)")
   .option("--source", "run the server from the TypeScript sources (tsx) instead of dist/")
   .option("--no-build", "do not rebuild a stale dist/ (implies running what is there)")
   .parse()
@@ -64,6 +65,7 @@ const options = new Command()
     churnFit: number;
     churnMinResidencyMs: number;
     rssOverheadMb: number;
+    cpuProfDir?: string;
     source?: boolean;
     build: boolean;
   }>();
@@ -158,7 +160,11 @@ async function startServer(
 ): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    [...entry, "up", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0"],
+    [
+      ...(options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : []),
+      ...entry,
+      ...["up", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0"],
+    ],
     {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? tmpdir(), ...settings },
