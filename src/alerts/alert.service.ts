@@ -1,5 +1,7 @@
 import {
   type Clock,
+  decodeIntegerCursor,
+  encodeCursor,
   newId,
   SkalaError,
   systemClock,
@@ -22,7 +24,6 @@ import {
   SEVERITIES,
   severityRank,
 } from "./alerts.types.js";
-import { decodeCursor, encodeCursor } from "./cursor.js";
 import type { WebhookService } from "./webhook.service.js";
 
 export interface AlertServiceOptions {
@@ -323,7 +324,7 @@ export class AlertService {
       options.source ?? null,
       options.subject ?? null,
     ]);
-    const after = options.cursor ? decodeCursor(options.cursor, fingerprint) : undefined;
+    const after = options.cursor ? decodeIntegerCursor(options.cursor, fingerprint) : undefined;
     const rows = await this.repo.listAlerts(
       {
         projectId,

@@ -1,5 +1,7 @@
 import {
   type Clock,
+  decodeIntegerCursor,
+  encodeCursor,
   newId,
   SkalaError,
   systemClock,
@@ -11,7 +13,6 @@ import { type Executor, inTransaction, type Store } from "../store/index.js";
 import { AlertsRepository, toDelivery, toWebhook } from "./alerts.repository.js";
 import type { Page } from "./alerts.types.js";
 import { type Alert, type AlertEvent, SEVERITIES, type Severity } from "./alerts.types.js";
-import { decodeCursor, encodeCursor } from "./cursor.js";
 import {
   DEFAULT_RETRY_SCHEDULE,
   isRetryable,
@@ -276,7 +277,7 @@ export class WebhookService {
     const projectId = await this.repo.projectId(project, db);
     const limit = Math.min(options.limit ?? DEFAULT_PAGE, MAX_PAGE);
     const fingerprint = JSON.stringify(["dead-letters", project, options.webhook ?? null]);
-    const after = options.cursor ? decodeCursor(options.cursor, fingerprint).id : undefined;
+    const after = options.cursor ? decodeIntegerCursor(options.cursor, fingerprint).id : undefined;
     const items = await this.repo.listDeadLetters(
       {
         projectId,

@@ -19,6 +19,7 @@ export {
   type SkalaConfig,
 } from "./config.js";
 export { csvErrorMessage } from "./csv-errors.js";
+export { type CursorPosition, decodeCursor, decodeIntegerCursor, encodeCursor } from "./cursor.js";
 export { DATATYPES, type Datatype, INTEGER_DATATYPES, NUMERIC_DATATYPES } from "./datatypes.js";
 export {
   ERROR_CATALOGUE,

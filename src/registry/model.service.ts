@@ -1,6 +1,5 @@
-import { type Clock, newId, SkalaError } from "../core/index.js";
+import { type Clock, decodeCursor, encodeCursor, newId, SkalaError } from "../core/index.js";
 import { type Executor, inTransaction, type Store } from "../store/index.js";
-import { decodeCursor, encodeCursor } from "./cursor.js";
 import { type ModelSort, ModelsRepository } from "./models.repository.js";
 import type { ProjectResolver } from "./project-resolver.js";
 import type { CreateModelInput, UpdateModelInput } from "./registry.schemas.js";

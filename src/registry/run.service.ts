@@ -1,4 +1,4 @@
-import { type Clock, newId, SkalaError } from "../core/index.js";
+import { type Clock, decodeCursor, encodeCursor, newId, SkalaError } from "../core/index.js";
 import {
   type Executor,
   inTransaction,
@@ -8,7 +8,6 @@ import {
   type Store,
 } from "../store/index.js";
 import type { ArtifactService } from "./artifact.service.js";
-import { decodeCursor, encodeCursor } from "./cursor.js";
 import { groupKeyValues } from "./key-values.js";
 import type { ProjectResolver } from "./project-resolver.js";
 import type { AttachArtifactInput, CreateRunInput, LogMetricsInput, RunStatus } from "./registry.schemas.js";

@@ -1,6 +1,14 @@
 import { type CompiledQuery, sql, type Transaction } from "kysely";
 import type { Digest } from "../artifacts/index.js";
-import { type Clock, newId, SkalaError, type ValidationIssue, validationError } from "../core/index.js";
+import {
+  type Clock,
+  decodeCursor,
+  encodeCursor,
+  newId,
+  SkalaError,
+  type ValidationIssue,
+  validationError,
+} from "../core/index.js";
 import {
   type Database,
   type Executor,
@@ -11,7 +19,6 @@ import {
 } from "../store/index.js";
 import type { ArtifactService } from "./artifact.service.js";
 import { type ArtifactValidator, checkLoadable } from "./artifact-check.js";
-import { decodeCursor, encodeCursor } from "./cursor.js";
 import { parseFilter } from "./filter/index.js";
 import { mapBounded } from "./map-bounded.js";
 import type { ProjectResolver } from "./project-resolver.js";

@@ -1,11 +1,11 @@
-import { SkalaError } from "../core/index.js";
+import { SkalaError } from "./errors.js";
 
 /**
- * Keyset pagination cursors, as the registry's: the last row's sort key and id plus a fingerprint of the query,
+ * Keyset pagination cursors: the last row's sort key and id, plus a fingerprint of the query,
  * so a cursor from one listing is refused by another instead of silently skipping rows.
  */
 export interface CursorPosition {
-  key: number;
+  key: string | number;
   id: string;
 }
 
@@ -26,14 +26,28 @@ export function decodeCursor(cursor: string, queryFingerprint: string): CursorPo
     !parsed ||
     typeof parsed !== "object" ||
     !("k" in parsed && "i" in parsed && "q" in parsed) ||
-    typeof parsed.k !== "number" ||
-    !Number.isSafeInteger(parsed.k) ||
+    (typeof parsed.k !== "string" && typeof parsed.k !== "number") ||
     typeof parsed.i !== "string"
   ) {
     throw new SkalaError("CURSOR_INVALID", "the cursor is not one this server issued");
   }
   if (parsed.q !== queryFingerprint) {
-    throw new SkalaError("CURSOR_INVALID", "the cursor belongs to a different query (filters changed)");
+    throw new SkalaError(
+      "CURSOR_INVALID",
+      "the cursor belongs to a different query (filters or sort changed)",
+    );
   }
   return { key: parsed.k, id: parsed.i };
+}
+
+/** A cursor whose sort key must be an integer (a rank, a sequence number): anything else is CURSOR_INVALID. */
+export function decodeIntegerCursor(
+  cursor: string,
+  queryFingerprint: string,
+): CursorPosition & { key: number } {
+  const position = decodeCursor(cursor, queryFingerprint);
+  if (typeof position.key !== "number" || !Number.isSafeInteger(position.key)) {
+    throw new SkalaError("CURSOR_INVALID", "the cursor is not one this server issued");
+  }
+  return { key: position.key, id: position.id };
 }
